@@ -1,0 +1,241 @@
+//! Prices and billing rules, in one place.
+//!
+//! List prices are us-east-1, from `shared/platform-facts.md` section 4.1
+//! (Lambda) and the addendum (API Gateway).
+
+use serde::Deserialize;
+
+use crate::error::{FieldError, FieldPath};
+
+/// Seconds in the 30-day (720 h) month that `cost_per_month_usd` scales to.
+pub const MONTH_S: f64 = 30.0 * 86_400.0;
+
+/// A bill broken down as summary.csv reports it [USD].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cost {
+    pub requests: f64,
+    pub compute: f64,
+    pub provisioned: f64,
+    pub nodes: f64,
+    pub control_plane: f64,
+    pub front_door: f64,
+}
+
+impl Cost {
+    pub fn total(&self) -> f64 {
+        self.requests
+            + self.compute
+            + self.provisioned
+            + self.nodes
+            + self.control_plane
+            + self.front_door
+    }
+}
+
+/// Lambda's instruction set: the duration price differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+/// `pricing = { ... }` of a Lambda platform, every field optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaPricingSpec {
+    request_per_million: Option<f64>,
+    gb_s_x86: Option<f64>,
+    gb_s_arm: Option<f64>,
+    provisioned_gb_s: Option<f64>,
+    provisioned_duration_gb_s: Option<f64>,
+    api_gateway_per_million: Option<f64>,
+    free_tier: Option<bool>,
+}
+
+/// Lambda list prices [USD].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LambdaPricing {
+    /// Per million started executions: $0.20 (platform-facts 4.1).
+    pub request_per_million: f64,
+    /// Per GB-second of duration, x86 tier 1: $0.0000166667 (platform-facts 4.1).
+    pub gb_s_x86: f64,
+    /// Per GB-second of duration, arm64 tier 1: $0.0000133334 (platform-facts 4.1).
+    pub gb_s_arm: f64,
+    /// Per configured GB-second of provisioned concurrency: $0.0000041667 (platform-facts 1.4).
+    pub provisioned_gb_s: f64,
+    /// Per GB-second of duration on provisioned environments: $0.0000097222 (platform-facts 1.4).
+    pub provisioned_duration_gb_s: f64,
+    /// Front door per million requests: 0 (none); an HTTP API is $1.00 (platform-facts addendum).
+    pub api_gateway_per_million: f64,
+    /// Subtract the monthly free tier (1 M requests, 400,000 GB-s), prorated.
+    pub free_tier: bool,
+}
+
+impl Default for LambdaPricing {
+    fn default() -> Self {
+        LambdaPricing {
+            request_per_million: 0.20,
+            gb_s_x86: 0.000_016_666_7,
+            gb_s_arm: 0.000_013_333_4,
+            provisioned_gb_s: 0.000_004_166_7,
+            provisioned_duration_gb_s: 0.000_009_722_2,
+            api_gateway_per_million: 0.0,
+            free_tier: false,
+        }
+    }
+}
+
+/// Monthly free tier: requests and GB-seconds (platform-facts 4.1).
+const FREE_REQUESTS_PER_MONTH: f64 = 1_000_000.0;
+const FREE_GB_S_PER_MONTH: f64 = 400_000.0;
+
+impl LambdaPricingSpec {
+    pub fn compile(&self, path: &FieldPath) -> Result<LambdaPricing, FieldError> {
+        let d = LambdaPricing::default();
+        let price = |name: &str, v: Option<f64>, default: f64| match v {
+            None => Ok(default),
+            Some(p) if p.is_finite() && p >= 0.0 => Ok(p),
+            Some(p) => Err(path
+                .key(name)
+                .error(format!("{name} = {p}: a price must be a finite number >= 0"))),
+        };
+        Ok(LambdaPricing {
+            request_per_million: price(
+                "request_per_million",
+                self.request_per_million,
+                d.request_per_million,
+            )?,
+            gb_s_x86: price("gb_s_x86", self.gb_s_x86, d.gb_s_x86)?,
+            gb_s_arm: price("gb_s_arm", self.gb_s_arm, d.gb_s_arm)?,
+            provisioned_gb_s: price("provisioned_gb_s", self.provisioned_gb_s, d.provisioned_gb_s)?,
+            provisioned_duration_gb_s: price(
+                "provisioned_duration_gb_s",
+                self.provisioned_duration_gb_s,
+                d.provisioned_duration_gb_s,
+            )?,
+            api_gateway_per_million: price(
+                "api_gateway_per_million",
+                self.api_gateway_per_million,
+                d.api_gateway_per_million,
+            )?,
+            free_tier: self.free_tier.unwrap_or(d.free_tier),
+        })
+    }
+}
+
+/// Billable Lambda usage over some period.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LambdaUsage {
+    /// Started executions (throttled attempts are free).
+    pub requests: f64,
+    /// Billed duration (1 ms-rounded, INIT included) x memory [GB-s].
+    pub gb_s: f64,
+    /// Requests that reached the front door, whatever their outcome.
+    pub front_door_requests: f64,
+}
+
+impl LambdaUsage {
+    /// The same usage rate over a period `factor` times as long.
+    pub fn scaled(&self, factor: f64) -> LambdaUsage {
+        LambdaUsage {
+            requests: self.requests * factor,
+            gb_s: self.gb_s * factor,
+            front_door_requests: self.front_door_requests * factor,
+        }
+    }
+}
+
+impl LambdaPricing {
+    /// Duration price for an architecture [USD per GB-s].
+    pub fn gb_s(&self, arch: Architecture) -> f64 {
+        match arch {
+            Architecture::X86_64 => self.gb_s_x86,
+            Architecture::Arm64 => self.gb_s_arm,
+        }
+    }
+
+    /// The bill for `usage` accrued over `period_s` seconds; the free tier,
+    /// when enabled, is prorated to the period (30-day month).
+    pub fn bill(&self, arch: Architecture, usage: &LambdaUsage, period_s: f64) -> Cost {
+        let share = if self.free_tier {
+            period_s / MONTH_S
+        } else {
+            0.0
+        };
+        let requests = (usage.requests - FREE_REQUESTS_PER_MONTH * share).max(0.0);
+        let gb_s = (usage.gb_s - FREE_GB_S_PER_MONTH * share).max(0.0);
+        Cost {
+            requests: requests * self.request_per_million / 1e6,
+            compute: gb_s * self.gb_s(arch),
+            front_door: usage.front_door_requests * self.api_gateway_per_million / 1e6,
+            ..Cost::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cents(x: f64) -> i64 {
+        (x * 100.0).round() as i64
+    }
+
+    #[test]
+    fn on_demand_bill_by_hand() {
+        // 3,000,000 requests of 120 ms billed at 1,024 MB:
+        //   requests 3 x $0.20 = $0.60
+        //   duration 3e6 x 0.120 s x 1 GB = 360,000 GB-s x $0.0000166667 = $6.000012
+        let p = LambdaPricing::default();
+        let u = LambdaUsage {
+            requests: 3e6,
+            gb_s: 360_000.0,
+            front_door_requests: 3e6,
+        };
+        let c = p.bill(Architecture::X86_64, &u, MONTH_S);
+        assert_eq!(cents(c.requests), 60);
+        assert_eq!(cents(c.compute), 600);
+        assert_eq!(c.front_door, 0.0);
+        // arm64: 360,000 x $0.0000133334 = $4.800024
+        assert_eq!(cents(p.bill(Architecture::Arm64, &u, MONTH_S).compute), 480);
+    }
+
+    #[test]
+    fn free_tier_is_prorated_to_the_period() {
+        // Over one month the free tier removes 1 M requests and 400,000 GB-s:
+        //   (3e6 - 1e6) x $0.20/M = $0.40; (450,000 - 400,000) x $0.0000166667 = $0.833335
+        let p = LambdaPricing {
+            free_tier: true,
+            ..LambdaPricing::default()
+        };
+        let u = LambdaUsage {
+            requests: 3e6,
+            gb_s: 450_000.0,
+            front_door_requests: 0.0,
+        };
+        let month = p.bill(Architecture::X86_64, &u, MONTH_S);
+        assert_eq!(cents(month.requests), 40);
+        assert_eq!(cents(month.compute), 83);
+        // Over 3 days (a tenth of the month) only 100,000 requests and 40,000 GB-s are free:
+        //   2.9e6 x $0.20/M = $0.58; 410,000 x $0.0000166667 = $6.833347
+        let c = p.bill(Architecture::X86_64, &u, MONTH_S / 10.0);
+        assert_eq!(cents(c.requests), 58);
+        assert_eq!(cents(c.compute), 683);
+    }
+
+    #[test]
+    fn front_door_charges_every_request() {
+        // 2.5 M requests through an HTTP API at $1.00 per million = $2.50.
+        let p = LambdaPricing {
+            api_gateway_per_million: 1.0,
+            ..LambdaPricing::default()
+        };
+        let u = LambdaUsage {
+            requests: 0.0,
+            gb_s: 0.0,
+            front_door_requests: 2.5e6,
+        };
+        assert_eq!(cents(p.bill(Architecture::X86_64, &u, 3600.0).front_door), 250);
+    }
+}

@@ -1,0 +1,121 @@
+//! Errors: what went wrong, where (file, line, column, field) and how to fix it.
+//!
+//! Every variant is fatal for the run that raised it and maps to exit code 2
+//! (bad input or I/O); a failed `check` expectation is not an error.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One step of a field path inside a scenario file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// A dotted field path such as `platforms[0].timeout_s`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldPath(pub Vec<Seg>);
+
+impl FieldPath {
+    pub fn root() -> Self {
+        FieldPath(Vec::new())
+    }
+
+    /// This path extended by a table key.
+    pub fn key(&self, k: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Key(k.to_string()));
+        FieldPath(v)
+    }
+
+    /// This path extended by an array index.
+    pub fn index(&self, i: usize) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        FieldPath(v)
+    }
+
+    /// A validation error about the field at this path.
+    pub fn error(&self, message: impl Into<String>) -> FieldError {
+        FieldError {
+            path: self.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, seg) in self.0.iter().enumerate() {
+            match seg {
+                Seg::Key(k) if i == 0 => write!(f, "{k}")?,
+                Seg::Key(k) => write!(f, ".{k}")?,
+                Seg::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A scenario value that parsed but breaks a rule (a limit, a relation between fields).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldError {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+/// Everything surgesim can fail with. All are fatal (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A scenario file is malformed or breaks a rule.
+    #[error("{}", scenario_message(.file, *.location, .field, .message))]
+    Scenario {
+        file: PathBuf,
+        /// 1-based line and column, where known.
+        location: Option<(usize, usize)>,
+        /// The dotted field path, where known.
+        field: Option<String>,
+        message: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
+    /// A command-line argument is unusable.
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn scenario_message(
+    file: &std::path::Path,
+    location: Option<(usize, usize)>,
+    field: &Option<String>,
+    message: &str,
+) -> String {
+    let mut s = file.display().to_string();
+    if let Some((line, col)) = location {
+        s.push_str(&format!(":{line}:{col}"));
+    }
+    s.push_str(": ");
+    if let Some(field) = field {
+        s.push_str(&format!("field `{field}`: "));
+    }
+    s.push_str(message);
+    s
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

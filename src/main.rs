@@ -1,0 +1,13 @@
+//! The `surgesim` binary: parse arguments, call the library, map errors to exit code 2.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match surgesim::cli::main_with_args(std::env::args_os()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! Measurement: outcome counters, latency histograms, time-averaged levels,
+//! the per-interval time series and the optional per-request log.
+//!
+//! Summary figures cover the measurement window [warmup, horizon): a request
+//! counts when it *arrived* in the window, and time averages integrate over the
+//! window only. The time series covers the whole run.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use crate::time::{SimDuration, SimTime};
+use crate::workload::Request;
+
+/// How a request ended (SPEC 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    /// Refused by Lambda (429): concurrency or scaling rate exhausted.
+    Throttled,
+    /// Refused by Kubernetes (503): no ready pod or every queue full.
+    Rejected,
+    /// Killed at the Lambda timeout.
+    TimedOut,
+    /// An async event older than its maximum age.
+    Dropped,
+    /// Still queued or executing at the horizon.
+    InFlight,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Throttled => "throttled",
+            Outcome::Rejected => "rejected",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Dropped => "dropped",
+            Outcome::InFlight => "in_flight",
+        }
+    }
+}
+
+/// Request counts of the measurement window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub requests: u64,
+    pub completed: u64,
+    pub throttled: u64,
+    pub rejected: u64,
+    pub timed_out: u64,
+    pub dropped: u64,
+    pub in_flight_end: u64,
+    pub cold_starts: u64,
+}
+
+impl Counts {
+    /// Requests with a final outcome, whatever it was.
+    pub fn accounted(&self) -> u64 {
+        self.completed
+            + self.throttled
+            + self.rejected
+            + self.timed_out
+            + self.dropped
+            + self.in_flight_end
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.throttled + self.rejected + self.timed_out + self.dropped
+    }
+}
+
+/// A piecewise-constant quantity (requests in service, instances, nodes):
+/// its time average and peak over the measurement window.
+#[derive(Debug, Clone)]
+pub struct Level {
+    value: u64,
+    last: SimTime,
+    /// Integral of the value over the window so far [value x ns].
+    area: u128,
+    peak: u64,
+    window: (SimTime, SimTime),
+}
+
+impl Level {
+    fn new(window: (SimTime, SimTime)) -> Self {
+        Level {
+            value: 0,
+            last: SimTime::ZERO,
+            area: 0,
+            peak: 0,
+            window,
+        }
+    }
+
+    /// The value changes to `value` at `now` (calls must come in time order).
+    #[inline]
+    pub fn set(&mut self, now: SimTime, value: u64) {
+        debug_assert!(now >= self.last, "level updated in the past");
+        let (ws, we) = self.window;
+        let from = self.last.max(ws);
+        let to = now.min(we);
+        if to > from {
+            self.area += u128::from(self.value) * u128::from(to.0 - from.0);
+            self.peak = self.peak.max(self.value);
+        }
+        if now >= ws && now < we {
+            self.peak = self.peak.max(value);
+        }
+        self.value = value;
+        self.last = now.max(self.last);
+    }
+
+    pub fn value(&self) -> u64 {
+        self.value
+    }
+
+    /// Time average over the window (after [`Recorder::finish`]).
+    pub fn mean(&self) -> f64 {
+        let span = self.window.1.since(self.window.0).0;
+        if span == 0 {
+            0.0
+        } else {
+            self.area as f64 / span as f64
+        }
+    }
+
+    pub fn peak(&self) -> u64 {
+        self.peak
+    }
+}
+
+/// What a platform reports at the end of each time-series interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Snapshot {
+    pub in_flight: u64,
+    pub queued: u64,
+    pub instances_busy: Option<u64>,
+    pub instances_idle: Option<u64>,
+    pub instances_initialising: Option<u64>,
+    pub pods_desired: Option<u64>,
+    pub pods_ready: Option<u64>,
+    pub pods_pending: Option<u64>,
+    pub nodes: Option<u64>,
+    pub nodes_provisioning: Option<u64>,
+    /// The bill so far (gross list prices, whole run, no free tier) [USD].
+    pub cost_usd: f64,
+}
+
+/// One row of timeseries.csv (before the platform name is attached).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalRow {
+    pub start: SimTime,
+    pub arrivals: u64,
+    pub completed: u64,
+    pub errors: u64,
+    pub cold_starts: u64,
+    /// p95 latency of the requests completed in the interval [ms].
+    pub p95_ms: Option<f64>,
+    pub snap: Snapshot,
+}
+
+/// Writes requests.csv rows for one run.
+pub struct RequestLog {
+    out: Box<dyn Write + Send>,
+    platform: String,
+    functions: Arc<[String]>,
+    overhead: SimDuration,
+    error: Option<std::io::Error>,
+}
+
+impl RequestLog {
+    /// The header line of requests.csv.
+    pub const HEADER: &'static str =
+        "arrival_s,function,platform,start_s,end_s,latency_ms,outcome,cold\n";
+
+    pub fn new(out: Box<dyn Write + Send>, platform: &str, functions: Arc<[String]>) -> Self {
+        RequestLog {
+            out,
+            platform: csv_field(platform),
+            functions: functions.iter().map(|f| csv_field(f)).collect(),
+            overhead: SimDuration::ZERO,
+            error: None,
+        }
+    }
+
+    fn row(
+        &mut self,
+        req: &Request,
+        outcome: Outcome,
+        start: Option<SimTime>,
+        end: Option<SimTime>,
+        latency: Option<SimDuration>,
+        cold: bool,
+    ) {
+        if self.error.is_some() {
+            return;
+        }
+        use crate::time::Secs9;
+        let opt = |t: Option<SimTime>| t.map(|t| Secs9(t.0).to_string()).unwrap_or_default();
+        let lat = latency
+            .map(|d| format!("{}.{:06}", d.0 / 1_000_000, d.0 % 1_000_000))
+            .unwrap_or_default();
+        let r = writeln!(
+            self.out,
+            "{},{},{},{},{},{},{},{}",
+            Secs9(req.arrival.0),
+            self.functions[req.function as usize],
+            self.platform,
+            opt(start),
+            opt(end),
+            lat,
+            outcome.as_str(),
+            cold
+        );
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    /// Hands the writer back (for the next run), or the first write error.
+    pub fn into_inner(mut self) -> std::io::Result<Box<dyn Write + Send>> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
+}
+
+/// Quotes a CSV field when it needs it.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Records into an auto-resizing histogram (which cannot fail for a `u64`
+/// below its 2^63 ceiling); saturates beyond.
+#[inline]
+fn record(h: &mut Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
+    }
+}
+
+fn new_histogram() -> Histogram<u64> {
+    // Nanoseconds with 3 significant digits (quantiles within 0.1 %),
+    // auto-resizing so no latency is ever out of range.
+    Histogram::new(3).expect("3 significant digits is a valid precision")
+}
+
+/// Everything measured in one run of one platform.
+pub struct Recorder {
+    window: (SimTime, SimTime),
+    pub counts: Counts,
+    latency: Histogram<u64>,
+    latency_sum: u128,
+    latency_max: u64,
+    /// Requests in service (Lambda: environments initialising or busy).
+    pub in_service: Level,
+    /// Lambda environments alive, or Kubernetes pods existing.
+    pub instances: Level,
+    /// Kubernetes nodes (ready or provisioning).
+    pub nodes: Level,
+    // The open interval of the time series.
+    iv_arrivals: u64,
+    iv_completed: u64,
+    iv_errors: u64,
+    iv_cold: u64,
+    iv_latency: Histogram<u64>,
+    rows: Vec<IntervalRow>,
+    log: Option<RequestLog>,
+    overhead: SimDuration,
+}
+
+impl Recorder {
+    /// A recorder whose summary window is [warmup, horizon).
+    pub fn new(warmup: SimTime, horizon: SimTime, log: Option<RequestLog>) -> Self {
+        let window = (warmup.min(horizon), horizon);
+        Recorder {
+            window,
+            counts: Counts::default(),
+            latency: new_histogram(),
+            latency_sum: 0,
+            latency_max: 0,
+            in_service: Level::new(window),
+            instances: Level::new(window),
+            nodes: Level::new(window),
+            iv_arrivals: 0,
+            iv_completed: 0,
+            iv_errors: 0,
+            iv_cold: 0,
+            iv_latency: new_histogram(),
+            rows: Vec::new(),
+            log,
+            overhead: SimDuration::ZERO,
+        }
+    }
+
+    /// A fixed latency added to every request that gets an answer (Lambda `overhead_ms`).
+    pub fn set_overhead(&mut self, overhead: SimDuration) {
+        self.overhead = overhead;
+        if let Some(log) = &mut self.log {
+            log.overhead = overhead;
+        }
+    }
+
+    /// Whether `req` is inside the measurement window (arrived at or after warm-up).
+    #[inline]
+    pub fn measured(&self, req: &Request) -> bool {
+        req.arrival >= self.window.0
+    }
+
+    /// The summary window [warmup, horizon).
+    pub fn window(&self) -> (SimTime, SimTime) {
+        self.window
+    }
+
+    #[inline]
+    pub fn arrived(&mut self, req: &Request) {
+        self.iv_arrivals += 1;
+        if self.measured(req) {
+            self.counts.requests += 1;
+        }
+    }
+
+    #[inline]
+    pub fn cold_start(&mut self, req: &Request) {
+        self.iv_cold += 1;
+        if self.measured(req) {
+            self.counts.cold_starts += 1;
+        }
+    }
+
+    /// Records the end of `req`: its outcome at `end`, having started
+    /// executing at `start` (if it did).
+    #[inline]
+    pub fn outcome(
+        &mut self,
+        req: &Request,
+        outcome: Outcome,
+        start: Option<SimTime>,
+        end: SimTime,
+        cold: bool,
+    ) {
+        let answered = matches!(outcome, Outcome::Completed | Outcome::TimedOut);
+        let latency = answered.then(|| end.since(req.arrival) + self.overhead);
+        match outcome {
+            Outcome::Completed => self.iv_completed += 1,
+            Outcome::InFlight => {}
+            _ => self.iv_errors += 1,
+        }
+        let lat_ns = latency.map_or(0, |d| d.0);
+        if outcome == Outcome::Completed {
+            record(&mut self.iv_latency, lat_ns);
+        }
+        if self.measured(req) {
+            let c = &mut self.counts;
+            match outcome {
+                Outcome::Completed => {
+                    c.completed += 1;
+                    record(&mut self.latency, lat_ns);
+                    self.latency_sum += u128::from(lat_ns);
+                    self.latency_max = self.latency_max.max(lat_ns);
+                }
+                Outcome::Throttled => c.throttled += 1,
+                Outcome::Rejected => c.rejected += 1,
+                Outcome::TimedOut => c.timed_out += 1,
+                Outcome::Dropped => c.dropped += 1,
+                Outcome::InFlight => c.in_flight_end += 1,
+            }
+        }
+        if let Some(log) = &mut self.log {
+            let end = (outcome != Outcome::InFlight).then_some(end);
+            log.row(req, outcome, start, end, latency, cold);
+        }
+    }
+
+    /// Closes the time-series interval that started at `start`.
+    pub fn close_interval(&mut self, start: SimTime, snap: Snapshot) {
+        let p95_ms = (!self.iv_latency.is_empty())
+            .then(|| self.iv_latency.value_at_quantile(0.95) as f64 / 1e6);
+        self.rows.push(IntervalRow {
+            start,
+            arrivals: std::mem::take(&mut self.iv_arrivals),
+            completed: std::mem::take(&mut self.iv_completed),
+            errors: std::mem::take(&mut self.iv_errors),
+            cold_starts: std::mem::take(&mut self.iv_cold),
+            p95_ms,
+            snap,
+        });
+        self.iv_latency.reset();
+    }
+
+    /// Closes the levels at the horizon.
+    pub fn finish(&mut self, horizon: SimTime) {
+        for level in [&mut self.in_service, &mut self.instances, &mut self.nodes] {
+            let v = level.value;
+            level.set(horizon, v);
+        }
+    }
+
+    /// Takes the request log out (to close it).
+    pub fn take_log(&mut self) -> Option<RequestLog> {
+        self.log.take()
+    }
+
+    pub fn rows(&self) -> &[IntervalRow] {
+        &self.rows
+    }
+
+    /// Latency quantile of completed requests [ms] (within 0.1 %), or `None` if none completed.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(q) as f64 / 1e6)
+    }
+
+    /// Exact mean latency of completed requests [ms].
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.counts.completed > 0)
+            .then(|| self.latency_sum as f64 / self.counts.completed as f64 / 1e6)
+    }
+
+    /// Exact maximum latency of completed requests [ms].
+    pub fn max_ms(&self) -> Option<f64> {
+        (self.counts.completed > 0).then(|| self.latency_max as f64 / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_integrates_only_inside_the_window() {
+        let s = |x: u64| SimTime(x * 1_000_000_000);
+        let mut l = Level::new((s(10), s(20)));
+        l.set(s(0), 100); // before the window: no area, no peak
+        l.set(s(15), 2); // 100 over [10, 15)
+        l.set(s(25), 7); // 2 over [15, 20); 7 after the window
+        assert_eq!(l.area, (100 * 5 + 2 * 5) as u128 * 1_000_000_000);
+        assert!((l.mean() - 51.0).abs() < 1e-12);
+        assert_eq!(l.peak(), 100);
+    }
+
+    #[test]
+    fn warmup_requests_are_logged_in_the_series_but_not_counted() {
+        let mut r = Recorder::new(SimTime(100), SimTime(1000), None);
+        let early = Request {
+            id: 0,
+            arrival: SimTime(50),
+            function: 0,
+            work: SimDuration(1),
+        };
+        let late = Request {
+            arrival: SimTime(150),
+            id: 1,
+            ..early
+        };
+        for req in [early, late] {
+            r.arrived(&req);
+            r.outcome(&req, Outcome::Completed, Some(req.arrival), req.arrival + SimDuration(10), false);
+        }
+        assert_eq!(r.counts.requests, 1);
+        assert_eq!(r.counts.completed, 1);
+        r.close_interval(SimTime::ZERO, Snapshot::default());
+        assert_eq!(r.rows()[0].arrivals, 2);
+        assert_eq!(r.rows()[0].completed, 2);
+    }
+}

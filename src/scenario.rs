@@ -1,0 +1,440 @@
+//! Scenario files (SPEC 2): TOML parsed into raw serde structs, then validated
+//! into a typed [`Scenario`]. Every error names the file, line and column, the
+//! field, what was expected and how to fix it.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::{Error, FieldError, FieldPath, Result, Seg};
+use crate::platform::lambda::{LambdaConfig, LambdaSpec};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::arrival::ArrivalSpec;
+use crate::workload::dist::{Dist, DistSpec};
+use crate::workload::{Function, Workload};
+
+/// The bundled default scenario, compiled into the binary.
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
+/// The file name the bundled scenario is reported under.
+pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/default.toml";
+
+/// Longest accepted horizon [s] (about 3 years).
+pub const MAX_DURATION_S: f64 = 1e8;
+/// Most time-series rows one run may produce.
+pub const MAX_INTERVALS: f64 = 1e7;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    description: Option<String>,
+    seed: Option<i64>,
+    duration_s: Option<f64>,
+    warmup_s: Option<f64>,
+    replications: Option<i64>,
+    timeseries_interval_s: Option<f64>,
+    workload: Option<RawWorkload>,
+    platforms: Option<Vec<PlatformSpec>>,
+    /// Read by `surgesim check`; `run` ignores it.
+    #[allow(dead_code)]
+    expect: Option<toml::Table>,
+    sweep: Option<toml::Table>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    name: Option<String>,
+    arrival: Option<ArrivalSpec>,
+    work: Option<DistSpec>,
+    functions: Option<Vec<RawFunction>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFunction {
+    name: String,
+    arrival: ArrivalSpec,
+    work: Option<DistSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum PlatformSpec {
+    Lambda(LambdaSpec),
+    Kubernetes(serde::de::IgnoredAny),
+}
+
+/// A platform of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlatformConfig {
+    /// The platform's `name`, unique within the scenario.
+    pub name: String,
+    pub model: Model,
+}
+
+/// The model behind a platform, with its validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    Lambda(LambdaConfig),
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    /// The file it came from (for messages).
+    pub file: PathBuf,
+    pub seed: u64,
+    pub horizon: SimTime,
+    pub warmup: SimTime,
+    pub replications: u32,
+    pub interval: SimDuration,
+    pub workload: Workload,
+    pub platforms: Vec<PlatformConfig>,
+}
+
+/// Command-line values that take precedence over the file's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub replications: Option<u32>,
+}
+
+/// Reads and validates the scenario file at `path`.
+pub fn load(path: &Path, overrides: Overrides) -> Result<Scenario> {
+    let src = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read scenario", e))?;
+    parse(&src, path, overrides)
+}
+
+/// Validates scenario text `src` that came from `file`.
+pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
+    let raw: RawScenario = toml::from_str(src).map_err(|e| toml_error(src, file, &e))?;
+    let stem = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "scenario".into());
+    validate(raw, stem, file, overrides).map_err(|e| field_error(src, file, e))
+}
+
+fn validate(raw: RawScenario, stem: String, file: &Path, ov: Overrides) -> Result<Scenario, FieldError> {
+    let root = FieldPath::root();
+    let seed = match (ov.seed, raw.seed) {
+        (Some(s), _) => s,
+        (None, Some(s)) if s >= 0 => s as u64,
+        (None, Some(s)) => return Err(root.key("seed").error(format!("seed = {s}: must be >= 0"))),
+        (None, None) => {
+            return Err(root.key("seed").error(
+                "missing: every scenario needs an explicit seed for reproducible results; add \
+                 `seed = 42` at the top of the file or pass --seed",
+            ));
+        }
+    };
+    let duration_s = raw.duration_s.unwrap_or(3600.0);
+    if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S) {
+        return Err(root.key("duration_s").error(format!(
+            "duration_s = {duration_s}: must be greater than 0 and at most {MAX_DURATION_S:e} s"
+        )));
+    }
+    let warmup_s = raw.warmup_s.unwrap_or(0.0);
+    if !(warmup_s.is_finite() && warmup_s >= 0.0 && warmup_s < duration_s) {
+        return Err(root.key("warmup_s").error(format!(
+            "warmup_s = {warmup_s}: must be >= 0 and less than duration_s ({duration_s})"
+        )));
+    }
+    let interval_s = raw.timeseries_interval_s.unwrap_or(10.0);
+    if !(interval_s.is_finite() && interval_s >= 1e-3) {
+        return Err(root.key("timeseries_interval_s").error(format!(
+            "timeseries_interval_s = {interval_s}: must be at least 0.001 s"
+        )));
+    }
+    if duration_s / interval_s > MAX_INTERVALS {
+        return Err(root.key("timeseries_interval_s").error(format!(
+            "{interval_s} s intervals over {duration_s} s make more than {MAX_INTERVALS:e} \
+             time-series rows; use a longer interval"
+        )));
+    }
+    let replications = match (ov.replications, raw.replications) {
+        (Some(r), _) => r,
+        (None, None) => 1,
+        (None, Some(r)) if (1..=100_000).contains(&r) => r as u32,
+        (None, Some(r)) => {
+            return Err(root
+                .key("replications")
+                .error(format!("replications = {r}: must be between 1 and 100000")));
+        }
+    };
+    if raw.sweep.is_some() {
+        return Err(root.key("sweep").error(
+            "sweeps are not available in this version yet; run one file per configuration",
+        ));
+    }
+    let workload = validate_workload(raw.workload, &root.key("workload"))?;
+    let names: Vec<String> = workload.functions.iter().map(|f| f.name.clone()).collect();
+
+    let ppath = root.key("platforms");
+    let specs = raw.platforms.unwrap_or_default();
+    if specs.is_empty() {
+        return Err(ppath.error(
+            "no platforms: add at least one [[platforms]] table, e.g. name = \"lambda\", \
+             kind = \"lambda\"",
+        ));
+    }
+    let mut platforms: Vec<PlatformConfig> = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let at = ppath.index(i);
+        let (name, model) = match spec {
+            PlatformSpec::Lambda(l) => (
+                l.name.clone().unwrap_or_else(|| "lambda".into()),
+                Model::Lambda(l.compile(&at, &names)?),
+            ),
+            PlatformSpec::Kubernetes(_) => {
+                return Err(at.key("kind").error(
+                    "kind = \"kubernetes\" is not available in this version yet; use \
+                     kind = \"lambda\"",
+                ));
+            }
+        };
+        check_name(&at.key("name"), &name)?;
+        if platforms.iter().any(|p| p.name == name) {
+            return Err(at.key("name").error(format!(
+                "a second platform named `{name}`: platform names must be unique"
+            )));
+        }
+        platforms.push(PlatformConfig { name, model });
+    }
+
+    let name = raw.name.unwrap_or(stem);
+    check_name(&root.key("name"), &name)?;
+    let _ = file;
+    Ok(Scenario {
+        name,
+        description: raw.description.unwrap_or_default(),
+        file: file.to_path_buf(),
+        seed,
+        horizon: SimTime::from_secs_f64(duration_s),
+        warmup: SimTime::from_secs_f64(warmup_s),
+        replications,
+        interval: SimDuration::from_secs_f64(interval_s),
+        workload,
+        platforms,
+    })
+}
+
+fn check_name(path: &FieldPath, name: &str) -> Result<(), FieldError> {
+    if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 200 {
+        return Err(path.error(format!(
+            "{name:?}: names must be 1 to 200 characters with no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// The work distribution when none is given: lognormal, median 80 ms, p99 400 ms.
+fn default_work() -> Dist {
+    Dist::Lognormal {
+        mu: 0.08f64.ln(),
+        sigma: 5.0f64.ln() / 2.326_347_874_040_840_8,
+    }
+}
+
+fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workload, FieldError> {
+    let Some(raw) = raw else {
+        return Err(path.error(
+            "missing [workload]: add one with an arrival process, e.g. \
+             arrival = { kind = \"poisson\", rate_per_s = 10 }",
+        ));
+    };
+    let work = |spec: &Option<DistSpec>, p: FieldPath| match spec {
+        Some(d) => d.compile(&p),
+        None => Ok(default_work()),
+    };
+    let functions = match (raw.functions, raw.arrival) {
+        (Some(_), Some(_)) | (Some(_), None) if raw.work.is_some() => {
+            return Err(path.key("work").error(
+                "with [[workload.functions]], give each function its own `work`",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(path.key("arrival").error(
+                "give either `arrival` (one function) or [[workload.functions]], not both",
+            ));
+        }
+        (Some(fs), None) => {
+            let fpath = path.key("functions");
+            if fs.is_empty() {
+                return Err(fpath.error("no functions: add at least one [[workload.functions]]"));
+            }
+            let mut out: Vec<Function> = Vec::with_capacity(fs.len());
+            for (i, f) in fs.iter().enumerate() {
+                let at = fpath.index(i);
+                check_name(&at.key("name"), &f.name)?;
+                if out.iter().any(|o| o.name == f.name) {
+                    return Err(at.key("name").error(format!(
+                        "a second function named `{}`: function names must be unique",
+                        f.name
+                    )));
+                }
+                out.push(Function {
+                    name: f.name.clone(),
+                    arrival: f.arrival.compile(&at.key("arrival"))?,
+                    work: work(&f.work, at.key("work"))?,
+                });
+            }
+            out
+        }
+        (None, Some(arrival)) => {
+            let name = raw.name.unwrap_or_else(|| "default".into());
+            check_name(&path.key("name"), &name)?;
+            vec![Function {
+                name,
+                arrival: arrival.compile(&path.key("arrival"))?,
+                work: work(&raw.work, path.key("work"))?,
+            }]
+        }
+        (None, None) => {
+            return Err(path.key("arrival").error(
+                "missing: add an arrival process, e.g. arrival = { kind = \"poisson\", \
+                 rate_per_s = 10 }, or [[workload.functions]]",
+            ));
+        }
+    };
+    Ok(Workload { functions })
+}
+
+/// 1-based line and column of byte `offset` in `src`.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn toml_error(src: &str, file: &Path, e: &toml::de::Error) -> Error {
+    let message = e.message().trim().to_string();
+    let mut span = e.span();
+    let mut field = None;
+    // Serde reports an unknown key against its whole table: point at the key.
+    if let Some(name) = message
+        .strip_prefix("unknown field `")
+        .and_then(|m| m.split('`').next())
+    {
+        field = Some(name.to_string());
+        let region = span.clone().unwrap_or(0..src.len());
+        if let Some(at) = find_key(src, region, name) {
+            span = Some(at..at + name.len());
+        }
+    }
+    let hint = if message.starts_with("unknown field") {
+        " (check the spelling against the README's scenario reference)"
+    } else {
+        ""
+    };
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: span.map(|s| line_col(src, s.start)),
+        field,
+        message: format!("{message}{hint}"),
+    }
+}
+
+/// The first occurrence of `key` as a TOML key (followed by `=`) inside `region`.
+fn find_key(src: &str, region: Range<usize>, key: &str) -> Option<usize> {
+    let region = region.start.min(src.len())..region.end.min(src.len());
+    let text = src.get(region.clone())?;
+    let mut from = 0;
+    while let Some(i) = text[from..].find(key) {
+        let at = from + i;
+        let before_ok = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '-'));
+        let rest = text[at + key.len()..].trim_start_matches([' ', '\t', '"', '\'']);
+        if before_ok && rest.starts_with('=') {
+            return Some(region.start + at);
+        }
+        from = at + key.len();
+    }
+    None
+}
+
+fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
+    let span = DeTable::parse(src).ok().and_then(|root| {
+        let mut span: Range<usize> = root.span();
+        let mut table: Option<&DeTable> = Some(root.get_ref());
+        let mut value: Option<&DeValue> = None;
+        for seg in &e.path.0 {
+            let next = match (seg, table, value) {
+                (Seg::Key(k), Some(t), _) => t.get(k.as_str()),
+                (Seg::Key(k), None, Some(v)) => v.get(k.as_str()),
+                (Seg::Index(i), _, Some(v)) => v.get(*i),
+                _ => None,
+            };
+            let Some(next) = next else { break };
+            span = next.span();
+            table = None;
+            value = Some(next.get_ref());
+        }
+        Some(span)
+    });
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: span.map(|s| line_col(src, s.start)),
+        field: (!e.path.0.is_empty()).then(|| e.path.to_string()),
+        message: e.message,
+    }
+}
+
+/// `name` reduced to one safe path component: letters, digits, `-`, `_` and
+/// `.` kept, anything else replaced by `_`, no leading dot, at most 100 bytes.
+pub fn sanitize_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while s.starts_with('.') {
+        s.replace_range(..1, "_");
+    }
+    s.truncate(100);
+    if s.is_empty() { "scenario".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let src = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 6), (2, 1));
+        assert_eq!(line_col(src, 11), (2, 6));
+    }
+
+    #[test]
+    fn sanitize_keeps_one_safe_component() {
+        assert_eq!(sanitize_name("spike-10x_v2.1"), "spike-10x_v2.1");
+        assert_eq!(sanitize_name("../../etc/passwd"), "_._.._etc_passwd");
+        assert_eq!(sanitize_name("/abs"), "_abs");
+        assert_eq!(sanitize_name("a\nb"), "a_b");
+        assert_eq!(sanitize_name(""), "scenario");
+        assert_eq!(sanitize_name(".."), "_.");
+    }
+
+    #[test]
+    fn the_bundled_default_scenario_is_valid() {
+        let s = parse(DEFAULT_SCENARIO, Path::new(DEFAULT_SCENARIO_PATH), Overrides::default())
+            .unwrap();
+        assert!(!s.platforms.is_empty());
+    }
+}

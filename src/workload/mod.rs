@@ -1,0 +1,174 @@
+//! Workloads: the request stream every platform of a scenario replays.
+//!
+//! Each function has its own arrival process and work distribution, drawn from
+//! its own named streams (`workload/arrival/<fn>`, `workload/work/<fn>`) that
+//! depend only on the scenario seed and the replication. The functions'
+//! arrivals are merged in time order (ties by function index) and never all
+//! held in memory: the stream is pulled one request at a time.
+
+pub mod arrival;
+pub mod dist;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::rng::{SimRng, stream};
+use crate::time::{SimDuration, SimTime};
+use arrival::{ArrivalGen, ArrivalProcess};
+use dist::Dist;
+
+/// One request as every platform sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Position in the arrival stream (0, 1, 2, ...).
+    pub id: u64,
+    pub arrival: SimTime,
+    /// Index into the workload's functions.
+    pub function: u32,
+    /// CPU time on one full vCPU.
+    pub work: SimDuration,
+}
+
+/// One function of the workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Function {
+    pub name: String,
+    pub arrival: ArrivalProcess,
+    pub work: Dist,
+}
+
+/// The validated workload of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub functions: Vec<Function>,
+}
+
+impl Workload {
+    /// The request stream of replication `replication`, arrivals in [0, horizon).
+    pub fn requests(&self, seed: u64, replication: u32, horizon: SimTime) -> RequestStream {
+        let sources: Vec<Source> = self
+            .functions
+            .iter()
+            .map(|f| Source {
+                arrivals: ArrivalGen::new(
+                    f.arrival.clone(),
+                    stream(seed, replication, &format!("workload/arrival/{}", f.name)),
+                    horizon,
+                ),
+                work: f.work.clone(),
+                work_rng: stream(seed, replication, &format!("workload/work/{}", f.name)),
+            })
+            .collect();
+        RequestStream::new(sources)
+    }
+
+    /// Expected number of requests in [0, horizon) over all functions.
+    pub fn expected_requests(&self, horizon: SimTime) -> f64 {
+        self.functions
+            .iter()
+            .map(|f| f.arrival.expected_count(horizon.as_secs_f64()))
+            .sum()
+    }
+}
+
+struct Source {
+    arrivals: ArrivalGen,
+    work: Dist,
+    work_rng: SimRng,
+}
+
+/// Requests in arrival order, generated lazily.
+pub struct RequestStream {
+    sources: Vec<Source>,
+    /// Next arrival of each source: (time, function index).
+    heads: BinaryHeap<Reverse<(SimTime, u32)>>,
+    next_id: u64,
+}
+
+impl RequestStream {
+    fn new(mut sources: Vec<Source>) -> Self {
+        let heads = sources
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.arrivals.next().map(|t| Reverse((t, i as u32))))
+            .collect();
+        RequestStream {
+            sources,
+            heads,
+            next_id: 0,
+        }
+    }
+}
+
+impl Iterator for RequestStream {
+    type Item = Request;
+
+    #[inline]
+    fn next(&mut self) -> Option<Request> {
+        let mut head = self.heads.peek_mut()?;
+        let Reverse((arrival, function)) = *head;
+        let src = &mut self.sources[function as usize];
+        let work = src.work.sample(&mut src.work_rng);
+        match src.arrivals.next() {
+            Some(t) => *head = Reverse((t, function)),
+            None => {
+                std::collections::binary_heap::PeekMut::pop(head);
+            }
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(Request {
+            id,
+            arrival,
+            function,
+            work,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(name: &str, rate: f64, work_ms: u64) -> Function {
+        Function {
+            name: name.into(),
+            arrival: ArrivalProcess::Poisson { rate },
+            work: Dist::Constant(SimDuration::from_millis(work_ms)),
+        }
+    }
+
+    #[test]
+    fn functions_merge_in_time_order_with_their_own_work() {
+        let w = Workload {
+            functions: vec![function("a", 50.0, 10), function("b", 20.0, 30)],
+        };
+        let reqs: Vec<Request> = w.requests(9, 0, SimTime::from_secs_f64(100.0)).collect();
+        assert!(reqs.windows(2).all(|p| p[0].arrival <= p[1].arrival));
+        assert!(reqs.iter().enumerate().all(|(i, r)| r.id == i as u64));
+        for r in &reqs {
+            let expect = if r.function == 0 { 10 } else { 30 };
+            assert_eq!(r.work, SimDuration::from_millis(expect));
+        }
+        let b = reqs.iter().filter(|r| r.function == 1).count();
+        assert!(b > 1500 && b < 2500, "{b}");
+    }
+
+    #[test]
+    fn a_function_arrivals_do_not_depend_on_the_others() {
+        let alone = Workload {
+            functions: vec![function("a", 50.0, 10)],
+        };
+        let both = Workload {
+            functions: vec![function("a", 50.0, 10), function("b", 20.0, 30)],
+        };
+        let h = SimTime::from_secs_f64(50.0);
+        let a1: Vec<SimTime> = alone.requests(1, 0, h).map(|r| r.arrival).collect();
+        let a2: Vec<SimTime> = both
+            .requests(1, 0, h)
+            .filter(|r| r.function == 0)
+            .map(|r| r.arrival)
+            .collect();
+        assert_eq!(a1, a2);
+    }
+}
