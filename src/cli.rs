@@ -41,7 +41,12 @@ pub struct RunArgs {
     /// bundled Lambda scenario.
     pub scenarios: Vec<PathBuf>,
     /// Parent folder of the outputs; each scenario writes DIR/<name>/.
-    #[arg(short = 'o', long = "output", value_name = "DIR", default_value = "output")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "output"
+    )]
     pub output: PathBuf,
     /// Seed for every scenario, overriding the files' `seed`.
     #[arg(long)]
@@ -204,8 +209,12 @@ pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<V
         }
         None => None,
     };
-    let names: std::sync::Arc<[String]> =
-        s.workload.functions.iter().map(|f| f.name.clone()).collect();
+    let names: std::sync::Arc<[String]> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
     let mut runs = Vec::with_capacity(s.platforms.len() * s.replications as usize);
     for replication in 0..s.replications {
         for p in &s.platforms {
@@ -260,7 +269,15 @@ pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
     let _ = writeln!(
         out,
         "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14}",
-        "platform", "requests", "p50_ms", "p95_ms", "p99_ms", "errors", "cold", "cost_usd", "usd_per_month"
+        "platform",
+        "requests",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "errors",
+        "cold",
+        "cost_usd",
+        "usd_per_month"
     );
     for p in &s.platforms {
         let mine: Vec<&RunResult> = runs.iter().filter(|r| r.platform == p.name).collect();

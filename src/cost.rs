@@ -96,9 +96,9 @@ impl LambdaPricingSpec {
         let price = |name: &str, v: Option<f64>, default: f64| match v {
             None => Ok(default),
             Some(p) if p.is_finite() && p >= 0.0 => Ok(p),
-            Some(p) => Err(path
-                .key(name)
-                .error(format!("{name} = {p}: a price must be a finite number >= 0"))),
+            Some(p) => Err(path.key(name).error(format!(
+                "{name} = {p}: a price must be a finite number >= 0"
+            ))),
         };
         Ok(LambdaPricing {
             request_per_million: price(
@@ -108,7 +108,11 @@ impl LambdaPricingSpec {
             )?,
             gb_s_x86: price("gb_s_x86", self.gb_s_x86, d.gb_s_x86)?,
             gb_s_arm: price("gb_s_arm", self.gb_s_arm, d.gb_s_arm)?,
-            provisioned_gb_s: price("provisioned_gb_s", self.provisioned_gb_s, d.provisioned_gb_s)?,
+            provisioned_gb_s: price(
+                "provisioned_gb_s",
+                self.provisioned_gb_s,
+                d.provisioned_gb_s,
+            )?,
             provisioned_duration_gb_s: price(
                 "provisioned_duration_gb_s",
                 self.provisioned_duration_gb_s,
@@ -236,6 +240,9 @@ mod tests {
             gb_s: 0.0,
             front_door_requests: 2.5e6,
         };
-        assert_eq!(cents(p.bill(Architecture::X86_64, &u, 3600.0).front_door), 250);
+        assert_eq!(
+            cents(p.bill(Architecture::X86_64, &u, 3600.0).front_door),
+            250
+        );
     }
 }

@@ -461,7 +461,13 @@ mod tests {
         };
         for req in [early, late] {
             r.arrived(&req);
-            r.outcome(&req, Outcome::Completed, Some(req.arrival), req.arrival + SimDuration(10), false);
+            r.outcome(
+                &req,
+                Outcome::Completed,
+                Some(req.arrival),
+                req.arrival + SimDuration(10),
+                false,
+            );
         }
         assert_eq!(r.counts.requests, 1);
         assert_eq!(r.counts.completed, 1);

@@ -45,9 +45,21 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        assert_eq!(first(stream(42, 0, "workload")), first(stream(42, 0, "workload")));
-        assert_ne!(first(stream(42, 0, "workload")), first(stream(42, 1, "workload")));
-        assert_ne!(first(stream(42, 0, "workload")), first(stream(43, 0, "workload")));
-        assert_ne!(first(stream(42, 0, "workload")), first(stream(42, 0, "platform/a")));
+        assert_eq!(
+            first(stream(42, 0, "workload")),
+            first(stream(42, 0, "workload"))
+        );
+        assert_ne!(
+            first(stream(42, 0, "workload")),
+            first(stream(42, 1, "workload"))
+        );
+        assert_ne!(
+            first(stream(42, 0, "workload")),
+            first(stream(43, 0, "workload"))
+        );
+        assert_ne!(
+            first(stream(42, 0, "workload")),
+            first(stream(42, 0, "platform/a"))
+        );
     }
 }

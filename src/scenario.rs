@@ -9,7 +9,8 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, FieldError, FieldPath, Result, Seg};
-use crate::platform::lambda::{LambdaConfig, LambdaSpec};
+use crate::platform::lambda::LambdaConfig;
+use crate::platform::{PlatformKind, PlatformSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::arrival::ArrivalSpec;
 use crate::workload::dist::{Dist, DistSpec};
@@ -60,13 +61,6 @@ struct RawFunction {
     work: Option<DistSpec>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum PlatformSpec {
-    Lambda(LambdaSpec),
-    Kubernetes(serde::de::IgnoredAny),
-}
-
 /// A platform of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformConfig {
@@ -106,7 +100,8 @@ pub struct Overrides {
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path, overrides: Overrides) -> Result<Scenario> {
-    let src = std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read scenario", e))?;
+    let src =
+        std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read scenario", e))?;
     parse(&src, path, overrides)
 }
 
@@ -120,7 +115,12 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
     validate(raw, stem, file, overrides).map_err(|e| field_error(src, file, e))
 }
 
-fn validate(raw: RawScenario, stem: String, file: &Path, ov: Overrides) -> Result<Scenario, FieldError> {
+fn validate(
+    raw: RawScenario,
+    stem: String,
+    file: &Path,
+    ov: Overrides,
+) -> Result<Scenario, FieldError> {
     let root = FieldPath::root();
     let seed = match (ov.seed, raw.seed) {
         (Some(s), _) => s,
@@ -186,12 +186,12 @@ fn validate(raw: RawScenario, stem: String, file: &Path, ov: Overrides) -> Resul
     let mut platforms: Vec<PlatformConfig> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let at = ppath.index(i);
-        let (name, model) = match spec {
-            PlatformSpec::Lambda(l) => (
-                l.name.clone().unwrap_or_else(|| "lambda".into()),
-                Model::Lambda(l.compile(&at, &names)?),
+        let (name, model) = match spec.kind {
+            PlatformKind::Lambda => (
+                spec.name.clone().unwrap_or_else(|| "lambda".into()),
+                Model::Lambda(spec.lambda(&at, &names)?),
             ),
-            PlatformSpec::Kubernetes(_) => {
+            PlatformKind::Kubernetes => {
                 return Err(at.key("kind").error(
                     "kind = \"kubernetes\" is not available in this version yet; use \
                      kind = \"lambda\"",
@@ -254,9 +254,9 @@ fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workl
     };
     let functions = match (raw.functions, raw.arrival) {
         (Some(_), Some(_)) | (Some(_), None) if raw.work.is_some() => {
-            return Err(path.key("work").error(
-                "with [[workload.functions]], give each function its own `work`",
-            ));
+            return Err(path
+                .key("work")
+                .error("with [[workload.functions]], give each function its own `work`"));
         }
         (Some(_), Some(_)) => {
             return Err(path.key("arrival").error(
@@ -324,11 +324,24 @@ fn toml_error(src: &str, file: &Path, e: &toml::de::Error) -> Error {
         .and_then(|m| m.split('`').next())
     {
         field = Some(name.to_string());
-        let region = span.clone().unwrap_or(0..src.len());
-        if let Some(at) = find_key(src, region, name) {
+        // Serde points at the table; for a `[table]` header that is only the
+        // header line, so look on from there.
+        let start = span.as_ref().map_or(0, |s| s.start);
+        if let Some(at) = find_key(src, span.clone().unwrap_or(0..src.len()), name)
+            .or_else(|| find_key(src, start..src.len(), name))
+        {
             span = Some(at..at + name.len());
         }
     }
+    if field.is_none() {
+        field = span
+            .as_ref()
+            .and_then(|s| path_at(src, s.start))
+            .map(|p| p.to_string());
+    }
+    let message = message
+        .replace("expected f64", "expected a number")
+        .replace("expected i64", "expected an integer");
     let hint = if message.starts_with("unknown field") {
         " (check the spelling against the README's scenario reference)"
     } else {
@@ -362,8 +375,54 @@ fn find_key(src: &str, region: Range<usize>, key: &str) -> Option<usize> {
     None
 }
 
+/// The path of the deepest field whose key or value contains byte `offset`.
+fn path_at(src: &str, offset: usize) -> Option<FieldPath> {
+    fn walk(v: &DeValue, offset: usize, path: FieldPath) -> FieldPath {
+        let inside = |r: Range<usize>| r.start <= offset && offset < r.end.max(r.start + 1);
+        match v {
+            DeValue::Table(t) => {
+                for (k, val) in t.iter() {
+                    if inside(k.span()) || inside(val.span()) {
+                        return walk(val.get_ref(), offset, path.key(k.get_ref()));
+                    }
+                }
+                // A `[table]` spans only its header: take the last table
+                // that starts before the offset.
+                t.iter()
+                    .filter(|(k, v)| is_container(v.get_ref()) && k.span().start <= offset)
+                    .max_by_key(|(k, _)| k.span().start)
+                    .map_or(path.clone(), |(k, v)| {
+                        walk(v.get_ref(), offset, path.key(k.get_ref()))
+                    })
+            }
+            DeValue::Array(a) => {
+                for (i, val) in a.iter().enumerate() {
+                    if inside(val.span()) {
+                        return walk(val.get_ref(), offset, path.index(i));
+                    }
+                }
+                a.iter()
+                    .enumerate()
+                    .filter(|(_, v)| is_container(v.get_ref()) && v.span().start <= offset)
+                    .max_by_key(|(_, v)| v.span().start)
+                    .map_or(path.clone(), |(i, v)| {
+                        walk(v.get_ref(), offset, path.index(i))
+                    })
+            }
+            _ => path,
+        }
+    }
+    fn is_container(v: &DeValue) -> bool {
+        matches!(v, DeValue::Table(_) | DeValue::Array(_))
+    }
+    let root = DeTable::parse(src).ok()?;
+    let table = DeValue::Table(root.into_inner());
+    let path = walk(&table, offset, FieldPath::root());
+    (!path.0.is_empty()).then_some(path)
+}
+
 fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
-    let span = DeTable::parse(src).ok().and_then(|root| {
+    let span = DeTable::parse(src).ok().map(|root| {
         let mut span: Range<usize> = root.span();
         let mut table: Option<&DeTable> = Some(root.get_ref());
         let mut value: Option<&DeValue> = None;
@@ -379,7 +438,7 @@ fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
             table = None;
             value = Some(next.get_ref());
         }
-        Some(span)
+        span
     });
     Error::Scenario {
         file: file.to_path_buf(),
@@ -433,8 +492,12 @@ mod tests {
 
     #[test]
     fn the_bundled_default_scenario_is_valid() {
-        let s = parse(DEFAULT_SCENARIO, Path::new(DEFAULT_SCENARIO_PATH), Overrides::default())
-            .unwrap();
+        let s = parse(
+            DEFAULT_SCENARIO,
+            Path::new(DEFAULT_SCENARIO_PATH),
+            Overrides::default(),
+        )
+        .unwrap();
         assert!(!s.platforms.is_empty());
     }
 }

@@ -148,7 +148,7 @@ pub fn run<P: Platform>(
         while next_sample <= t {
             sample(&mut platform, &mut sim, interval_start, next_sample);
             interval_start = next_sample;
-            next_sample = next_sample + clock.interval;
+            next_sample += clock.interval;
         }
         sim.now = t;
         if event_t <= arrival_t {

@@ -11,19 +11,19 @@
 //! `max_lifetime_s` of an idle environment uses a timer event; stale
 //! deque entries and timers are recognised by a generation counter.
 
-use std::collections::VecDeque;
 use serde::Deserialize;
+use std::collections::VecDeque;
 
-use crate::cost::{Architecture, LambdaPricing, LambdaPricingSpec, LambdaUsage, MONTH_S};
+use crate::cost::{Architecture, LambdaPricing, LambdaUsage, MONTH_S};
 use crate::engine::Sim;
 use crate::error::{FieldError, FieldPath};
 use crate::metrics::{Outcome, Snapshot};
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Request;
-use crate::workload::dist::{Dist, DistSpec};
+use crate::workload::dist::Dist;
 
-use super::{Bill, Platform};
+use super::{Bill, Platform, PlatformSpec};
 
 /// Memory at which a function has one full vCPU [MB] (platform-facts 3).
 pub const MB_PER_VCPU: u32 = 1769;
@@ -37,80 +37,57 @@ pub const INIT_CAP: SimDuration = SimDuration::from_secs(10);
 /// Account concurrency that cannot be reserved (platform-facts 1.1).
 pub const UNRESERVABLE: u32 = 100;
 
-/// A `kind = "lambda"` platform as written in the scenario.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LambdaSpec {
-    pub name: Option<String>,
-    memory_mb: Option<i64>,
-    architecture: Option<Architecture>,
-    timeout_s: Option<f64>,
-    account_concurrency: Option<i64>,
-    reserved_concurrency: Option<ReservedSpec>,
-    provisioned_concurrency: Option<i64>,
-    scaling: Option<ScalingSpec>,
-    init: Option<DistSpec>,
-    keep_alive: Option<KeepAliveSpec>,
-    invocation: Option<Invocation>,
-    retries: Option<toml::Table>,
-    #[serde(rename = "async")]
-    async_: Option<AsyncSpec>,
-    overhead_ms: Option<f64>,
-    cpu_scaling: Option<bool>,
-    pricing: Option<LambdaPricingSpec>,
-}
-
 /// `reserved_concurrency = 50` (every function) or `{ fn_a = 50, fn_b = 10 }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
-enum ReservedSpec {
+pub(crate) enum ReservedSpec {
     All(i64),
     PerFunction(std::collections::BTreeMap<String, i64>),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum ScalingSpec {
+pub(crate) enum ScalingSpec {
     PerFunction(PerFunctionSpec),
     Legacy(LegacySpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PerFunctionSpec {
+pub(crate) struct PerFunctionSpec {
     per_10s: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LegacySpec {
+pub(crate) struct LegacySpec {
     burst: Option<i64>,
     per_minute: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-enum KeepAliveSpec {
+pub(crate) enum KeepAliveSpec {
     Fixed(FixedKeepAlive),
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FixedKeepAlive {
+pub(crate) struct FixedKeepAlive {
     idle_s: Option<f64>,
     max_lifetime_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum Invocation {
+pub(crate) enum Invocation {
     Sync,
     Async,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AsyncSpec {
+pub(crate) struct AsyncSpec {
     max_event_age_s: Option<f64>,
 }
 
@@ -144,7 +121,13 @@ pub struct LambdaConfig {
     pub pricing: LambdaPricing,
 }
 
-fn positive_int(path: &FieldPath, name: &str, v: i64, min: i64, max: i64) -> Result<u32, FieldError> {
+fn positive_int(
+    path: &FieldPath,
+    name: &str,
+    v: i64,
+    min: i64,
+    max: i64,
+) -> Result<u32, FieldError> {
     if v < min || v > max {
         return Err(path
             .key(name)
@@ -155,16 +138,20 @@ fn positive_int(path: &FieldPath, name: &str, v: i64, min: i64, max: i64) -> Res
 
 fn secs_field(path: &FieldPath, name: &str, v: f64, max: f64) -> Result<SimDuration, FieldError> {
     if !(v.is_finite() && v > 0.0 && v <= max) {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be greater than 0 and at most {max} s")));
+        return Err(path.key(name).error(format!(
+            "{name} = {v}: must be greater than 0 and at most {max} s"
+        )));
     }
     Ok(SimDuration::from_secs_f64(v))
 }
 
-impl LambdaSpec {
-    /// Validates the platform at `path` for a workload with `functions`.
-    pub fn compile(&self, path: &FieldPath, functions: &[String]) -> Result<LambdaConfig, FieldError> {
+impl PlatformSpec {
+    /// Validates the Lambda platform at `path` for a workload with `functions`.
+    pub fn lambda(
+        &self,
+        path: &FieldPath,
+        functions: &[String],
+    ) -> Result<LambdaConfig, FieldError> {
         let memory_mb = positive_int(
             path,
             "memory_mb",
@@ -216,13 +203,13 @@ impl LambdaSpec {
                 u64::from(account).saturating_sub(u64::from(UNRESERVABLE))
             )));
         }
-        if let Some(pc) = self.provisioned_concurrency {
-            if pc != 0 {
-                return Err(path.key("provisioned_concurrency").error(
-                    "provisioned concurrency is not modelled in this version yet; remove the \
-                     field or set it to 0",
-                ));
-            }
+        if let Some(pc) = self.provisioned_concurrency
+            && pc != 0
+        {
+            return Err(path.key("provisioned_concurrency").error(
+                "provisioned concurrency is not modelled in this version yet; remove the \
+                 field or set it to 0",
+            ));
         }
         if self.invocation == Some(Invocation::Async) {
             return Err(path.key("invocation").error(
@@ -231,14 +218,12 @@ impl LambdaSpec {
             ));
         }
         if self.retries.is_some() {
-            return Err(path.key("retries").error(
-                "client retries are not modelled in this version yet; remove `retries`",
-            ));
+            return Err(path
+                .key("retries")
+                .error("client retries are not modelled in this version yet; remove `retries`"));
         }
-        if let Some(a) = &self.async_ {
-            if let Some(age) = a.max_event_age_s {
-                secs_field(&path.key("async"), "max_event_age_s", age, 21_600.0)?;
-            }
+        if let Some(age) = self.async_.as_ref().and_then(|a| a.max_event_age_s) {
+            secs_field(&path.key("async"), "max_event_age_s", age, 21_600.0)?;
         }
         let scaling = match &self.scaling {
             None => Scaling::PerFunction { per_10s: 1000 },
@@ -286,15 +271,20 @@ impl LambdaSpec {
                 }
                 (
                     SimDuration::from_secs_f64(idle_s),
-                    secs_field(&kp, "max_lifetime_s", k.max_lifetime_s.unwrap_or(7200.0), 1e9)?,
+                    secs_field(
+                        &kp,
+                        "max_lifetime_s",
+                        k.max_lifetime_s.unwrap_or(7200.0),
+                        1e9,
+                    )?,
                 )
             }
         };
         let overhead_ms = self.overhead_ms.unwrap_or(0.0);
         if !(overhead_ms.is_finite() && (0.0..=3.6e6).contains(&overhead_ms)) {
-            return Err(path
-                .key("overhead_ms")
-                .error(format!("overhead_ms = {overhead_ms}: must be between 0 and 3600000")));
+            return Err(path.key("overhead_ms").error(format!(
+                "overhead_ms = {overhead_ms}: must be between 0 and 3600000"
+            )));
         }
         let pricing = match &self.pricing {
             Some(p) => p.compile(&path.key("pricing"))?,
@@ -480,9 +470,11 @@ impl Lambda {
             })
             .collect();
         let legacy = match cfg.scaling {
-            Scaling::Legacy { burst, per_minute } => {
-                Some(TokenBucket::new(burst, per_minute, SimDuration::from_secs(60)))
-            }
+            Scaling::Legacy { burst, per_minute } => Some(TokenBucket::new(
+                burst,
+                per_minute,
+                SimDuration::from_secs(60),
+            )),
             Scaling::PerFunction { .. } => None,
         };
         let reserved: u32 = cfg.reserved.iter().flatten().sum();
@@ -598,7 +590,10 @@ impl Lambda {
     fn start_handler(&mut self, env: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
-        let job = e.job.as_mut().expect("an environment starting a handler holds a job");
+        let job = e
+            .job
+            .as_mut()
+            .expect("an environment starting a handler holds a job");
         let exec = exec_time(&self.cfg, job.req.work);
         job.start = Some(now);
         job.times_out = exec > timeout;
@@ -609,9 +604,12 @@ impl Lambda {
 
     fn bill_job(&mut self, job: &Job, end: SimTime, measured: bool) {
         let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
-        for u in [Some(&mut self.gross), measured.then_some(&mut self.measured)]
-            .into_iter()
-            .flatten()
+        for u in [
+            Some(&mut self.gross),
+            measured.then_some(&mut self.measured),
+        ]
+        .into_iter()
+        .flatten()
         {
             u.requests += 1;
             u.mb_ms += mb_ms;
@@ -701,8 +699,7 @@ impl Platform for Lambda {
                 } else {
                     Outcome::Completed
                 };
-                sim.rec
-                    .outcome(&job.req, outcome, job.start, now, job.cold);
+                sim.rec.outcome(&job.req, outcome, job.start, now, job.cold);
                 self.busy -= 1;
                 self.release(f);
                 sim.rec.in_service.set(now, self.in_service());
@@ -778,7 +775,8 @@ impl Platform for Lambda {
         let arch = self.cfg.architecture;
         let cost = p.bill(arch, &usage, window_s);
         let per_month_usd = if window_s > 0.0 {
-            p.bill(arch, &usage.scaled(MONTH_S / window_s), MONTH_S).total()
+            p.bill(arch, &usage.scaled(MONTH_S / window_s), MONTH_S)
+                .total()
         } else {
             0.0
         };

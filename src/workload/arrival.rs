@@ -105,10 +105,16 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArrivalProcess {
     /// Evenly spaced, first arrival at t = 0.
-    Constant { rate: f64 },
-    Poisson { rate: f64 },
+    Constant {
+        rate: f64,
+    },
+    Poisson {
+        rate: f64,
+    },
     /// Poisson with a piecewise-linear rate; zero after the last segment.
-    Piecewise { segments: Vec<Segment> },
+    Piecewise {
+        segments: Vec<Segment>,
+    },
     /// Poisson with rate mean * (1 + amplitude * cos(2 pi (t - peak) / period)).
     Diurnal {
         mean: f64,
@@ -117,7 +123,9 @@ pub enum ArrivalProcess {
         peak: f64,
     },
     /// States visited cyclically in order: (rate [1/s], mean sojourn [s]).
-    Mmpp { states: Vec<(f64, f64)> },
+    Mmpp {
+        states: Vec<(f64, f64)>,
+    },
 }
 
 fn check_rate(path: &FieldPath, field: &str, v: f64) -> Result<f64, FieldError> {
@@ -138,9 +146,9 @@ fn check_secs(path: &FieldPath, field: &str, v: f64, positive: bool) -> Result<f
     let ok = v.is_finite() && if positive { v > 0.0 } else { v >= 0.0 };
     if !ok || v > super::dist::MAX_DURATION_S {
         let bound = if positive { "> 0" } else { ">= 0" };
-        return Err(path
-            .key(field)
-            .error(format!("{field} = {v}: must be a finite number of seconds {bound}")));
+        return Err(path.key(field).error(format!(
+            "{field} = {v}: must be a finite number of seconds {bound}"
+        )));
     }
     Ok(v)
 }
@@ -158,9 +166,8 @@ impl ArrivalSpec {
             ArrivalSpec::Phases(p) => {
                 let ppath = path.key("phases");
                 if p.phases.is_empty() {
-                    return Err(ppath.error(
-                        "phases is empty: give at least one { duration_s, rate_per_s }",
-                    ));
+                    return Err(ppath
+                        .error("phases is empty: give at least one { duration_s, rate_per_s }"));
                 }
                 let mut segments = Vec::with_capacity(p.phases.len());
                 let mut t = 0.0;
@@ -198,14 +205,24 @@ impl ArrivalSpec {
                 let mut t = 0.0;
                 for &(i, start, end, r) in &spikes {
                     if start < t {
-                        return Err(spath.index(i).error(
-                            "this spike overlaps another one: spikes must not overlap",
-                        ));
+                        return Err(spath
+                            .index(i)
+                            .error("this spike overlaps another one: spikes must not overlap"));
                     }
                     if start > t {
-                        segments.push(Segment { start: t, end: start, r0: base, r1: base });
+                        segments.push(Segment {
+                            start: t,
+                            end: start,
+                            r0: base,
+                            r1: base,
+                        });
                     }
-                    segments.push(Segment { start, end, r0: r, r1: r });
+                    segments.push(Segment {
+                        start,
+                        end,
+                        r0: r,
+                        r1: r,
+                    });
                     t = end;
                 }
                 segments.push(Segment {
@@ -225,7 +242,12 @@ impl ArrivalSpec {
                     )));
                 }
                 let period = check_secs(path, "period_s", d.period_s.unwrap_or(86_400.0), true)?;
-                let peak = check_secs(path, "peak_at_s", d.peak_at_s.unwrap_or(period / 2.0), false)?;
+                let peak = check_secs(
+                    path,
+                    "peak_at_s",
+                    d.peak_at_s.unwrap_or(period / 2.0),
+                    false,
+                )?;
                 check_rate(path, "mean_per_s", mean * (1.0 + d.amplitude))?;
                 Ok(ArrivalProcess::Diurnal {
                     mean,
@@ -492,9 +514,13 @@ mod tests {
     }
 
     fn times(src: &str, horizon_s: f64, seed: u64) -> Vec<f64> {
-        ArrivalGen::new(process(src), stream(seed, 0, "a"), SimTime::from_secs_f64(horizon_s))
-            .map(SimTime::as_secs_f64)
-            .collect()
+        ArrivalGen::new(
+            process(src),
+            stream(seed, 0, "a"),
+            SimTime::from_secs_f64(horizon_s),
+        )
+        .map(SimTime::as_secs_f64)
+        .collect()
     }
 
     #[test]
@@ -507,7 +533,11 @@ mod tests {
     fn poisson_count_and_gaps() {
         // 200 s at 1000/s: N ~ Poisson(200k), sd 447 -> +-1.5 % is > 6 sd.
         let t = times("kind = 'poisson'\nrate_per_s = 1000", 200.0, 3);
-        assert!((t.len() as f64 / 200_000.0 - 1.0).abs() < 0.015, "{}", t.len());
+        assert!(
+            (t.len() as f64 / 200_000.0 - 1.0).abs() < 0.015,
+            "{}",
+            t.len()
+        );
         assert!(t.windows(2).all(|w| w[0] <= w[1]));
         // Exponential gaps: coefficient of variation 1 (sd of the estimate ~0.3 %).
         let gaps: Vec<f64> = t.windows(2).map(|w| w[1] - w[0]).collect();
@@ -536,7 +566,11 @@ mod tests {
         let src = "kind = 'phases'\nphases = [{ duration_s = 100, rate_per_s = 100 }, \
                    { duration_s = 100, rate_per_s = 100, ramp_to_per_s = 1000 }, \
                    { duration_s = 100, rate_per_s = 0 }]";
-        assert_counts(src, 400.0, &[(0.0, 100.0), (100.0, 150.0), (150.0, 200.0), (200.0, 400.0)]);
+        assert_counts(
+            src,
+            400.0,
+            &[(0.0, 100.0), (100.0, 150.0), (150.0, 200.0), (200.0, 400.0)],
+        );
         assert!(times(src, 400.0, 2).iter().all(|&x| x < 200.0));
     }
 
@@ -552,11 +586,16 @@ mod tests {
 
     #[test]
     fn diurnal_peaks_where_asked() {
-        let src = "kind = 'diurnal'\nmean_per_s = 100\namplitude = 0.8\nperiod_s = 1000\npeak_at_s = 250";
+        let src =
+            "kind = 'diurnal'\nmean_per_s = 100\namplitude = 0.8\nperiod_s = 1000\npeak_at_s = 250";
         let p = process(src);
         assert!((p.rate_at(250.0) - 180.0).abs() < 1e-9);
         assert!((p.rate_at(750.0) - 20.0).abs() < 1e-9);
-        assert_counts(src, 1000.0, &[(150.0, 350.0), (650.0, 850.0), (0.0, 1000.0)]);
+        assert_counts(
+            src,
+            1000.0,
+            &[(150.0, 350.0), (650.0, 850.0), (0.0, 1000.0)],
+        );
     }
 
     #[test]
@@ -577,8 +616,14 @@ mod tests {
         for (src, needle) in [
             ("kind = 'poisson'\nrate_per_s = -1", "arrival.rate_per_s"),
             ("kind = 'phases'\nphases = []", "phases is empty"),
-            ("kind = 'phases'\nphases = [{ duration_s = 0, rate_per_s = 1 }]", "phases[0].duration_s"),
-            ("kind = 'diurnal'\nmean_per_s = 1\namplitude = 2", "amplitude"),
+            (
+                "kind = 'phases'\nphases = [{ duration_s = 0, rate_per_s = 1 }]",
+                "phases[0].duration_s",
+            ),
+            (
+                "kind = 'diurnal'\nmean_per_s = 1\namplitude = 2",
+                "amplitude",
+            ),
             (
                 "kind = 'spike'\nbase_per_s = 1\nspikes = [{ at_s = 0, duration_s = 10, rate_per_s = 5 }, { at_s = 5, duration_s = 1, rate_per_s = 5 }]",
                 "overlaps",

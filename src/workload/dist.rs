@@ -89,13 +89,28 @@ pub struct EmpiricalSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dist {
     Constant(SimDuration),
-    Exponential { mean_s: f64 },
+    Exponential {
+        mean_s: f64,
+    },
     /// Parameters of ln(duration in seconds).
-    Lognormal { mu: f64, sigma: f64 },
-    Uniform { min_s: f64, max_s: f64 },
-    Pareto { scale_s: f64, shape: f64, max_s: f64 },
+    Lognormal {
+        mu: f64,
+        sigma: f64,
+    },
+    Uniform {
+        min_s: f64,
+        max_s: f64,
+    },
+    Pareto {
+        scale_s: f64,
+        shape: f64,
+        max_s: f64,
+    },
     /// Inverse CDF knots: cumulative probability (0..=1) and seconds.
-    Empirical { p: Vec<f64>, v: Vec<f64> },
+    Empirical {
+        p: Vec<f64>,
+        v: Vec<f64>,
+    },
 }
 
 /// Reads one of a `_ms` / `_s` pair as seconds; exactly one may be given.
@@ -106,10 +121,7 @@ fn seconds(
 ) -> Result<Option<f64>, FieldError> {
     let value = match (ms.1, s.1) {
         (Some(_), Some(_)) => {
-            return Err(path.error(format!(
-                "give either `{}` or `{}`, not both",
-                ms.0, s.0
-            )));
+            return Err(path.error(format!("give either `{}` or `{}`, not both", ms.0, s.0)));
         }
         (Some(v), None) => Some((ms.0, v / 1e3, v)),
         (None, Some(v)) => Some((s.0, v, v)),
@@ -119,9 +131,9 @@ fn seconds(
         None => Ok(None),
         Some((name, secs, raw)) => {
             if !raw.is_finite() || raw < 0.0 {
-                return Err(path.key(name).error(format!(
-                    "{name} = {raw}: must be a finite number >= 0"
-                )));
+                return Err(path
+                    .key(name)
+                    .error(format!("{name} = {raw}: must be a finite number >= 0")));
             }
             if secs > MAX_DURATION_S {
                 return Err(path.key(name).error(format!(
@@ -245,30 +257,30 @@ impl DistSpec {
                 let mut v = Vec::with_capacity(knots.len());
                 for (i, &(pct, val)) in knots.iter().enumerate() {
                     if !(pct.is_finite() && (0.0..=100.0).contains(&pct)) {
-                        return Err(fpath.index(i).error(format!(
-                            "percent {pct} must be between 0 and 100"
-                        )));
+                        return Err(fpath
+                            .index(i)
+                            .error(format!("percent {pct} must be between 0 and 100")));
                     }
                     let secs = val * to_s;
                     if !(val.is_finite() && val >= 0.0 && secs <= MAX_DURATION_S) {
-                        return Err(fpath.index(i).error(format!(
-                            "value {val} must be a finite duration >= 0"
-                        )));
+                        return Err(fpath
+                            .index(i)
+                            .error(format!("value {val} must be a finite duration >= 0")));
                     }
-                    if let (Some(&lp), Some(&lv)) = (p.last(), v.last()) {
-                        if pct < lp || secs < lv {
-                            return Err(fpath.index(i).error(
-                                "percents and values must both be non-decreasing",
-                            ));
-                        }
+                    if let (Some(&lp), Some(&lv)) = (p.last(), v.last())
+                        && (pct < lp || secs < lv)
+                    {
+                        return Err(fpath
+                            .index(i)
+                            .error("percents and values must both be non-decreasing"));
                     }
                     p.push(pct / 100.0);
                     v.push(secs);
                 }
                 if p[0] != 0.0 || p[p.len() - 1] != 1.0 {
-                    return Err(fpath.error(
-                        "the points must start at percent 0 and end at percent 100",
-                    ));
+                    return Err(
+                        fpath.error("the points must start at percent 0 and end at percent 100")
+                    );
                 }
                 Ok(Dist::Empirical { p, v })
             }
@@ -355,7 +367,10 @@ mod tests {
 
     fn sample_mean(d: &Dist, n: usize) -> f64 {
         let mut rng = stream(7, 0, "test");
-        (0..n).map(|_| d.sample(&mut rng).as_secs_f64()).sum::<f64>() / n as f64
+        (0..n)
+            .map(|_| d.sample(&mut rng).as_secs_f64())
+            .sum::<f64>()
+            / n as f64
     }
 
     #[test]
@@ -368,8 +383,16 @@ mod tests {
         xs.sort_by(f64::total_cmp);
         // 200k samples: the sample median and p99 have standard errors well under
         // 1 % of their values, so 2 % catches a wrong sigma or mu.
-        assert!((xs[100_000] / 80.0 - 1.0).abs() < 0.02, "median {}", xs[100_000]);
-        assert!((xs[198_000] / 400.0 - 1.0).abs() < 0.02, "p99 {}", xs[198_000]);
+        assert!(
+            (xs[100_000] / 80.0 - 1.0).abs() < 0.02,
+            "median {}",
+            xs[100_000]
+        );
+        assert!(
+            (xs[198_000] / 400.0 - 1.0).abs() < 0.02,
+            "p99 {}",
+            xs[198_000]
+        );
     }
 
     #[test]
@@ -385,7 +408,11 @@ mod tests {
         ] {
             let d = compile(src).unwrap();
             let m = sample_mean(&d, 400_000);
-            assert!((m / d.mean_s() - 1.0).abs() < 0.02, "{src}: {m} vs {}", d.mean_s());
+            assert!(
+                (m / d.mean_s() - 1.0).abs() < 0.02,
+                "{src}: {m} vs {}",
+                d.mean_s()
+            );
         }
     }
 
@@ -406,12 +433,24 @@ mod tests {
         let cases = [
             ("kind = 'constant'\nms = 1\ns = 1", "not both"),
             ("kind = 'constant'\nms = -1", "work.ms"),
-            ("kind = 'lognormal'\nmedian_ms = 100\np99_ms = 50", "greater than the median"),
+            (
+                "kind = 'lognormal'\nmedian_ms = 100\np99_ms = 50",
+                "greater than the median",
+            ),
             ("kind = 'lognormal'\nmedian_ms = 100", "either"),
-            ("kind = 'uniform'\nmin_ms = 10\nmax_ms = 5", "at least the minimum"),
+            (
+                "kind = 'uniform'\nmin_ms = 10\nmax_ms = 5",
+                "at least the minimum",
+            ),
             ("kind = 'pareto'\nscale_ms = 10\nshape = 0", "shape"),
-            ("kind = 'empirical'\npercentiles = [[0, 5], [50, 1], [100, 9]]", "non-decreasing"),
-            ("kind = 'empirical'\npercentiles = [[10, 5], [100, 9]]", "start at percent 0"),
+            (
+                "kind = 'empirical'\npercentiles = [[0, 5], [50, 1], [100, 9]]",
+                "non-decreasing",
+            ),
+            (
+                "kind = 'empirical'\npercentiles = [[10, 5], [100, 9]]",
+                "start at percent 0",
+            ),
         ];
         for (src, needle) in cases {
             let e = compile(src).unwrap_err();

@@ -1,0 +1,122 @@
+//! Helpers: run the Lambda model on hand-written requests and read back every outcome.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use surgesim::engine::{self, Clock};
+use surgesim::metrics::{Recorder, RequestLog};
+use surgesim::platform::Bill;
+use surgesim::platform::lambda::Lambda;
+use surgesim::rng::stream;
+use surgesim::scenario::{self, Model, Overrides, Scenario};
+use surgesim::time::{SimDuration, SimTime};
+use surgesim::workload::Request;
+
+/// A `Write` into a shared buffer, to read requests.csv rows back in memory.
+#[derive(Clone, Default)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One requests.csv row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub arrival_s: f64,
+    pub function: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+    pub latency_ms: Option<f64>,
+    pub outcome: String,
+    pub cold: bool,
+}
+
+pub fn parse_rows(text: &str) -> Vec<Row> {
+    let num = |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().unwrap());
+    text.lines()
+        .filter(|l| !l.starts_with("arrival_s"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            Row {
+                arrival_s: f[0].parse().unwrap(),
+                function: f[1].to_string(),
+                start_s: num(f[3]),
+                end_s: num(f[4]),
+                latency_ms: num(f[5]),
+                outcome: f[6].to_string(),
+                cold: f[7] == "true",
+            }
+        })
+        .collect()
+}
+
+/// A scenario with functions `functions` (no arrivals of their own) and one
+/// Lambda platform whose fields are `platform` (TOML lines).
+pub fn lambda_scenario(platform: &str, functions: &[&str], horizon_s: f64) -> Scenario {
+    let mut src = format!("seed = 1\nduration_s = {horizon_s}\ntimeseries_interval_s = 1\n");
+    for f in functions {
+        src.push_str(&format!(
+            "[[workload.functions]]\nname = \"{f}\"\narrival = {{ kind = \"poisson\", rate_per_s = 0 }}\n\n"
+        ));
+    }
+    src.push_str(&format!(
+        "[[platforms]]\nname = \"l\"\nkind = \"lambda\"\n{platform}\n"
+    ));
+    scenario::parse(&src, Path::new("test.toml"), Overrides::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs the scenario's first (Lambda) platform on `requests`:
+/// (arrival [s], function index, work [ms]). Rows come back in request order.
+pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Recorder, Bill) {
+    let Model::Lambda(cfg) = &s.platforms[0].model;
+    let reqs: Vec<Request> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, f, work_ms))| Request {
+            id: i as u64,
+            arrival: SimTime::from_secs_f64(t),
+            function: f,
+            work: SimDuration::from_millis_f64(work_ms),
+        })
+        .collect();
+    let buf = SharedBuf::default();
+    let names: Arc<[String]> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let log = RequestLog::new(Box::new(buf.clone()), "l", names);
+    let mut rec = Recorder::new(s.warmup, s.horizon, Some(log));
+    rec.set_overhead(cfg.overhead);
+    let clock = Clock {
+        horizon: s.horizon,
+        interval: s.interval,
+    };
+    let lambda = Lambda::new(cfg.clone(), stream(1, 0, "platform/l/init"));
+    let (mut rec, bill) = engine::run(lambda, reqs.into_iter(), clock, rec);
+    drop(rec.take_log());
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let mut rows = parse_rows(&text);
+    // Rows are logged when requests end; put them back in arrival order.
+    rows.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
+    (rows, rec, bill)
+}
+
+/// Asserts two floats agree to 1e-6 (times in s, latencies in ms).
+#[track_caller]
+pub fn close(actual: f64, expected: f64) {
+    assert!(
+        (actual - expected).abs() < 1e-6,
+        "expected {expected}, got {actual}"
+    );
+}

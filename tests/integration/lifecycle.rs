@@ -1,0 +1,314 @@
+//! Step-by-step Lambda lifecycle: cold start, warm reuse order, expiry,
+//! recycling, timeout kill, throttling, both scaling buckets, reserved concurrency.
+
+use crate::common::{close, lambda_scenario, run_requests};
+
+/// INIT 250 ms, 2,048 MB (a full vCPU: handler time = work), no overhead.
+const BASE: &str = "memory_mb = 2048\ninit = { kind = \"constant\", ms = 250 }";
+
+#[test]
+fn first_request_cold_starts_then_the_environment_is_reused() {
+    let s = lambda_scenario(BASE, &["f"], 100.0);
+    let (rows, rec, _) = run_requests(&s, &[(0.0, 0, 100.0), (1.0, 0, 100.0), (2.0, 0, 100.0)]);
+    assert!(rows[0].cold && !rows[1].cold && !rows[2].cold);
+    // Cold: INIT then the handler; the handler starts after INIT.
+    close(rows[0].start_s.unwrap(), 0.25);
+    close(rows[0].latency_ms.unwrap(), 350.0);
+    close(rows[1].latency_ms.unwrap(), 100.0);
+    assert_eq!(rec.counts.cold_starts, 1);
+    assert_eq!(rec.instances.peak(), 1);
+}
+
+#[test]
+fn the_most_recently_freed_environment_is_reused() {
+    // A holds env1 until 1.0, B holds env2 until 1.5. C at 2.0 must take env2
+    // (freed last), so env1 idles from 1.0 and expires at 6.0, env2 at 7.1.
+    // At 6.2 only env2 is left: D is warm and E needs a cold start. Had C
+    // taken env1, both would still be alive at 6.2 and E would be warm.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", ms = 0 }\nkeep_alive = { kind = \"fixed\", idle_s = 5 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(
+        &s,
+        &[
+            (0.0, 0, 1000.0),
+            (0.5, 0, 1000.0),
+            (2.0, 0, 100.0),
+            (6.2, 0, 100.0),
+            (6.201, 0, 100.0),
+        ],
+    );
+    let cold: Vec<bool> = rows.iter().map(|r| r.cold).collect();
+    assert_eq!(cold, vec![true, true, false, false, true]);
+}
+
+#[test]
+fn idle_environments_expire_after_idle_s() {
+    let s = lambda_scenario(
+        &format!("{BASE}\nkeep_alive = {{ kind = \"fixed\", idle_s = 10 }}"),
+        &["f"],
+        100.0,
+    );
+    // Ends at 0.35; idle until 10.35. 10.349 is warm (then ends at 10.449);
+    // 20.449 is exactly the deadline and finds it gone.
+    let (rows, _, _) = run_requests(
+        &s,
+        &[(0.0, 0, 100.0), (10.349, 0, 100.0), (20.449, 0, 100.0)],
+    );
+    let cold: Vec<bool> = rows.iter().map(|r| r.cold).collect();
+    assert_eq!(cold, vec![true, false, true]);
+}
+
+#[test]
+fn environments_are_recycled_at_max_lifetime() {
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", ms = 0 }\n\
+         keep_alive = { kind = \"fixed\", idle_s = 600, max_lifetime_s = 10 }",
+        &["f"],
+        100.0,
+    );
+    // Created at 0: idle at 9.1 but retired at 10.0, so 10.0 is cold. The new
+    // environment (born 10.0) is busy across 20.0 and retired when that request ends.
+    let (rows, rec, _) = run_requests(
+        &s,
+        &[
+            (0.0, 0, 100.0),
+            (9.0, 0, 100.0),
+            (10.0, 0, 100.0),
+            (19.95, 0, 100.0),
+            (20.1, 0, 100.0),
+        ],
+    );
+    let cold: Vec<bool> = rows.iter().map(|r| r.cold).collect();
+    assert_eq!(cold, vec![true, false, true, false, true]);
+    assert_eq!(rows[3].outcome, "completed");
+    assert_eq!(rec.counts.cold_starts, 3);
+}
+
+#[test]
+fn a_handler_over_the_timeout_is_killed_and_its_environment_discarded() {
+    let s = lambda_scenario(&format!("{BASE}\ntimeout_s = 1"), &["f"], 100.0);
+    let (rows, rec, _) = run_requests(&s, &[(0.0, 0, 2500.0), (5.0, 0, 100.0)]);
+    assert_eq!(rows[0].outcome, "timed_out");
+    // Killed 1 s after the handler started (INIT 0.25 s first).
+    close(rows[0].end_s.unwrap(), 1.25);
+    assert!(rows[1].cold, "a killed environment is not reused");
+    assert_eq!(rec.counts.timed_out, 1);
+    assert_eq!(rec.counts.completed, 1);
+    // Latency percentiles cover completed requests only.
+    close(rec.max_ms().unwrap(), 350.0);
+}
+
+#[test]
+fn exactly_the_timeout_completes() {
+    let s = lambda_scenario(&format!("{BASE}\ntimeout_s = 1"), &["f"], 100.0);
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 1000.0)]);
+    assert_eq!(rows[0].outcome, "completed");
+}
+
+#[test]
+fn account_concurrency_throttles_the_excess() {
+    let s = lambda_scenario(&format!("{BASE}\naccount_concurrency = 2"), &["f"], 100.0);
+    let (rows, rec, _) = run_requests(
+        &s,
+        &[
+            (0.0, 0, 1000.0),
+            (0.001, 0, 1000.0),
+            (0.002, 0, 1000.0),
+            (2.0, 0, 100.0),
+        ],
+    );
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        vec!["completed", "completed", "throttled", "completed"]
+    );
+    assert_eq!(rows[2].start_s, None);
+    assert_eq!(rows[2].latency_ms, None);
+    assert_eq!(rec.counts.throttled, 1);
+    assert_eq!(rec.in_service.peak(), 2);
+}
+
+#[test]
+fn the_per_function_bucket_limits_new_environments() {
+    // 2 tokens, refilled at 0.2/s: one new token every 5 s.
+    let s = lambda_scenario(
+        &format!("{BASE}\nscaling = {{ kind = \"per_function\", per_10s = 2 }}"),
+        &["a", "b"],
+        100.0,
+    );
+    let long = 500_000.0;
+    let (rows, _, _) = run_requests(
+        &s,
+        &[
+            (0.0, 0, long),
+            (0.001, 0, long),
+            (0.002, 0, long), // bucket of `a` empty
+            (0.003, 1, long), // `b` has its own bucket
+            (4.9, 0, long),   // 0.98 tokens: still throttled
+            (5.003, 0, long), // a full token again
+            (5.004, 0, long),
+        ],
+    );
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "in_flight",
+            "in_flight",
+            "throttled",
+            "in_flight",
+            "throttled",
+            "in_flight",
+            "throttled"
+        ]
+    );
+}
+
+#[test]
+fn the_legacy_bucket_is_shared_by_the_account() {
+    // burst 3, 60 per minute (1/s), shared by both functions.
+    let s = lambda_scenario(
+        &format!("{BASE}\nscaling = {{ kind = \"legacy\", burst = 3, per_minute = 60 }}"),
+        &["a", "b"],
+        100.0,
+    );
+    let long = 500_000.0;
+    let (rows, _, _) = run_requests(
+        &s,
+        &[
+            (0.0, 0, long),
+            (0.001, 1, long),
+            (0.002, 0, long),
+            (0.003, 1, long), // the account's burst is spent
+            (1.002, 1, long), // one token per second
+            (1.003, 0, long),
+        ],
+    );
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            "in_flight",
+            "in_flight",
+            "in_flight",
+            "throttled",
+            "in_flight",
+            "throttled"
+        ]
+    );
+}
+
+#[test]
+fn warm_reuse_needs_no_token() {
+    let s = lambda_scenario(
+        &format!("{BASE}\nscaling = {{ kind = \"per_function\", per_10s = 1 }}"),
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 100.0), (1.0, 0, 100.0), (2.0, 0, 100.0)]);
+    assert!(rows.iter().all(|r| r.outcome == "completed"));
+}
+
+#[test]
+fn reserved_concurrency_caps_its_function_and_is_withheld_from_others() {
+    // Account 103: `a` reserves 2 and 101 stay unreserved (AWS keeps at least 100).
+    let s = lambda_scenario(
+        &format!("{BASE}\naccount_concurrency = 103\nreserved_concurrency = {{ a = 2 }}"),
+        &["a", "b"],
+        100.0,
+    );
+    let long = 500_000.0;
+    let mut reqs = vec![(0.0, 0, long), (0.0001, 0, long), (0.0002, 0, long)];
+    for i in 0..102 {
+        reqs.push((0.001 + i as f64 * 1e-5, 1, long));
+    }
+    let (rows, _, _) = run_requests(&s, &reqs);
+    let count = |f: &str, o: &str| {
+        rows.iter()
+            .filter(|r| r.function == f && r.outcome == o)
+            .count()
+    };
+    assert_eq!(count("a", "in_flight"), 2);
+    assert_eq!(count("a", "throttled"), 1);
+    // `b` gets the 101 unreserved, never `a`'s reservation.
+    assert_eq!(count("b", "in_flight"), 101);
+    assert_eq!(count("b", "throttled"), 1);
+}
+
+#[test]
+fn reserved_zero_throttles_everything() {
+    let s = lambda_scenario(&format!("{BASE}\nreserved_concurrency = 0"), &["f"], 100.0);
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 100.0), (1.0, 0, 100.0)]);
+    assert!(rows.iter().all(|r| r.outcome == "throttled"));
+}
+
+#[test]
+fn memory_below_one_vcpu_slows_the_handler() {
+    // 512 MB is 512/1769 of a vCPU: 100 ms of work takes 100 x 1769 / 512 ms.
+    let s = lambda_scenario(
+        "memory_mb = 512\ninit = { kind = \"constant\", ms = 0 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rows[0].latency_ms.unwrap(), 345.507813);
+    let s = lambda_scenario(
+        "memory_mb = 512\ncpu_scaling = false\ninit = { kind = \"constant\", ms = 0 }",
+        &["f"],
+        100.0,
+    );
+    close(
+        run_requests(&s, &[(0.0, 0, 100.0)]).0[0]
+            .latency_ms
+            .unwrap(),
+        100.0,
+    );
+    // Above 1,769 MB a single-threaded handler gets no faster.
+    let s = lambda_scenario(
+        "memory_mb = 10240\ninit = { kind = \"constant\", ms = 0 }",
+        &["f"],
+        100.0,
+    );
+    close(
+        run_requests(&s, &[(0.0, 0, 100.0)]).0[0]
+            .latency_ms
+            .unwrap(),
+        100.0,
+    );
+}
+
+#[test]
+fn init_is_capped_at_ten_seconds() {
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", s = 30 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rows[0].latency_ms.unwrap(), 10_100.0);
+}
+
+#[test]
+fn overhead_adds_to_latency_not_to_the_handler() {
+    let s = lambda_scenario(&format!("{BASE}\noverhead_ms = 15"), &["f"], 100.0);
+    let (rows, rec, _) = run_requests(&s, &[(0.0, 0, 100.0), (1.0, 0, 100.0)]);
+    close(rows[1].latency_ms.unwrap(), 115.0);
+    close(rows[1].end_s.unwrap(), 1.1);
+    close(rec.mean_ms().unwrap(), (365.0 + 115.0) / 2.0);
+}
+
+#[test]
+fn requests_running_at_the_horizon_are_in_flight() {
+    let s = lambda_scenario(BASE, &["f"], 10.0);
+    let (rows, rec, _) = run_requests(&s, &[(9.0, 0, 5000.0), (9.9, 0, 5000.0)]);
+    assert!(rows.iter().all(|r| r.outcome == "in_flight"));
+    // The first had started its handler; the second was still in INIT.
+    close(rows[0].start_s.unwrap(), 9.25);
+    assert_eq!(rows[1].start_s, None);
+    assert_eq!(rows[0].end_s, None);
+    assert_eq!(rec.counts.in_flight_end, 2);
+    assert_eq!(rec.quantile_ms(0.5), None);
+}

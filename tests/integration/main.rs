@@ -1,0 +1,9 @@
+//! Integration tests, one module per behaviour.
+
+mod common;
+
+mod billing;
+mod cli;
+mod determinism;
+mod lifecycle;
+mod validation;
