@@ -1,1 +1,75 @@
-fn main() {}
+//! Simulated requests per second (criterion, throughput in elements/s).
+//!
+//! `cargo bench --bench throughput` — see the README's performance table.
+
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use surgesim::engine::EventQueue;
+use surgesim::runner::run_platform;
+use surgesim::scenario::{self, Overrides};
+use surgesim::time::SimTime;
+
+/// Steady Poisson traffic on Lambda: 200 req/s of 100 ms for 5,000 s
+/// (1,000,000 requests), keep-alive 600 s, default INIT.
+const STEADY_LAMBDA: &str = r#"
+seed = 1
+duration_s = 5000
+[workload]
+arrival = { kind = "poisson", rate_per_s = 200 }
+work = { kind = "exponential", mean_ms = 100 }
+[[platforms]]
+kind = "lambda"
+memory_mb = 2048
+keep_alive = { kind = "fixed", idle_s = 600 }
+"#;
+
+fn steady_lambda(c: &mut Criterion) {
+    let s = scenario::parse(STEADY_LAMBDA, Path::new("bench.toml"), Overrides::default())
+        .expect("the benchmark scenario is valid");
+    let n = run_platform(&s, &s.platforms[0], 0, None)
+        .rec
+        .counts
+        .requests;
+    let mut g = c.benchmark_group("lambda");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(20);
+    g.bench_function("steady_poisson_200rps", |b| {
+        b.iter(|| {
+            run_platform(&s, &s.platforms[0], 0, None)
+                .rec
+                .counts
+                .completed
+        })
+    });
+    g.finish();
+}
+
+fn event_queue(c: &mut Criterion) {
+    // Hold 1,000 pending events; each step pops the earliest and schedules
+    // one a pseudo-random delay later (the pattern of a busy platform).
+    const STEPS: u64 = 1_000_000;
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(STEPS));
+    g.bench_function("queue_pop_push_1000_pending", |b| {
+        b.iter(|| {
+            let mut q = EventQueue::default();
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            for i in 0..1000u64 {
+                q.push(SimTime(i * 1000), i);
+            }
+            for _ in 0..STEPS {
+                let (t, e) = q.pop().expect("the queue never empties");
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                q.push(SimTime(t.0 + 1 + x % 2_000_000), e);
+            }
+            q.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, steady_lambda, event_queue);
+criterion_main!(benches);

@@ -5,5 +5,6 @@ mod common;
 mod billing;
 mod cli;
 mod determinism;
+mod examples;
 mod lifecycle;
 mod validation;
