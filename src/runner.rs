@@ -4,6 +4,7 @@
 use crate::engine::{self, Clock};
 use crate::metrics::{Recorder, RequestLog};
 use crate::platform::Bill;
+use crate::platform::kubernetes::Kubernetes;
 use crate::platform::lambda::Lambda;
 use crate::rng::stream;
 use crate::scenario::{Model, PlatformConfig, Scenario};
@@ -45,6 +46,22 @@ pub fn run_platform(
                 &format!("platform/{}/init", platform.name),
             );
             engine::run(Lambda::new(cfg.clone(), rng), requests, clock, rec)
+        }
+        Model::Kubernetes(cfg) => {
+            let named = |what: &str| {
+                stream(
+                    scenario.seed,
+                    replication,
+                    &format!("platform/{}/{what}", platform.name),
+                )
+            };
+            let k8s = Kubernetes::new(
+                (**cfg).clone(),
+                named("startup"),
+                named("provision"),
+                named("lb"),
+            );
+            engine::run(k8s, requests, clock, rec)
         }
     };
     RunResult {

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, FieldError, FieldPath, Result, Seg};
+use crate::platform::kubernetes::KubernetesConfig;
 use crate::platform::lambda::LambdaConfig;
 use crate::platform::{PlatformKind, PlatformSpec};
 use crate::time::{SimDuration, SimTime};
@@ -73,6 +74,7 @@ pub struct PlatformConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Model {
     Lambda(LambdaConfig),
+    Kubernetes(Box<KubernetesConfig>),
 }
 
 /// A validated scenario.
@@ -186,17 +188,16 @@ fn validate(
     let mut platforms: Vec<PlatformConfig> = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let at = ppath.index(i);
+        spec.check_kind_fields(&at)?;
         let (name, model) = match spec.kind {
             PlatformKind::Lambda => (
                 spec.name.clone().unwrap_or_else(|| "lambda".into()),
                 Model::Lambda(spec.lambda(&at, &names)?),
             ),
-            PlatformKind::Kubernetes => {
-                return Err(at.key("kind").error(
-                    "kind = \"kubernetes\" is not available in this version yet; use \
-                     kind = \"lambda\"",
-                ));
-            }
+            PlatformKind::Kubernetes => (
+                spec.name.clone().unwrap_or_else(|| "kubernetes".into()),
+                Model::Kubernetes(Box::new(spec.kubernetes(&at)?)),
+            ),
         };
         check_name(&at.key("name"), &name)?;
         if platforms.iter().any(|p| p.name == name) {

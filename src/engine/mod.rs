@@ -135,6 +135,7 @@ pub fn run<P: Platform>(
         queue: EventQueue::default(),
         rec,
     };
+    platform.start(&mut sim);
     let mut requests = requests.peekable();
     let mut next_sample = SimTime::ZERO + clock.interval;
     let mut interval_start = SimTime::ZERO;

@@ -23,7 +23,7 @@ use crate::time::{SimDuration, SimTime};
 use crate::workload::Request;
 use crate::workload::dist::Dist;
 
-use super::{Bill, Platform, PlatformSpec};
+use super::{Bill, Platform, PlatformSpec, ScalingSpec};
 
 /// Memory at which a function has one full vCPU [MB] (platform-facts 3).
 pub const MB_PER_VCPU: u32 = 1769;
@@ -43,13 +43,6 @@ pub const UNRESERVABLE: u32 = 100;
 pub(crate) enum ReservedSpec {
     All(i64),
     PerFunction(std::collections::BTreeMap<String, i64>),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum ScalingSpec {
-    PerFunction(PerFunctionSpec),
-    Legacy(LegacySpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -236,6 +229,13 @@ impl PlatformSpec {
                     100_000_000,
                 )?,
             },
+            Some(ScalingSpec::Hpa(_) | ScalingSpec::Fixed(_)) => {
+                return Err(path.key("scaling").error(
+                    "Lambda scales with { kind = \"per_function\", per_10s = N } or \
+                     { kind = \"legacy\", burst = N, per_minute = N }; hpa and fixed are \
+                     Kubernetes'",
+                ));
+            }
             Some(ScalingSpec::Legacy(l)) => {
                 let sp = path.key("scaling");
                 Scaling::Legacy {

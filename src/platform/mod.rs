@@ -5,19 +5,20 @@
 //! [`Recorder`](crate::metrics::Recorder). The engine is generic over it, so
 //! the hot loop is monomorphised per model.
 
+pub mod kubernetes;
 pub mod lambda;
 
 use serde::Deserialize;
 
-use crate::cost::{Architecture, LambdaPricingSpec};
-use crate::workload::dist::DistSpec;
-use lambda::{AsyncSpec, Invocation, KeepAliveSpec, ReservedSpec, ScalingSpec};
-
-use crate::cost::Cost;
+use crate::cost::{Architecture, Cost, LambdaPricingSpec};
 use crate::engine::Sim;
+use crate::error::{FieldError, FieldPath};
 use crate::metrics::Snapshot;
 use crate::time::SimTime;
 use crate::workload::Request;
+use crate::workload::dist::DistSpec;
+use kubernetes::{FixedSpec, HpaSpec, LoadBalancer, NodesSpec, PodSpec};
+use lambda::{AsyncSpec, Invocation, KeepAliveSpec, LegacySpec, PerFunctionSpec, ReservedSpec};
 
 /// The model a platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -54,6 +55,71 @@ pub struct PlatformSpec {
     pub(crate) overhead_ms: Option<f64>,
     pub(crate) cpu_scaling: Option<bool>,
     pub(crate) pricing: Option<LambdaPricingSpec>,
+    pub(crate) pod: Option<PodSpec>,
+    pub(crate) load_balancer: Option<LoadBalancer>,
+    pub(crate) nodes: Option<NodesSpec>,
+    pub(crate) control_plane_usd_per_hour: Option<f64>,
+    pub(crate) load_balancer_usd_per_hour: Option<f64>,
+}
+
+/// `scaling = { kind = ..., ... }`: Lambda's scaling buckets or Kubernetes'
+/// pod scaling, checked against the platform's kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum ScalingSpec {
+    PerFunction(PerFunctionSpec),
+    Legacy(LegacySpec),
+    Hpa(Box<HpaSpec>),
+    Fixed(FixedSpec),
+}
+
+impl PlatformSpec {
+    /// Rejects fields that belong to the other kind of platform.
+    pub fn check_kind_fields(&self, path: &FieldPath) -> Result<(), FieldError> {
+        let lambda = [
+            ("memory_mb", self.memory_mb.is_some()),
+            ("architecture", self.architecture.is_some()),
+            ("timeout_s", self.timeout_s.is_some()),
+            ("account_concurrency", self.account_concurrency.is_some()),
+            ("reserved_concurrency", self.reserved_concurrency.is_some()),
+            (
+                "provisioned_concurrency",
+                self.provisioned_concurrency.is_some(),
+            ),
+            ("init", self.init.is_some()),
+            ("keep_alive", self.keep_alive.is_some()),
+            ("invocation", self.invocation.is_some()),
+            ("retries", self.retries.is_some()),
+            ("async", self.async_.is_some()),
+            ("overhead_ms", self.overhead_ms.is_some()),
+            ("cpu_scaling", self.cpu_scaling.is_some()),
+            ("pricing", self.pricing.is_some()),
+        ];
+        let kubernetes = [
+            ("pod", self.pod.is_some()),
+            ("load_balancer", self.load_balancer.is_some()),
+            ("nodes", self.nodes.is_some()),
+            (
+                "control_plane_usd_per_hour",
+                self.control_plane_usd_per_hour.is_some(),
+            ),
+            (
+                "load_balancer_usd_per_hour",
+                self.load_balancer_usd_per_hour.is_some(),
+            ),
+        ];
+        let (foreign, this, other) = match self.kind {
+            PlatformKind::Lambda => (&kubernetes[..], "lambda", "kubernetes"),
+            PlatformKind::Kubernetes => (&lambda[..], "kubernetes", "lambda"),
+        };
+        match foreign.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(path.key(name).error(format!(
+                "`{name}` is a {other} field, but this platform is kind = \"{this}\"; \
+                 remove it (see the README's scenario reference)"
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// A platform's bill for the measurement window.
@@ -69,6 +135,9 @@ pub struct Bill {
 pub trait Platform {
     /// The platform's own events (a closed enum).
     type Event;
+
+    /// Sets up the state at t = 0 and schedules the first periodic events.
+    fn start(&mut self, _sim: &mut Sim<Self::Event>) {}
 
     /// A request arrives at `sim.now()`.
     fn on_arrival(&mut self, req: Request, sim: &mut Sim<Self::Event>);

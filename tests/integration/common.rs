@@ -77,7 +77,9 @@ pub fn lambda_scenario(platform: &str, functions: &[&str], horizon_s: f64) -> Sc
 /// Runs the scenario's first (Lambda) platform on `requests`:
 /// (arrival [s], function index, work [ms]). Rows come back in request order.
 pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Recorder, Bill) {
-    let Model::Lambda(cfg) = &s.platforms[0].model;
+    let Model::Lambda(cfg) = &s.platforms[0].model else {
+        panic!("the first platform is not Lambda")
+    };
     let reqs: Vec<Request> = requests
         .iter()
         .enumerate()

@@ -1,0 +1,157 @@
+//! Nodes: the EC2 instance catalogue, node capacity and node billing.
+
+use crate::time::{NANOS_PER_SEC, SimTime};
+
+/// An instance type: capacity, price and pod limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Instance {
+    pub name: String,
+    pub vcpu: f64,
+    pub memory_mb: f64,
+    /// On-demand price, Linux, us-east-1 [USD/h].
+    pub usd_per_hour: f64,
+    /// Pods per node (EKS VPC CNI without prefix delegation).
+    pub max_pods: u32,
+}
+
+/// The built-in catalogue: vCPU, memory and $/h from platform-facts section 8,
+/// max pods from its addendum (ENIs x (IPv4 per ENI - 1) + 2).
+pub fn catalogue() -> Vec<Instance> {
+    let i = |name: &str, vcpu: f64, gib: f64, usd: f64, max_pods: u32| Instance {
+        name: name.into(),
+        vcpu,
+        memory_mb: gib * 1024.0,
+        usd_per_hour: usd,
+        max_pods,
+    };
+    vec![
+        i("m5.large", 2.0, 8.0, 0.096, 29),
+        i("m5.xlarge", 4.0, 16.0, 0.192, 58),
+        i("c5.large", 2.0, 4.0, 0.085, 29),
+        i("m6g.large", 2.0, 8.0, 0.077, 29),
+    ]
+}
+
+/// A node's life: launched (billing starts), ready, draining, removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Provisioning,
+    Ready,
+    /// Being removed by the cluster autoscaler: no new pods; removed when empty.
+    Draining,
+    Removed,
+}
+
+/// A node of the cluster and the requests of the pods placed on it.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub state: NodeState,
+    pub launched: SimTime,
+    pub removed: Option<SimTime>,
+    /// Allocatable capacity (catalogue minus system reservation) [millicores, MB].
+    pub cpu_m: u64,
+    pub memory_mb: u64,
+    pub max_pods: u32,
+    /// Requested by the pods placed here [millicores, MB, pods].
+    pub used_cpu_m: u64,
+    pub used_memory_mb: u64,
+    pub pods: u32,
+    /// Since when the cluster autoscaler has found it under-utilised.
+    pub unneeded_since: Option<SimTime>,
+}
+
+impl Node {
+    pub fn new(launched: SimTime, cpu_m: u64, memory_mb: u64, max_pods: u32) -> Self {
+        Node {
+            state: NodeState::Provisioning,
+            launched,
+            removed: None,
+            cpu_m,
+            memory_mb,
+            max_pods,
+            used_cpu_m: 0,
+            used_memory_mb: 0,
+            pods: 0,
+            unneeded_since: None,
+        }
+    }
+
+    /// Whether a pod requesting `cpu_m` and `memory_mb` fits in what is left.
+    pub fn fits(&self, cpu_m: u64, memory_mb: u64) -> bool {
+        self.used_cpu_m + cpu_m <= self.cpu_m
+            && self.used_memory_mb + memory_mb <= self.memory_mb
+            && self.pods < self.max_pods
+    }
+
+    pub fn add(&mut self, cpu_m: u64, memory_mb: u64) {
+        self.used_cpu_m += cpu_m;
+        self.used_memory_mb += memory_mb;
+        self.pods += 1;
+    }
+
+    pub fn remove(&mut self, cpu_m: u64, memory_mb: u64) {
+        self.used_cpu_m -= cpu_m;
+        self.used_memory_mb -= memory_mb;
+        self.pods -= 1;
+    }
+
+    /// The cluster autoscaler's utilisation: the larger of the CPU and memory
+    /// shares requested.
+    pub fn utilization(&self) -> f64 {
+        (self.used_cpu_m as f64 / self.cpu_m as f64)
+            .max(self.used_memory_mb as f64 / self.memory_mb as f64)
+    }
+
+    /// Whether the node is billed (launched, not removed) and counted.
+    pub fn exists(&self) -> bool {
+        self.state != NodeState::Removed
+    }
+}
+
+/// Billed seconds of a node within [from, to): per second (rounded up),
+/// with EC2's 60 s minimum for a node launched inside that span
+/// (platform-facts section 8).
+pub fn billed_seconds(
+    launched: SimTime,
+    removed: Option<SimTime>,
+    from: SimTime,
+    to: SimTime,
+) -> u64 {
+    let end = removed.unwrap_or(to).min(to);
+    let start = launched.max(from);
+    if end <= start {
+        return 0;
+    }
+    let secs = end.since(start).0.div_ceil(NANOS_PER_SEC);
+    if launched >= from { secs.max(60) } else { secs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: u64) -> SimTime {
+        SimTime(x * NANOS_PER_SEC)
+    }
+
+    #[test]
+    fn per_second_billing_with_a_minute_minimum() {
+        assert_eq!(billed_seconds(s(0), Some(s(10)), s(0), s(3600)), 60);
+        assert_eq!(
+            billed_seconds(s(0), Some(SimTime(61 * NANOS_PER_SEC + 1)), s(0), s(3600)),
+            62
+        );
+        assert_eq!(billed_seconds(s(100), None, s(0), s(3600)), 3500);
+        // Launched before the window: only the time inside it, no minimum.
+        assert_eq!(billed_seconds(s(0), Some(s(130)), s(100), s(3600)), 30);
+    }
+
+    #[test]
+    fn utilisation_is_the_larger_share() {
+        let mut n = Node::new(s(0), 2000, 8192, 29);
+        n.add(500, 4096);
+        assert_eq!(n.utilization(), 0.5);
+        assert!(n.fits(1500, 4096));
+        assert!(!n.fits(1501, 0));
+    }
+}

@@ -1,0 +1,271 @@
+//! A pod: `cpu` cores shared by the requests in service (processor sharing,
+//! at most one core per request), `concurrency` service slots, then a FIFO
+//! queue of `queue_capacity`.
+//!
+//! Processor sharing is simulated with a virtual work clock `v` that advances
+//! at the per-request service rate r(n) = min(1, cpu / n) (work-ns per ns):
+//! a request entering service at virtual time v with work w finishes when the
+//! clock reaches v + w, whatever happens to n meanwhile. Only the smallest
+//! finish tag matters, so the next completion is one heap peek away, and a
+//! change of n only reschedules that one event.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::time::{SimDuration, SimTime};
+use crate::workload::Request;
+
+/// A request in service: ordered by finish tag, then by arrival order.
+#[derive(Debug, Clone, Copy)]
+struct InService {
+    /// Virtual finish time [work-ns]; non-negative, so its bits order like the value.
+    tag: f64,
+    req: Request,
+    start: SimTime,
+}
+
+impl PartialEq for InService {
+    fn eq(&self, o: &Self) -> bool {
+        self.key() == o.key()
+    }
+}
+impl Eq for InService {}
+impl PartialOrd for InService {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for InService {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&o.key())
+    }
+}
+impl InService {
+    fn key(&self) -> (u64, u64) {
+        (self.tag.to_bits(), self.req.id)
+    }
+}
+
+/// What happened to a request offered to a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Started,
+    Queued,
+    Full,
+}
+
+/// A request that left the pod.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    pub req: Request,
+    pub start: SimTime,
+}
+
+/// The request-serving part of a pod.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Cores [cores].
+    cpu: f64,
+    slots: usize,
+    queue_capacity: usize,
+    v: f64,
+    last: SimTime,
+    in_service: BinaryHeap<Reverse<InService>>,
+    queue: VecDeque<Request>,
+    /// Bumped whenever the next completion moves; older timers are stale.
+    pub epoch: u32,
+}
+
+impl Server {
+    pub fn new(cpu: f64, slots: u32, queue_capacity: u32) -> Self {
+        Server {
+            cpu,
+            slots: slots as usize,
+            queue_capacity: queue_capacity as usize,
+            v: 0.0,
+            last: SimTime::ZERO,
+            in_service: BinaryHeap::new(),
+            queue: VecDeque::new(),
+            epoch: 0,
+        }
+    }
+
+    /// Requests in service.
+    pub fn busy(&self) -> usize {
+        self.in_service.len()
+    }
+
+    /// Requests waiting for a slot.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// In service plus queued.
+    pub fn outstanding(&self) -> usize {
+        self.busy() + self.queued()
+    }
+
+    /// Cores in use [millicores]: one per request in service, at most `cpu`.
+    pub fn cpu_used_m(&self) -> f64 {
+        (self.busy() as f64).min(self.cpu) * 1000.0
+    }
+
+    /// Per-request service rate at `n` in service [work-ns per ns].
+    fn rate(&self, n: usize) -> f64 {
+        if n == 0 {
+            0.0
+        } else {
+            (self.cpu / n as f64).min(1.0)
+        }
+    }
+
+    fn advance(&mut self, now: SimTime) {
+        let n = self.busy();
+        if n > 0 {
+            self.v += now.since(self.last).0 as f64 * self.rate(n);
+        }
+        self.last = now;
+    }
+
+    fn start(&mut self, req: Request, now: SimTime) {
+        self.in_service.push(Reverse(InService {
+            tag: self.v + req.work.0 as f64,
+            req,
+            start: now,
+        }));
+    }
+
+    /// Offers `req` at `now`: into service, into the queue, or refused.
+    pub fn offer(&mut self, req: Request, now: SimTime) -> Admission {
+        if self.busy() < self.slots {
+            self.advance(now);
+            self.start(req, now);
+            self.epoch = self.epoch.wrapping_add(1);
+            Admission::Started
+        } else if self.queue.len() < self.queue_capacity {
+            self.queue.push_back(req);
+            Admission::Queued
+        } else {
+            Admission::Full
+        }
+    }
+
+    /// When the next request in service finishes, if any.
+    pub fn next_completion(&self) -> Option<SimTime> {
+        let Reverse(first) = self.in_service.peek()?;
+        let rate = self.rate(self.busy());
+        let remaining = (first.tag - self.v).max(0.0) / rate;
+        Some(self.last + SimDuration(remaining.ceil() as u64))
+    }
+
+    /// Completes, at `now`, every request whose work is done (pushing them to
+    /// `done`), and starts queued requests in the freed slots.
+    pub fn complete(&mut self, now: SimTime, done: &mut Vec<Done>) {
+        self.advance(now);
+        // The completion time was rounded up to the next nanosecond, so the
+        // clock is at or past the tag but for float rounding: allow a hair.
+        let eps = 1e-6 * self.v.max(1.0);
+        while let Some(Reverse(first)) = self.in_service.peek() {
+            if first.tag > self.v + eps {
+                break;
+            }
+            let Reverse(f) = self.in_service.pop().expect("peeked");
+            done.push(Done {
+                req: f.req,
+                start: f.start,
+            });
+        }
+        while self.busy() < self.slots {
+            let Some(req) = self.queue.pop_front() else {
+                break;
+            };
+            self.start(req, now);
+        }
+        if self.in_service.is_empty() {
+            // Idle: restart the virtual clock so it never loses precision.
+            self.v = 0.0;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// Everything still held, for the horizon: (request, service start if any).
+    pub fn held(&self) -> impl Iterator<Item = (Request, Option<SimTime>)> + '_ {
+        self.in_service
+            .iter()
+            .map(|Reverse(s)| (s.req, Some(s.start)))
+            .chain(self.queue.iter().map(|r| (*r, None)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(id: u64, work_ms: u64) -> Request {
+        Request {
+            id,
+            arrival: SimTime::ZERO,
+            function: 0,
+            work: SimDuration::from_millis(work_ms),
+        }
+    }
+
+    fn ms(x: u64) -> SimTime {
+        SimTime(x * 1_000_000)
+    }
+
+    /// Drives the server to empty, returning (id, completion ms).
+    fn drain(s: &mut Server) -> Vec<(u64, f64)> {
+        let mut out = Vec::new();
+        while let Some(t) = s.next_completion() {
+            let mut done = Vec::new();
+            s.complete(t, &mut done);
+            out.extend(done.iter().map(|d| (d.req.id, t.0 as f64 / 1e6)));
+        }
+        out
+    }
+
+    #[test]
+    fn one_core_shared_by_two_requests_halves_their_speed() {
+        let mut s = Server::new(1.0, 4, 0);
+        s.offer(req(0, 100), ms(0));
+        s.offer(req(1, 100), ms(0));
+        // Both at half speed: both done at 200 ms.
+        let done = drain(&mut s);
+        assert_eq!(done.len(), 2);
+        assert!(done.iter().all(|&(_, t)| (t - 200.0).abs() < 1e-3));
+    }
+
+    #[test]
+    fn enough_cores_run_each_request_at_full_speed() {
+        let mut s = Server::new(2.0, 4, 0);
+        s.offer(req(0, 100), ms(0));
+        s.offer(req(1, 300), ms(0));
+        assert_eq!(s.cpu_used_m(), 2000.0);
+        let done = drain(&mut s);
+        assert!((done[0].1 - 100.0).abs() < 1e-3 && (done[1].1 - 300.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn processor_sharing_speeds_up_when_a_request_leaves() {
+        // 1 core: A (100 ms) and B (300 ms) share it: A done at 200 ms having
+        // had half a core; B has 200 ms of work left, alone: done at 400 ms.
+        let mut s = Server::new(1.0, 4, 0);
+        s.offer(req(0, 100), ms(0));
+        s.offer(req(1, 300), ms(0));
+        let done = drain(&mut s);
+        assert!((done[0].1 - 200.0).abs() < 1e-3, "{done:?}");
+        assert!((done[1].1 - 400.0).abs() < 1e-3, "{done:?}");
+    }
+
+    #[test]
+    fn slots_then_queue_then_full() {
+        let mut s = Server::new(1.0, 1, 1);
+        assert_eq!(s.offer(req(0, 100), ms(0)), Admission::Started);
+        assert_eq!(s.offer(req(1, 100), ms(0)), Admission::Queued);
+        assert_eq!(s.offer(req(2, 100), ms(0)), Admission::Full);
+        // FIFO: the queued one starts when the first finishes.
+        let done = drain(&mut s);
+        assert_eq!(done, vec![(0, 100.0), (1, 200.0)]);
+    }
+}
