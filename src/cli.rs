@@ -239,6 +239,11 @@ pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<V
         &dir.join("timeseries.csv"),
         csv::timeseries_csv(&runs).as_bytes(),
     )?;
+    if !requests_csv && requests_path.exists() {
+        // A requests.csv from an earlier run would not match the new summary.
+        std::fs::remove_file(&requests_path)
+            .map_err(|e| Error::io(&requests_path, "cannot remove stale", e))?;
+    }
     if let (Some(mut w), Some(tmp)) = (writer, log_file.take()) {
         w.flush()
             .and_then(|_| tmp.as_file().sync_all())

@@ -246,6 +246,13 @@ fn record(h: &mut Histogram<u64>, v: u64) {
     }
 }
 
+/// Quantile `q` [ms]: the middle of the histogram bucket holding it (the
+/// bucket's top would bias every quantile up by up to 0.1 %), never above
+/// the exact maximum `max` [ns].
+fn quantile(h: &Histogram<u64>, q: f64, max: u64) -> Option<f64> {
+    (!h.is_empty()).then(|| h.median_equivalent(h.value_at_quantile(q)).min(max) as f64 / 1e6)
+}
+
 fn new_histogram() -> Histogram<u64> {
     // Nanoseconds with 3 significant digits (quantiles within 0.1 %),
     // auto-resizing so no latency is ever out of range.
@@ -271,6 +278,7 @@ pub struct Recorder {
     iv_errors: u64,
     iv_cold: u64,
     iv_latency: Histogram<u64>,
+    iv_max: u64,
     rows: Vec<IntervalRow>,
     log: Option<RequestLog>,
     overhead: SimDuration,
@@ -294,6 +302,7 @@ impl Recorder {
             iv_errors: 0,
             iv_cold: 0,
             iv_latency: new_histogram(),
+            iv_max: 0,
             rows: Vec::new(),
             log,
             overhead: SimDuration::ZERO,
@@ -356,6 +365,7 @@ impl Recorder {
         let lat_ns = latency.map_or(0, |d| d.0);
         if outcome == Outcome::Completed {
             record(&mut self.iv_latency, lat_ns);
+            self.iv_max = self.iv_max.max(lat_ns);
         }
         if self.measured(req) {
             let c = &mut self.counts;
@@ -381,8 +391,8 @@ impl Recorder {
 
     /// Closes the time-series interval that started at `start`.
     pub fn close_interval(&mut self, start: SimTime, snap: Snapshot) {
-        let p95_ms = (!self.iv_latency.is_empty())
-            .then(|| self.iv_latency.value_at_quantile(0.95) as f64 / 1e6);
+        let p95_ms = quantile(&self.iv_latency, 0.95, self.iv_max);
+        self.iv_max = 0;
         self.rows.push(IntervalRow {
             start,
             arrivals: std::mem::take(&mut self.iv_arrivals),
@@ -414,7 +424,7 @@ impl Recorder {
 
     /// Latency quantile of completed requests [ms] (within 0.1 %), or `None` if none completed.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        (!self.latency.is_empty()).then(|| self.latency.value_at_quantile(q) as f64 / 1e6)
+        quantile(&self.latency, q, self.latency_max)
     }
 
     /// Exact mean latency of completed requests [ms].

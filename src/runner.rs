@@ -16,6 +16,8 @@ pub struct RunResult {
     pub seed: u64,
     pub rec: Recorder,
     pub bill: Bill,
+    /// Whether the platform has nodes (Kubernetes).
+    pub has_nodes: bool,
 }
 
 /// Simulates `platform` of `scenario` for replication `replication`.
@@ -70,5 +72,6 @@ pub fn run_platform(
         seed: scenario.seed,
         rec,
         bill,
+        has_nodes: matches!(platform.model, Model::Kubernetes(_)),
     }
 }

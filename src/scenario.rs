@@ -236,10 +236,7 @@ fn check_name(path: &FieldPath, name: &str) -> Result<(), FieldError> {
 
 /// The work distribution when none is given: lognormal, median 80 ms, p99 400 ms.
 fn default_work() -> Dist {
-    Dist::Lognormal {
-        mu: 0.08f64.ln(),
-        sigma: 5.0f64.ln() / 2.326_347_874_040_840_8,
-    }
+    Dist::lognormal(0.08, 0.4)
 }
 
 fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workload, FieldError> {

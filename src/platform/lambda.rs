@@ -254,10 +254,7 @@ impl PlatformSpec {
             Some(d) => d.compile(&path.key("init"))?,
             // Median 200 ms, p99 1200 ms (SPEC 3; platform-facts 2.2 puts
             // Python/Node cold starts around 250 ms with a heavy tail).
-            None => Dist::Lognormal {
-                mu: 0.2f64.ln(),
-                sigma: 6.0f64.ln() / 2.326_347_874_040_840_8,
-            },
+            None => Dist::lognormal(0.2, 1.2),
         };
         let (idle, max_lifetime) = match &self.keep_alive {
             None => (SimDuration::from_secs(600), SimDuration::from_secs(7200)),
@@ -741,7 +738,14 @@ impl Platform for Lambda {
     fn snapshot(&mut self, at: SimTime, sim: &mut Sim<LambdaEvent>) -> Snapshot {
         self.expire(at, sim);
         let p = &self.cfg.pricing;
-        let u = self.gross.to_usage();
+        // The running bill includes what requests still executing have used so far.
+        let mut gross = self.gross;
+        for job in self.envs.iter().filter_map(|e| e.job.as_ref()) {
+            gross.requests += 1;
+            gross.mb_ms +=
+                u128::from(at.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
+        }
+        let u = gross.to_usage();
         let cost = u.requests * p.request_per_million / 1e6
             + u.gb_s * p.gb_s(self.cfg.architecture)
             + u.front_door_requests * p.api_gateway_per_million / 1e6;

@@ -14,9 +14,12 @@ use crate::error::{FieldError, FieldPath};
 use crate::rng::SimRng;
 use crate::time::SimTime;
 
-/// Highest accepted rate [1/s]: far beyond any real service, low enough that
-/// inter-arrival times keep nanosecond resolution.
+/// Highest accepted rate [1/s]: far beyond any real service; mean
+/// inter-arrival times stay at 10 ns or more.
 pub const MAX_RATE_PER_S: f64 = 1e8;
+
+/// Shortest mean MMPP state duration [s].
+pub const MIN_SOJOURN_S: f64 = 1e-3;
 
 /// An arrival process as written in a scenario file (`workload.arrival`).
 #[derive(Debug, Clone, Deserialize)]
@@ -268,6 +271,12 @@ impl ArrivalSpec {
                     let at = spath.index(i);
                     let r = check_rate(&at, "rate_per_s", st.rate_per_s)?;
                     let d = check_secs(&at, "mean_duration_s", st.mean_duration_s, true)?;
+                    if d < MIN_SOJOURN_S {
+                        return Err(at.key("mean_duration_s").error(format!(
+                            "mean_duration_s = {d}: must be at least {MIN_SOJOURN_S} s (shorter \
+                             states would cost more state changes than requests)"
+                        )));
+                    }
                     states.push((r, d));
                 }
                 Ok(ArrivalProcess::Mmpp { states })
@@ -323,7 +332,7 @@ impl ArrivalProcess {
                 peak,
             } => {
                 let w = std::f64::consts::TAU / period;
-                let integral_cos = ((w * (horizon_s - peak)).sin() - (w * -peak).sin()) / w;
+                let integral_cos = (libm::sin(w * (horizon_s - peak)) - libm::sin(w * -peak)) / w;
                 mean * (horizon_s + amplitude * integral_cos)
             }
             ArrivalProcess::Mmpp { .. } => self.rate_at(0.0) * horizon_s,
@@ -340,7 +349,7 @@ fn seg_rate(s: &Segment, t: f64) -> f64 {
 }
 
 fn diurnal_rate(mean: f64, amplitude: f64, period: f64, peak: f64, t: f64) -> f64 {
-    mean * (1.0 + amplitude * (std::f64::consts::TAU * (t - peak) / period).cos())
+    mean * (1.0 + amplitude * libm::cos(std::f64::consts::TAU * (t - peak) / period))
 }
 
 /// Generates the arrival times of one process, lazily and in order.
@@ -351,6 +360,7 @@ pub struct ArrivalGen {
     /// Time of the last arrival, or where generation resumes [s].
     t: f64,
     horizon: f64,
+    horizon_time: SimTime,
     /// Arrivals emitted (constant) / current segment or state index.
     k: u64,
     idx: usize,
@@ -371,6 +381,7 @@ impl ArrivalGen {
             rng,
             t: 0.0,
             horizon: horizon.as_secs_f64(),
+            horizon_time: horizon,
             k: 0,
             idx: 0,
             state_end,
@@ -493,8 +504,10 @@ impl Iterator for ArrivalGen {
         if self.done {
             return None;
         }
-        match self.next_secs() {
-            Some(t) if t < self.horizon => Some(SimTime::from_secs_f64(t)),
+        // Compare after rounding to the nanosecond, so that an arrival just
+        // under the horizon cannot round onto it.
+        match self.next_secs().map(SimTime::from_secs_f64) {
+            Some(t) if t < self.horizon_time => Some(t),
             _ => {
                 self.done = true;
                 None

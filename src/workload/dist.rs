@@ -1,7 +1,9 @@
 //! Duration distributions (SPEC 2.2): work, Lambda INIT, pod startup, node provisioning.
 //!
 //! Every form accepts `_ms` or `_s` fields, as the writer prefers. Sampling
-//! returns whole nanoseconds.
+//! returns whole nanoseconds. Transcendental functions come from `libm`
+//! rather than the platform's maths library, so samples are the same bits on
+//! every operating system.
 
 use rand::Rng;
 use rand::RngExt;
@@ -185,13 +187,10 @@ impl DistSpec {
                                 m * 1e3
                             )));
                         }
-                        Ok(Dist::Lognormal {
-                            mu: m.ln(),
-                            sigma: (q / m).ln() / Z_99,
-                        })
+                        Ok(Dist::lognormal(m, q))
                     }
                     (None, None, Some(mu), Some(sigma)) => {
-                        if !mu.is_finite() || mu > MAX_DURATION_S.ln() {
+                        if !mu.is_finite() || mu > libm::log(MAX_DURATION_S) {
                             return Err(path.key("mu").error(format!(
                                 "mu = {mu}: must be finite and at most ln({MAX_DURATION_S:e})"
                             )));
@@ -289,6 +288,14 @@ impl DistSpec {
 }
 
 impl Dist {
+    /// The lognormal with the given median and 99th percentile [s].
+    pub fn lognormal(median_s: f64, p99_s: f64) -> Dist {
+        Dist::Lognormal {
+            mu: libm::log(median_s),
+            sigma: libm::log(p99_s / median_s) / Z_99,
+        }
+    }
+
     /// Draws one duration.
     #[inline]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
@@ -296,11 +303,11 @@ impl Dist {
             Dist::Constant(d) => return *d,
             Dist::Exponential { mean_s } => {
                 let e: f64 = Exp1.sample(rng);
-                e * mean_s
+                (e * mean_s).min(MAX_DURATION_S)
             }
             Dist::Lognormal { mu, sigma } => {
                 let z: f64 = StandardNormal.sample(rng);
-                (mu + sigma * z).exp().min(MAX_DURATION_S)
+                libm::exp(mu + sigma * z).min(MAX_DURATION_S)
             }
             Dist::Uniform { min_s, max_s } => min_s + (max_s - min_s) * rng.random::<f64>(),
             Dist::Pareto {
@@ -310,7 +317,7 @@ impl Dist {
             } => {
                 // Inverse CDF; 1 - u lies in (0, 1], so the power is finite.
                 let u: f64 = rng.random();
-                (scale_s * (1.0 - u).powf(-1.0 / shape)).min(*max_s)
+                (scale_s * libm::pow(1.0 - u, -1.0 / shape)).min(*max_s)
             }
             Dist::Empirical { p, v } => {
                 let u: f64 = rng.random();
@@ -331,7 +338,7 @@ impl Dist {
         match self {
             Dist::Constant(d) => d.as_secs_f64(),
             Dist::Exponential { mean_s } => *mean_s,
-            Dist::Lognormal { mu, sigma } => (mu + sigma * sigma / 2.0).exp(),
+            Dist::Lognormal { mu, sigma } => libm::exp(mu + sigma * sigma / 2.0),
             Dist::Uniform { min_s, max_s } => (min_s + max_s) / 2.0,
             Dist::Pareto {
                 scale_s: x,
@@ -340,9 +347,9 @@ impl Dist {
             } => {
                 // E[min(X, m)] = x + integral from x to m of (x/t)^a dt.
                 let tail = if (a - 1.0).abs() < 1e-12 {
-                    x * (m / x).ln()
+                    x * libm::log(m / x)
                 } else {
-                    x / (1.0 - a) * ((m / x).powf(1.0 - a) - 1.0)
+                    x / (1.0 - a) * (libm::pow(m / x, 1.0 - a) - 1.0)
                 };
                 x + tail
             }

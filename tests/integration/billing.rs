@@ -154,7 +154,11 @@ fn warmup_requests_are_not_billed() {
     assert_eq!(r.rec.counts.requests, 50);
     // 50 requests x 0.1 GB-s.
     assert!((r.bill.cost.compute / 0.000_016_666_7 - 5.0).abs() < 1e-9);
-    // The month scales the 50 s window: x 2,592,000 / 50.
-    let month = r.bill.cost.total() * 2_592_000.0 / 50.0;
-    assert!((r.bill.per_month_usd - month).abs() < 1e-9);
+    // A month at that rate: 2,592,000 requests x $0.20/M = $0.5184 and
+    // 259,200 GB-s x $0.0000166667 = $4.32000864; total $4.83840864.
+    assert!(
+        (r.bill.per_month_usd - 4.838_408_64).abs() < 1e-8,
+        "{}",
+        r.bill.per_month_usd
+    );
 }

@@ -105,7 +105,8 @@ fn memory_buys_speed_up_to_one_vcpu() {
             && m("mem-512") > m("mem-1024")
             && m("mem-1024") > m("mem-1769")
     );
-    assert_eq!(m("mem-1769"), m("mem-3008"));
+    // Above 1,769 MB no faster (the two runs differ only in INIT draws).
+    assert!((m("mem-1769") / m("mem-3008") - 1.0).abs() < 0.005);
     let cost = |n: &str| runs[n].bill.cost.total();
     assert!(cost("mem-3008") > 1.5 * cost("mem-1769"));
 }

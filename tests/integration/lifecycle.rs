@@ -1,6 +1,8 @@
 //! Step-by-step Lambda lifecycle: cold start, warm reuse order, expiry,
 //! recycling, timeout kill, throttling, both scaling buckets, reserved concurrency.
 
+use surgesim::time::SimTime;
+
 use crate::common::{close, lambda_scenario, run_requests};
 
 /// INIT 250 ms, 2,048 MB (a full vCPU: handler time = work), no overhead.
@@ -311,4 +313,43 @@ fn requests_running_at_the_horizon_are_in_flight() {
     assert_eq!(rows[0].end_s, None);
     assert_eq!(rec.counts.in_flight_end, 2);
     assert_eq!(rec.quantile_ms(0.5), None);
+}
+
+#[test]
+fn time_averages_by_hand() {
+    // One request at 0: INIT 250 ms + 100 ms, then idle until 5.35 s.
+    let s = lambda_scenario(
+        &format!("{BASE}\nkeep_alive = {{ kind = \"fixed\", idle_s = 5 }}"),
+        &["f"],
+        20.0,
+    );
+    let (_, rec, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rec.instances.mean(), 5.35 / 20.0);
+    close(rec.in_service.mean(), 0.35 / 20.0);
+    assert_eq!((rec.instances.peak(), rec.in_service.peak()), (1, 1));
+    // With a 2 s warm-up the window is [2, 20): the environment idles through 5.35 s.
+    let mut s = s;
+    s.warmup = SimTime::from_secs_f64(2.0);
+    let (_, rec, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rec.instances.mean(), 3.35 / 18.0);
+    close(rec.in_service.mean(), 0.0);
+    assert_eq!((rec.instances.peak(), rec.in_service.peak()), (1, 0));
+    assert_eq!(rec.counts.requests, 0);
+}
+
+#[test]
+fn quantiles_of_identical_latencies_equal_them() {
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", ms = 0 }",
+        &["f"],
+        100.0,
+    );
+    let reqs: Vec<(f64, u32, f64)> = (0..50).map(|i| (i as f64, 0, 100.2)).collect();
+    let (_, rec, _) = run_requests(&s, &reqs);
+    close(rec.max_ms().unwrap(), 100.2);
+    for q in [0.5, 0.95, 0.999] {
+        let v = rec.quantile_ms(q).unwrap();
+        // Within the histogram's 0.1 % and never above the maximum.
+        assert!(v <= 100.2 && v > 100.2 * 0.999, "q{q}: {v}");
+    }
 }

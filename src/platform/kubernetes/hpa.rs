@@ -588,10 +588,7 @@ mod tests {
         };
         let mut h = Hpa::new(c.clone());
         // Down 50 % of 5: int32(2.5) = 2, so at most 3 pods go.
-        assert_eq!(
-            h.sync(secs(15), 5, &[PodSample::Ready(0.1); 5], 1000.0),
-            2
-        );
+        assert_eq!(h.sync(secs(15), 5, &[PodSample::Ready(0.1); 5], 1000.0), 2);
         // Up 10 % of 3: ceil(3.3) = 4, so even 10 % always adds a pod.
         let mut h = Hpa::new(c);
         assert_eq!(
@@ -611,10 +608,7 @@ mod tests {
             h.sync(secs(15), 4, &[PodSample::Ready(1000.0); 4], 1000.0),
             6
         );
-        assert_eq!(
-            h.sync(secs(30), 6, &[PodSample::Ready(0.0); 6], 1000.0),
-            2
-        );
+        assert_eq!(h.sync(secs(30), 6, &[PodSample::Ready(0.0); 6], 1000.0), 2);
         // Outside the range the controller moves straight to the bound.
         assert_eq!(h.sync(secs(45), 9, &[], 1000.0), 6);
         assert_eq!(h.sync(secs(60), 1, &[], 1000.0), 2);
@@ -626,9 +620,6 @@ mod tests {
         c.scale_down.select = Select::Disabled;
         c.scale_down.stabilization = SimDuration::ZERO;
         let mut h = Hpa::new(c);
-        assert_eq!(
-            h.sync(secs(15), 4, &[PodSample::Ready(0.0); 4], 1000.0),
-            4
-        );
+        assert_eq!(h.sync(secs(15), 4, &[PodSample::Ready(0.0); 4], 1000.0), 4);
     }
 }

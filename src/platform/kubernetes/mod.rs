@@ -236,13 +236,6 @@ fn secs_in(
     num_in(path, name, v, min, max).map(SimDuration::from_secs_f64)
 }
 
-fn lognormal(median_s: f64, p99_s: f64) -> Dist {
-    Dist::Lognormal {
-        mu: median_s.ln(),
-        sigma: (p99_s / median_s).ln() / 2.326_347_874_040_840_8,
-    }
-}
-
 impl RulesSpec {
     fn compile(&self, path: &FieldPath, default: Rules) -> Result<Rules, FieldError> {
         let stabilization = match self.stabilization_s {
@@ -433,7 +426,7 @@ impl PlatformSpec {
         // and app readiness: median 6 s, p99 20 s (SPEC 4; platform-facts 7).
         let startup = match &pod.startup {
             Some(d) => d.compile(&pod_path.key("startup"))?,
-            None => lognormal(6.0, 20.0),
+            None => Dist::lognormal(6.0, 20.0),
         };
         let scaling = match &self.scaling {
             None => PodScaling::Fixed(1),
@@ -547,7 +540,7 @@ impl PlatformSpec {
                 // the autoscaler's reaction (platform-facts 6.1): median 120 s, p99 300 s.
                 provision: match &nodes.provision {
                     Some(d) => d.compile(&npath.key("provision"))?,
-                    None => lognormal(120.0, 300.0),
+                    None => Dist::lognormal(120.0, 300.0),
                 },
                 utilization_threshold: num_in(
                     &npath,
