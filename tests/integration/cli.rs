@@ -229,6 +229,40 @@ const BAD: &[(&str, &str, &[&str])] = &[
         "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\nwork = { kind = \"lognormal\", median_ms = 100, p99_ms = 10 }\n[[platforms]]\nkind = \"lambda\"\n",
         &["bad.toml:4:", "workload.work", "greater than the median"],
     ),
+    (
+        "min_replicas above max_replicas",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"kubernetes\"\nscaling = { kind = \"hpa\", min_replicas = 5, max_replicas = 2 }\n",
+        &[
+            "bad.toml:6:",
+            "platforms[0].scaling.min_replicas",
+            "greater than max_replicas",
+        ],
+    ),
+    (
+        "a pod larger than any node",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"kubernetes\"\npod = { cpu = 4 }\nnodes = { instance = \"m5.large\" }\n",
+        &["bad.toml:6:", "platforms[0].pod", "fits on no node"],
+    ),
+    (
+        "zero concurrency",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"kubernetes\"\npod = { concurrency = 0 }\n",
+        &["platforms[0].pod.concurrency", "between 1 and"],
+    ),
+    (
+        "unknown instance type",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"kubernetes\"\nnodes = { instance = \"m9.huge\" }\n",
+        &["platforms[0].nodes.instance", "m9.huge", "m5.large"],
+    ),
+    (
+        "a Lambda field on a Kubernetes platform",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"kubernetes\"\nmemory_mb = 512\n",
+        &["bad.toml:6:13", "platforms[0].memory_mb", "lambda field"],
+    ),
+    (
+        "HPA scaling on Lambda",
+        "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"lambda\"\nscaling = { kind = \"hpa\" }\n",
+        &["platforms[0].scaling", "Kubernetes"],
+    ),
     ("not TOML", "seed = = 1\n", &["bad.toml:1:"]),
 ];
 

@@ -6,5 +6,6 @@ mod billing;
 mod cli;
 mod determinism;
 mod examples;
+mod kubernetes;
 mod lifecycle;
 mod validation;
