@@ -26,7 +26,7 @@ fn run_without_a_file_uses_the_bundled_scenario() {
         .arg(dir.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("p95_ms").and(predicate::str::contains("lambda-1024")));
+        .stdout(predicate::str::contains("p95_ms").and(predicate::str::contains("eks-hpa")));
     for f in ["summary.csv", "timeseries.csv"] {
         assert!(dir.path().join("default").join(f).is_file(), "{f}");
     }

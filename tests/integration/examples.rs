@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use surgesim::cli::run_scenario;
+use surgesim::output::csv::error_rate;
 use surgesim::runner::RunResult;
 use surgesim::scenario::{self, Overrides};
 
@@ -38,13 +39,39 @@ fn p50(r: &RunResult) -> f64 {
 }
 
 #[test]
-fn default_compares_two_configurations_on_one_stream() {
+fn default_puts_lambda_and_eks_on_one_stream() {
     let (runs, _) = run("default.toml");
-    let a = &runs["lambda-1024"];
-    let b = &runs["lambda-arm-1769"];
-    assert_eq!(a.rec.counts.requests, b.rec.counts.requests);
-    assert!(p50(b) < p50(a));
-    assert!(b.bill.cost.total() < a.bill.cost.total());
+    let (l, k) = (&runs["lambda"], &runs["eks-hpa"]);
+    assert_eq!(l.rec.counts.requests, k.rec.counts.requests);
+    // Lambda absorbs the spike (cold starts, no errors); the HPA lags it.
+    assert_eq!(l.rec.counts.throttled, 0);
+    assert!(l.rec.counts.cold_starts > 0);
+    assert!(k.rec.counts.rejected > 1000);
+    // It scales up (pods and nodes) during the spike, too late for most of it.
+    assert!(k.rec.instances.peak() >= 8 && k.rec.nodes.peak() > 2);
+    assert!(k.bill.cost.nodes > 0.0 && k.bill.cost.control_plane > 0.0);
+}
+
+#[test]
+fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
+    let (low, _) = run("cost_low_volume.toml");
+    assert!(low["lambda"].bill.per_month_usd * 10.0 < low["eks"].bill.per_month_usd);
+    let (high, _) = run("cost_high_volume.toml");
+    assert!(high["eks"].bill.per_month_usd < 0.8 * high["lambda"].bill.per_month_usd);
+    for r in high.values().chain(low.values()) {
+        assert_eq!(r.rec.counts.errors(), 0, "{}", r.platform);
+    }
+}
+
+#[test]
+fn a_diurnal_day_is_served_by_both() {
+    let (runs, _) = run("diurnal.toml");
+    let k = &runs["eks-hpa"];
+    assert!(error_rate(k) < 0.001);
+    assert!(error_rate(&runs["lambda"]) < 0.001);
+    // The HPA follows the day: far more pods at the peak than at night.
+    assert!(k.rec.instances.peak() >= 10, "{}", k.rec.instances.peak());
+    assert!(k.rec.nodes.peak() >= 5);
 }
 
 #[test]
@@ -53,7 +80,7 @@ fn steady_traffic_is_almost_always_warm() {
     for r in runs.values() {
         let c = &r.rec.counts;
         assert!((c.cold_starts as f64) < 0.001 * c.requests as f64);
-        assert_eq!(c.throttled, 0);
+        assert_eq!(c.errors(), 0);
     }
     // Half the memory, half the CPU: the median doubles.
     let ratio = p50(&runs["lambda-512"]) / p50(&runs["lambda-1024"]);
@@ -63,6 +90,7 @@ fn steady_traffic_is_almost_always_warm() {
 #[test]
 fn after_idle_the_short_keep_alive_cold_starts_again() {
     let (runs, _) = run("after_idle.toml");
+    assert_eq!(runs["eks-hpa"].rec.counts.cold_starts, 0);
     let short = runs["keep-alive-10min"].rec.counts.cold_starts;
     let long = runs["keep-alive-45min"].rec.counts.cold_starts;
     assert!(short > long && long > 0, "{short} vs {long}");
@@ -75,6 +103,8 @@ fn spike_is_throttled_by_the_account_limit() {
     let high = runs["account-5000"].rec.counts.throttled;
     assert!(low > 10 * high.max(1), "{low} vs {high}");
     assert_eq!(runs["account-1000"].rec.in_service.peak(), 1000);
+    // The HPA cannot follow a one-minute 150x spike.
+    assert!(runs["eks-hpa"].rec.counts.rejected > low);
 }
 
 #[test]
