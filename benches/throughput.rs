@@ -24,25 +24,52 @@ memory_mb = 2048
 keep_alive = { kind = "fixed", idle_s = 600 }
 "#;
 
-fn steady_lambda(c: &mut Criterion) {
-    let s = scenario::parse(STEADY_LAMBDA, Path::new("bench.toml"), Overrides::default())
+/// The same traffic on Kubernetes: 16 fixed pods of 2 CPU (processor
+/// sharing), and an HPA with the cluster autoscaler starting from 2 pods.
+const STEADY_KUBERNETES: &str = r#"
+seed = 1
+duration_s = 5000
+[workload]
+arrival = { kind = "poisson", rate_per_s = 200 }
+work = { kind = "exponential", mean_ms = 100 }
+[[platforms]]
+name = "fixed"
+kind = "kubernetes"
+pod = { cpu = 2, memory_mb = 2048, concurrency = 16, queue_capacity = 100 }
+load_balancer = "round_robin"
+scaling = { kind = "fixed", replicas = 16 }
+nodes = { instance = "m5.xlarge", initial = 8, autoscaler = "none" }
+[[platforms]]
+name = "hpa"
+kind = "kubernetes"
+pod = { cpu = 2, memory_mb = 2048, concurrency = 16, queue_capacity = 100 }
+load_balancer = "round_robin"
+scaling = { kind = "hpa", min_replicas = 2, max_replicas = 40, metric = "cpu", target = 0.6 }
+nodes = { instance = "m5.xlarge", initial = 1, min = 1, max = 20 }
+"#;
+
+/// Benchmarks each platform of `src` in `group`, in simulated requests per second.
+fn bench_platforms(c: &mut Criterion, group: &str, src: &str) {
+    let s = scenario::parse(src, Path::new("bench.toml"), Overrides::default())
         .expect("the benchmark scenario is valid");
-    let n = run_platform(&s, &s.platforms[0], 0, None)
-        .rec
-        .counts
-        .requests;
-    let mut g = c.benchmark_group("lambda");
-    g.throughput(Throughput::Elements(n));
-    g.sample_size(20);
-    g.bench_function("steady_poisson_200rps", |b| {
-        b.iter(|| {
-            run_platform(&s, &s.platforms[0], 0, None)
-                .rec
-                .counts
-                .completed
-        })
-    });
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    for p in &s.platforms {
+        let n = run_platform(&s, p, 0, None).rec.counts.requests;
+        g.throughput(Throughput::Elements(n));
+        g.bench_function(&p.name, |b| {
+            b.iter(|| run_platform(&s, p, 0, None).rec.counts.completed)
+        });
+    }
     g.finish();
+}
+
+fn steady_lambda(c: &mut Criterion) {
+    bench_platforms(c, "lambda_steady_200rps", STEADY_LAMBDA);
+}
+
+fn steady_kubernetes(c: &mut Criterion) {
+    bench_platforms(c, "kubernetes_steady_200rps", STEADY_KUBERNETES);
 }
 
 fn event_queue(c: &mut Criterion) {
@@ -71,5 +98,5 @@ fn event_queue(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, steady_lambda, event_queue);
+criterion_group!(benches, steady_lambda, steady_kubernetes, event_queue);
 criterion_main!(benches);
