@@ -90,15 +90,28 @@ impl Default for LambdaPricing {
 const FREE_REQUESTS_PER_MONTH: f64 = 1_000_000.0;
 const FREE_GB_S_PER_MONTH: f64 = 400_000.0;
 
+/// Monthly on-demand duration tiers per architecture: (upper bound of the
+/// tier [GB-s per month], list price [USD per GB-s]) (platform-facts 4.1).
+const TIERS_X86: [(f64, f64); 3] = [
+    (6e9, 0.000_016_666_7),
+    (15e9, 0.000_015),
+    (f64::INFINITY, 0.000_013_333_4),
+];
+const TIERS_ARM: [(f64, f64); 3] = [
+    (7.5e9, 0.000_013_333_4),
+    (18.75e9, 0.000_012_000_1),
+    (f64::INFINITY, 0.000_010_666_7),
+];
+
 impl LambdaPricingSpec {
     pub fn compile(&self, path: &FieldPath) -> Result<LambdaPricing, FieldError> {
         let d = LambdaPricing::default();
         let price = |name: &str, v: Option<f64>, default: f64| match v {
             None => Ok(default),
             Some(p) if p.is_finite() && p >= 0.0 => Ok(p),
-            Some(p) => Err(path.key(name).error(format!(
-                "{name} = {p}: a price must be a finite number >= 0"
-            ))),
+            Some(p) => Err(path
+                .key(name)
+                .error(format!("{name} = {p}: a price must be a finite number >= 0"))),
         };
         Ok(LambdaPricing {
             request_per_million: price(
@@ -108,11 +121,7 @@ impl LambdaPricingSpec {
             )?,
             gb_s_x86: price("gb_s_x86", self.gb_s_x86, d.gb_s_x86)?,
             gb_s_arm: price("gb_s_arm", self.gb_s_arm, d.gb_s_arm)?,
-            provisioned_gb_s: price(
-                "provisioned_gb_s",
-                self.provisioned_gb_s,
-                d.provisioned_gb_s,
-            )?,
+            provisioned_gb_s: price("provisioned_gb_s", self.provisioned_gb_s, d.provisioned_gb_s)?,
             provisioned_duration_gb_s: price(
                 "provisioned_duration_gb_s",
                 self.provisioned_duration_gb_s,
@@ -133,8 +142,16 @@ impl LambdaPricingSpec {
 pub struct LambdaUsage {
     /// Started executions (throttled attempts are free).
     pub requests: f64,
-    /// Billed duration (1 ms-rounded, INIT included) x memory [GB-s].
+    /// On-demand billed duration (1 ms-rounded, INIT included) x memory [GB-s].
     pub gb_s: f64,
+    /// Billed duration of requests served by provisioned environments [GB-s].
+    pub provisioned_duration_gb_s: f64,
+    /// Configured provisioned concurrency x memory x time (5-minute rounded) [GB-s].
+    pub provisioned_gb_s: f64,
+    /// The part of `requests` and `gb_s` from functions without provisioned
+    /// concurrency: what the free tier may cover.
+    pub free_eligible_requests: f64,
+    pub free_eligible_gb_s: f64,
     /// Requests that reached the front door, whatever their outcome.
     pub front_door_requests: f64,
 }
@@ -145,13 +162,31 @@ impl LambdaUsage {
         LambdaUsage {
             requests: self.requests * factor,
             gb_s: self.gb_s * factor,
+            provisioned_duration_gb_s: self.provisioned_duration_gb_s * factor,
+            provisioned_gb_s: self.provisioned_gb_s * factor,
+            free_eligible_requests: self.free_eligible_requests * factor,
+            free_eligible_gb_s: self.free_eligible_gb_s * factor,
             front_door_requests: self.front_door_requests * factor,
         }
     }
 }
 
+impl Cost {
+    /// Every component multiplied by `factor`.
+    pub fn scaled(&self, factor: f64) -> Cost {
+        Cost {
+            requests: self.requests * factor,
+            compute: self.compute * factor,
+            provisioned: self.provisioned * factor,
+            nodes: self.nodes * factor,
+            control_plane: self.control_plane * factor,
+            front_door: self.front_door * factor,
+        }
+    }
+}
+
 impl LambdaPricing {
-    /// Duration price for an architecture [USD per GB-s].
+    /// Tier-1 duration price for an architecture [USD per GB-s].
     pub fn gb_s(&self, arch: Architecture) -> f64 {
         match arch {
             Architecture::X86_64 => self.gb_s_x86,
@@ -159,22 +194,58 @@ impl LambdaPricing {
         }
     }
 
-    /// The bill for `usage` accrued over `period_s` seconds; the free tier,
-    /// when enabled, is prorated to the period (30-day month).
-    pub fn bill(&self, arch: Architecture, usage: &LambdaUsage, period_s: f64) -> Cost {
-        let share = if self.free_tier {
-            period_s / MONTH_S
-        } else {
-            0.0
+    /// The duration charge for `gb_s` of on-demand duration in one month:
+    /// each tier at its price. A custom tier-1 price scales the lower tiers
+    /// by the same factor.
+    pub fn tiered_duration(&self, arch: Architecture, gb_s: f64) -> f64 {
+        let tiers = match arch {
+            Architecture::X86_64 => &TIERS_X86,
+            Architecture::Arm64 => &TIERS_ARM,
         };
-        let requests = (usage.requests - FREE_REQUESTS_PER_MONTH * share).max(0.0);
-        let gb_s = (usage.gb_s - FREE_GB_S_PER_MONTH * share).max(0.0);
+        let scale = self.gb_s(arch) / tiers[0].1;
+        let mut below = 0.0;
+        let mut cost = 0.0;
+        for &(upper, price) in tiers {
+            let in_tier = gb_s.min(upper) - below;
+            if in_tier <= 0.0 {
+                break;
+            }
+            cost += in_tier * price * scale;
+            below = upper;
+        }
+        cost
+    }
+
+    /// The bill for one month of `usage`: free tier, then duration tiers.
+    pub fn bill_month(&self, arch: Architecture, usage: &LambdaUsage) -> Cost {
+        let (free_requests, free_gb_s) = if self.free_tier {
+            (
+                FREE_REQUESTS_PER_MONTH.min(usage.free_eligible_requests),
+                FREE_GB_S_PER_MONTH.min(usage.free_eligible_gb_s),
+            )
+        } else {
+            (0.0, 0.0)
+        };
         Cost {
-            requests: requests * self.request_per_million / 1e6,
-            compute: gb_s * self.gb_s(arch),
+            requests: (usage.requests - free_requests).max(0.0) * self.request_per_million / 1e6,
+            compute: self.tiered_duration(arch, (usage.gb_s - free_gb_s).max(0.0))
+                + usage.provisioned_duration_gb_s * self.provisioned_duration_gb_s,
+            provisioned: usage.provisioned_gb_s * self.provisioned_gb_s,
             front_door: usage.front_door_requests * self.api_gateway_per_million / 1e6,
             ..Cost::default()
         }
+    }
+
+    /// The bill for `usage` accrued over `period_s` seconds: the usage rate is
+    /// priced as a 30-day month (free tier and tiers apply to monthly
+    /// volumes) and the month's bill is prorated back to the period.
+    pub fn bill(&self, arch: Architecture, usage: &LambdaUsage, period_s: f64) -> Cost {
+        if period_s <= 0.0 {
+            return Cost::default();
+        }
+        let factor = MONTH_S / period_s;
+        self.bill_month(arch, &usage.scaled(factor))
+            .scaled(1.0 / factor)
     }
 }
 
@@ -196,6 +267,7 @@ mod tests {
             requests: 3e6,
             gb_s: 360_000.0,
             front_door_requests: 3e6,
+            ..LambdaUsage::default()
         };
         let c = p.bill(Architecture::X86_64, &u, MONTH_S);
         assert_eq!(cents(c.requests), 60);
@@ -216,7 +288,9 @@ mod tests {
         let u = LambdaUsage {
             requests: 3e6,
             gb_s: 450_000.0,
-            front_door_requests: 0.0,
+            free_eligible_requests: 3e6,
+            free_eligible_gb_s: 450_000.0,
+            ..LambdaUsage::default()
         };
         let month = p.bill(Architecture::X86_64, &u, MONTH_S);
         assert_eq!(cents(month.requests), 40);
@@ -229,6 +303,51 @@ mod tests {
     }
 
     #[test]
+    fn duration_tiers_apply_to_monthly_volume() {
+        // x86, 10 billion GB-s in a month: 6 B at $0.0000166667 = $100,000.20,
+        // then 4 B at $0.000015 = $60,000: $160,000.20.
+        let p = LambdaPricing::default();
+        let u = LambdaUsage {
+            gb_s: 10e9,
+            ..LambdaUsage::default()
+        };
+        assert_eq!(cents(p.bill_month(Architecture::X86_64, &u).compute), 16_000_020);
+        // 20 B: + 9 B at $0.000015 ($135,000) + 5 B at $0.0000133334 ($66,667):
+        // $301,667.20.
+        let u = LambdaUsage {
+            gb_s: 20e9,
+            ..LambdaUsage::default()
+        };
+        assert_eq!(cents(p.bill_month(Architecture::X86_64, &u).compute), 30_166_720);
+        // arm64, 10 B: 7.5 B at $0.0000133334 = $100,000.50 + 2.5 B at
+        // $0.0000120001 = $30,000.25: $130,000.75.
+        assert_eq!(cents(p.bill_month(Architecture::Arm64, &u.scaled(0.5)).compute), 13_000_075);
+        // Over one day of a month with that rate the tiers are prorated: a day of
+        // 10 B/month is billed 1/30 of $160,000.20.
+        let day = u.scaled(0.5 / 30.0);
+        let c = p.bill(Architecture::X86_64, &day, 86_400.0);
+        assert!((c.compute - 160_000.2 / 30.0).abs() < 1e-6, "{}", c.compute);
+    }
+
+    #[test]
+    fn provisioned_concurrency_charges() {
+        // 10 environments of 1 GB for one hour: 36,000 GB-s x $0.0000041667 =
+        // $0.150001; 100,000 requests of 200 ms on them: 20,000 GB-s x
+        // $0.0000097222 = $0.194444.
+        let p = LambdaPricing::default();
+        let u = LambdaUsage {
+            requests: 1e5,
+            provisioned_gb_s: 36_000.0,
+            provisioned_duration_gb_s: 20_000.0,
+            ..LambdaUsage::default()
+        };
+        let c = p.bill(Architecture::X86_64, &u, 3600.0);
+        assert!((c.provisioned - 0.150_001_2).abs() < 1e-9);
+        assert!((c.compute - 0.194_444).abs() < 1e-9);
+        assert_eq!(cents(c.requests), 2);
+    }
+
+    #[test]
     fn front_door_charges_every_request() {
         // 2.5 M requests through an HTTP API at $1.00 per million = $2.50.
         let p = LambdaPricing {
@@ -236,9 +355,8 @@ mod tests {
             ..LambdaPricing::default()
         };
         let u = LambdaUsage {
-            requests: 0.0,
-            gb_s: 0.0,
             front_door_requests: 2.5e6,
+            ..LambdaUsage::default()
         };
         assert_eq!(
             cents(p.bill(Architecture::X86_64, &u, 3600.0).front_door),

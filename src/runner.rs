@@ -42,12 +42,15 @@ pub fn run_platform(
     let (rec, bill) = match &platform.model {
         Model::Lambda(cfg) => {
             rec.set_overhead(cfg.overhead);
-            let rng = stream(
-                scenario.seed,
-                replication,
-                &format!("platform/{}/init", platform.name),
-            );
-            engine::run(Lambda::new(cfg.clone(), rng), requests, clock, rec)
+            let named = |what: &str| {
+                stream(
+                    scenario.seed,
+                    replication,
+                    &format!("platform/{}/{what}", platform.name),
+                )
+            };
+            let lambda = Lambda::new(cfg.clone(), named("init"), named("retry"));
+            engine::run(lambda, requests, clock, rec)
         }
         Model::Kubernetes(cfg) => {
             let named = |what: &str| {

@@ -18,7 +18,10 @@ use crate::time::SimTime;
 use crate::workload::Request;
 use crate::workload::dist::DistSpec;
 use kubernetes::{FixedSpec, HpaSpec, LoadBalancer, NodesSpec, PodSpec};
-use lambda::{AsyncSpec, Invocation, KeepAliveSpec, LegacySpec, PerFunctionSpec, ReservedSpec};
+use lambda::config::{
+    AsyncSpec, Invocation, KeepAliveSpec, LegacySpec, PerFunctionSpec, ReservedSpec, RetriesSpec,
+    ScheduleEntry,
+};
 
 /// The model a platform uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -44,12 +47,13 @@ pub struct PlatformSpec {
     pub(crate) timeout_s: Option<f64>,
     pub(crate) account_concurrency: Option<i64>,
     pub(crate) reserved_concurrency: Option<ReservedSpec>,
-    pub(crate) provisioned_concurrency: Option<i64>,
+    pub(crate) provisioned_concurrency: Option<ReservedSpec>,
+    pub(crate) provisioned_schedule: Option<Vec<ScheduleEntry>>,
     pub(crate) scaling: Option<ScalingSpec>,
     pub(crate) init: Option<DistSpec>,
     pub(crate) keep_alive: Option<KeepAliveSpec>,
     pub(crate) invocation: Option<Invocation>,
-    pub(crate) retries: Option<toml::Table>,
+    pub(crate) retries: Option<RetriesSpec>,
     #[serde(rename = "async")]
     pub(crate) async_: Option<AsyncSpec>,
     pub(crate) overhead_ms: Option<f64>,

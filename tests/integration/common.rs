@@ -104,7 +104,11 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
         horizon: s.horizon,
         interval: s.interval,
     };
-    let lambda = Lambda::new(cfg.clone(), stream(1, 0, "platform/l/init"));
+    let lambda = Lambda::new(
+        cfg.clone(),
+        stream(1, 0, "platform/l/init"),
+        stream(1, 0, "platform/l/retry"),
+    );
     let (mut rec, bill) = engine::run(lambda, reqs.into_iter(), clock, rec);
     drop(rec.take_log());
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();

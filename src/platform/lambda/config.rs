@@ -1,0 +1,441 @@
+//! Lambda configuration: the `[[platforms]]` fields of `kind = "lambda"`,
+//! validated into [`LambdaConfig`]. Limits and defaults are from
+//! `shared/platform-facts.md` sections 1-4.
+
+use serde::Deserialize;
+
+use crate::cost::{Architecture, LambdaPricing};
+use crate::error::{FieldError, FieldPath};
+use crate::platform::{PlatformSpec, ScalingSpec};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::dist::Dist;
+
+/// Memory at which a function has one full vCPU [MB] (platform-facts 3).
+pub const MB_PER_VCPU: u32 = 1769;
+/// Memory limits [MB] (platform-facts 3).
+pub const MIN_MEMORY_MB: i64 = 128;
+pub const MAX_MEMORY_MB: i64 = 10_240;
+/// Longest function timeout [s] (platform-facts 3).
+pub const MAX_TIMEOUT_S: f64 = 900.0;
+/// Longest on-demand INIT phase [s] (platform-facts 2.1).
+pub const INIT_CAP: SimDuration = SimDuration::from_secs(10);
+/// Account concurrency that cannot be reserved (platform-facts 1.1).
+pub const UNRESERVABLE: u32 = 100;
+
+/// A count for every function (`50`) or per function (`{ fn_a = 50, fn_b = 10 }`):
+/// `reserved_concurrency`, `provisioned_concurrency`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ReservedSpec {
+    All(i64),
+    PerFunction(std::collections::BTreeMap<String, i64>),
+}
+
+/// One change of `provisioned_schedule`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleEntry {
+    at_s: f64,
+    value: i64,
+    /// Only this function (default: every function).
+    function: Option<String>,
+}
+
+/// `retries = { max_attempts, base_ms, cap_ms }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetriesSpec {
+    max_attempts: Option<i64>,
+    base_ms: Option<f64>,
+    cap_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PerFunctionSpec {
+    per_10s: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LegacySpec {
+    burst: Option<i64>,
+    per_minute: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum KeepAliveSpec {
+    Fixed(FixedKeepAlive),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FixedKeepAlive {
+    idle_s: Option<f64>,
+    max_lifetime_s: Option<f64>,
+}
+
+/// How the caller invokes the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invocation {
+    /// RequestResponse: a throttle is a 429 to the caller.
+    Sync,
+    /// Event: Lambda queues the event and retries throttles itself.
+    Async,
+}
+
+/// Sync client retries on 429: exponential backoff with full jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    pub base: SimDuration,
+    pub cap: SimDuration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AsyncSpec {
+    max_event_age_s: Option<f64>,
+}
+
+/// How new execution environments are rate-limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Since 2023-11-27: a bucket per function of `per_10s` tokens, refilled
+    /// continuously at `per_10s / 10` per second (platform-facts 1.2).
+    PerFunction { per_10s: u32 },
+    /// Before: one account-wide bucket of `burst` tokens refilled at
+    /// `per_minute / 60` per second (platform-facts 1.2).
+    Legacy { burst: u32, per_minute: u32 },
+}
+
+/// A validated Lambda configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LambdaConfig {
+    pub memory_mb: u32,
+    pub architecture: Architecture,
+    pub timeout: SimDuration,
+    pub account_concurrency: u32,
+    /// Reserved concurrency of each function (by function index).
+    pub reserved: Vec<Option<u32>>,
+    pub scaling: Scaling,
+    /// INIT duration; samples are capped at [`INIT_CAP`].
+    pub init: Dist,
+    pub idle: SimDuration,
+    pub max_lifetime: SimDuration,
+    pub overhead: SimDuration,
+    pub cpu_scaling: bool,
+    pub pricing: LambdaPricing,
+    /// Provisioned concurrency of each function: changes (time, environments),
+    /// the first at t = 0.
+    pub provisioned: Vec<Vec<(SimTime, u32)>>,
+    pub invocation: Invocation,
+    pub retries: Option<Retries>,
+    /// Async events older than this are dropped.
+    pub max_event_age: SimDuration,
+}
+
+/// Largest `max_event_age_s`: 6 hours (platform-facts 1.3).
+pub const MAX_EVENT_AGE_S: f64 = 21_600.0;
+/// Smallest `max_event_age_s`: 60 s (the API's lower bound).
+pub const MIN_EVENT_AGE_S: f64 = 60.0;
+
+fn positive_int(
+    path: &FieldPath,
+    name: &str,
+    v: i64,
+    min: i64,
+    max: i64,
+) -> Result<u32, FieldError> {
+    if v < min || v > max {
+        return Err(path
+            .key(name)
+            .error(format!("{name} = {v}: must be between {min} and {max}")));
+    }
+    Ok(v as u32)
+}
+
+fn secs_field(path: &FieldPath, name: &str, v: f64, max: f64) -> Result<SimDuration, FieldError> {
+    if !(v.is_finite() && v > 0.0 && v <= max) {
+        return Err(path.key(name).error(format!(
+            "{name} = {v}: must be greater than 0 and at most {max} s"
+        )));
+    }
+    Ok(SimDuration::from_secs_f64(v))
+}
+
+impl PlatformSpec {
+    /// Validates the Lambda platform at `path` for a workload with `functions`.
+    pub fn lambda(
+        &self,
+        path: &FieldPath,
+        functions: &[String],
+    ) -> Result<LambdaConfig, FieldError> {
+        let memory_mb = positive_int(
+            path,
+            "memory_mb",
+            self.memory_mb.unwrap_or(128),
+            MIN_MEMORY_MB,
+            MAX_MEMORY_MB,
+        )?;
+        let timeout_s = self.timeout_s.unwrap_or(MAX_TIMEOUT_S);
+        if timeout_s > MAX_TIMEOUT_S {
+            return Err(path.key("timeout_s").error(format!(
+                "timeout_s = {timeout_s}: Lambda's maximum is {MAX_TIMEOUT_S} s (15 minutes); \
+                 longer jobs need another platform, or split the work"
+            )));
+        }
+        let timeout = secs_field(path, "timeout_s", timeout_s, MAX_TIMEOUT_S)?;
+        let account = positive_int(
+            path,
+            "account_concurrency",
+            self.account_concurrency.unwrap_or(1000),
+            1,
+            10_000_000,
+        )?;
+        let reserved = match &self.reserved_concurrency {
+            None => vec![None; functions.len()],
+            Some(ReservedSpec::All(n)) => {
+                let n = positive_int(path, "reserved_concurrency", *n, 0, i64::from(account))?;
+                vec![Some(n); functions.len()]
+            }
+            Some(ReservedSpec::PerFunction(map)) => {
+                let rpath = path.key("reserved_concurrency");
+                let mut v = vec![None; functions.len()];
+                for (name, &n) in map {
+                    let Some(i) = functions.iter().position(|f| f == name) else {
+                        return Err(rpath.key(name).error(format!(
+                            "no function named `{name}`; the workload's functions are: {}",
+                            functions.join(", ")
+                        )));
+                    };
+                    v[i] = Some(positive_int(&rpath, name, n, 0, i64::from(account))?);
+                }
+                v
+            }
+        };
+        let total_reserved: u64 = reserved.iter().flatten().map(|&r| u64::from(r)).sum();
+        if total_reserved > 0 && total_reserved + u64::from(UNRESERVABLE) > u64::from(account) {
+            return Err(path.key("reserved_concurrency").error(format!(
+                "{total_reserved} reserved in total, but Lambda keeps {UNRESERVABLE} of the \
+                 account's {account} unreserved: reserve at most {} or raise account_concurrency",
+                u64::from(account).saturating_sub(u64::from(UNRESERVABLE))
+            )));
+        }
+        let provisioned = self.provisioned(path, functions, account, &reserved)?;
+        let retries = match &self.retries {
+            None => None,
+            Some(r) => {
+                let rp = path.key("retries");
+                let base_ms = r.base_ms.unwrap_or(100.0);
+                let cap_ms = r.cap_ms.unwrap_or(20_000.0);
+                for (name, v) in [("base_ms", base_ms), ("cap_ms", cap_ms)] {
+                    if !(v.is_finite() && v > 0.0 && v <= 3.6e6) {
+                        return Err(rp
+                            .key(name)
+                            .error(format!("{name} = {v}: must be greater than 0 and at most 3600000")));
+                    }
+                }
+                Some(Retries {
+                    max_attempts: positive_int(&rp, "max_attempts", r.max_attempts.unwrap_or(3), 1, 100)?,
+                    base: SimDuration::from_millis_f64(base_ms),
+                    cap: SimDuration::from_millis_f64(cap_ms.max(base_ms)),
+                })
+            }
+        };
+        let invocation = self.invocation.unwrap_or(Invocation::Sync);
+        if invocation == Invocation::Async && retries.is_some() {
+            return Err(path.key("retries").error(
+                "`retries` are the synchronous caller's; with invocation = \"async\" Lambda \
+                 retries throttled events itself (1 s doubling to 5 min) until async.max_event_age_s",
+            ));
+        }
+        let max_event_age_s = self
+            .async_
+            .as_ref()
+            .and_then(|a| a.max_event_age_s)
+            .unwrap_or(MAX_EVENT_AGE_S);
+        if !(MIN_EVENT_AGE_S..=MAX_EVENT_AGE_S).contains(&max_event_age_s) {
+            return Err(path.key("async").key("max_event_age_s").error(format!(
+                "max_event_age_s = {max_event_age_s}: Lambda accepts {MIN_EVENT_AGE_S} to \
+                 {MAX_EVENT_AGE_S} s (6 hours)"
+            )));
+        }
+        let scaling = match &self.scaling {
+            None => Scaling::PerFunction { per_10s: 1000 },
+            Some(ScalingSpec::PerFunction(p)) => Scaling::PerFunction {
+                per_10s: positive_int(
+                    &path.key("scaling"),
+                    "per_10s",
+                    p.per_10s.unwrap_or(1000),
+                    1,
+                    100_000_000,
+                )?,
+            },
+            Some(ScalingSpec::Hpa(_) | ScalingSpec::Fixed(_)) => {
+                return Err(path.key("scaling").error(
+                    "Lambda scales with { kind = \"per_function\", per_10s = N } or \
+                     { kind = \"legacy\", burst = N, per_minute = N }; hpa and fixed are \
+                     Kubernetes'",
+                ));
+            }
+            Some(ScalingSpec::Legacy(l)) => {
+                let sp = path.key("scaling");
+                Scaling::Legacy {
+                    burst: positive_int(&sp, "burst", l.burst.unwrap_or(3000), 1, 100_000_000)?,
+                    per_minute: positive_int(
+                        &sp,
+                        "per_minute",
+                        l.per_minute.unwrap_or(500),
+                        0,
+                        100_000_000,
+                    )?,
+                }
+            }
+        };
+        let init = match &self.init {
+            Some(d) => d.compile(&path.key("init"))?,
+            // Median 200 ms, p99 1200 ms (SPEC 3; platform-facts 2.2 puts
+            // Python/Node cold starts around 250 ms with a heavy tail).
+            None => Dist::lognormal(0.2, 1.2),
+        };
+        let (idle, max_lifetime) = match &self.keep_alive {
+            None => (SimDuration::from_secs(600), SimDuration::from_secs(7200)),
+            Some(KeepAliveSpec::Fixed(k)) => {
+                let kp = path.key("keep_alive");
+                let idle_s = k.idle_s.unwrap_or(600.0);
+                if !(idle_s.is_finite() && (0.0..=1e9).contains(&idle_s)) {
+                    return Err(kp
+                        .key("idle_s")
+                        .error(format!("idle_s = {idle_s}: must be between 0 and 1e9 s")));
+                }
+                (
+                    SimDuration::from_secs_f64(idle_s),
+                    secs_field(
+                        &kp,
+                        "max_lifetime_s",
+                        k.max_lifetime_s.unwrap_or(7200.0),
+                        1e9,
+                    )?,
+                )
+            }
+        };
+        let overhead_ms = self.overhead_ms.unwrap_or(0.0);
+        if !(overhead_ms.is_finite() && (0.0..=3.6e6).contains(&overhead_ms)) {
+            return Err(path.key("overhead_ms").error(format!(
+                "overhead_ms = {overhead_ms}: must be between 0 and 3600000"
+            )));
+        }
+        let pricing = match &self.pricing {
+            Some(p) => p.compile(&path.key("pricing"))?,
+            None => LambdaPricing::default(),
+        };
+        Ok(LambdaConfig {
+            memory_mb,
+            architecture: self.architecture.unwrap_or(Architecture::X86_64),
+            timeout,
+            account_concurrency: account,
+            reserved,
+            scaling,
+            init,
+            idle,
+            max_lifetime,
+            overhead: SimDuration::from_millis_f64(overhead_ms),
+            cpu_scaling: self.cpu_scaling.unwrap_or(true),
+            pricing,
+            provisioned,
+            invocation,
+            retries,
+            max_event_age: SimDuration::from_secs_f64(max_event_age_s),
+        })
+    }
+}
+
+
+impl PlatformSpec {
+    /// `provisioned_concurrency` and `provisioned_schedule`, per function.
+    fn provisioned(
+        &self,
+        path: &FieldPath,
+        functions: &[String],
+        account: u32,
+        reserved: &[Option<u32>],
+    ) -> Result<Vec<Vec<(SimTime, u32)>>, FieldError> {
+        let ppath = path.key("provisioned_concurrency");
+        let index = |p: &FieldPath, name: &str| {
+            functions.iter().position(|f| f == name).ok_or_else(|| {
+                p.error(format!(
+                    "no function named `{name}`; the workload's functions are: {}",
+                    functions.join(", ")
+                ))
+            })
+        };
+        let mut initial = vec![0u32; functions.len()];
+        match &self.provisioned_concurrency {
+            None => {}
+            Some(ReservedSpec::All(n)) => {
+                let n = positive_int(path, "provisioned_concurrency", *n, 0, i64::from(account))?;
+                initial.fill(n);
+            }
+            Some(ReservedSpec::PerFunction(map)) => {
+                for (name, &n) in map {
+                    let i = index(&ppath.key(name), name)?;
+                    initial[i] = positive_int(&ppath, name, n, 0, i64::from(account))?;
+                }
+            }
+        }
+        let mut plan: Vec<Vec<(SimTime, u32)>> =
+            initial.iter().map(|&n| vec![(SimTime::ZERO, n)]).collect();
+        let spath = path.key("provisioned_schedule");
+        let mut entries: Vec<(usize, &ScheduleEntry)> =
+            self.provisioned_schedule.iter().flatten().enumerate().collect();
+        entries.sort_by(|a, b| a.1.at_s.total_cmp(&b.1.at_s));
+        for (i, e) in entries {
+            let at = spath.index(i);
+            if !(e.at_s.is_finite() && e.at_s >= 0.0 && e.at_s <= 1e9) {
+                return Err(at.key("at_s").error(format!("at_s = {}: must be between 0 and 1e9", e.at_s)));
+            }
+            let value = positive_int(&at, "value", e.value, 0, i64::from(account))?;
+            let t = SimTime::from_secs_f64(e.at_s);
+            let targets: Vec<usize> = match &e.function {
+                Some(name) => vec![index(&at.key("function"), name)?],
+                None => (0..functions.len()).collect(),
+            };
+            for f in targets {
+                match plan[f].last_mut() {
+                    Some(last) if last.0 == t => last.1 = value,
+                    _ => plan[f].push((t, value)),
+                }
+            }
+        }
+        // Provisioned environments count against concurrency: within a
+        // reservation, or within the unreserved pool less the 100 Lambda keeps.
+        let peak = |f: usize| plan[f].iter().map(|c| c.1).max().unwrap_or(0);
+        for (f, r) in reserved.iter().enumerate() {
+            if let Some(r) = r
+                && peak(f) > *r
+            {
+                return Err(ppath.error(format!(
+                    "`{}` would have {} provisioned environments but only {r} reserved: \
+                     provisioned concurrency must fit in the function's reservation",
+                    functions[f],
+                    peak(f)
+                )));
+            }
+        }
+        let reserved_total: u32 = reserved.iter().flatten().sum();
+        let unreserved_pc: u32 = (0..functions.len()).filter(|&f| reserved[f].is_none()).map(peak).sum();
+        let room = account.saturating_sub(reserved_total).saturating_sub(UNRESERVABLE);
+        if unreserved_pc > room {
+            return Err(ppath.error(format!(
+                "{unreserved_pc} provisioned environments, but only {room} of the account's \
+                 {account} can be allocated (Lambda keeps {UNRESERVABLE} unreserved): lower it \
+                 or raise account_concurrency"
+            )));
+        }
+        Ok(plan)
+    }
+}

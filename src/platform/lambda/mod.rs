@@ -1,0 +1,754 @@
+//! The AWS Lambda model (SPEC 3): execution environments, concurrency,
+//! scaling buckets, cold starts, keep-alive, timeouts, provisioned
+//! concurrency, throttling with client or async retries, and the bill.
+//!
+//! Environments live in a slab. Each function keeps its idle on-demand
+//! environments in a deque, most recently freed at the back (reused first),
+//! and its idle provisioned environments in a stack (used before on-demand
+//! ones). Idle expiry is lazy: since `idle_s` is one platform-wide constant,
+//! idle deadlines are pushed in time order onto one FIFO, and every handler
+//! first retires the environments whose deadline has passed, *at* their
+//! deadline. That keeps the instance count exact at every point it is read,
+//! at O(1) amortised cost and without a timer event per request. The rarer
+//! retirement at `max_lifetime_s` of an idle environment uses a timer event;
+//! stale deque entries and timers are recognised by a generation counter.
+
+pub mod config;
+
+use std::collections::VecDeque;
+
+use rand::RngExt;
+
+use crate::cost::{LambdaUsage, MONTH_S};
+use crate::engine::Sim;
+use crate::metrics::{Outcome, Snapshot};
+use crate::rng::SimRng;
+use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
+use crate::workload::Request;
+
+use super::{Bill, Platform};
+pub use config::{INIT_CAP, Invocation, LambdaConfig, MB_PER_VCPU, Retries, Scaling};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EnvState {
+    Initialising,
+    Busy,
+    Idle,
+    Dead,
+}
+
+/// The request an environment is working on.
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    req: Request,
+    /// When the environment took the request (INIT starts then on a cold start).
+    taken: SimTime,
+    /// When the handler started (after INIT), once it has.
+    start: Option<SimTime>,
+    cold: bool,
+    /// The handler will be killed at the timeout.
+    times_out: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Env {
+    created: SimTime,
+    function: u32,
+    /// Bumped whenever the environment stops being idle: older deque entries
+    /// and timers for it are stale.
+    epoch: u32,
+    state: EnvState,
+    /// A provisioned environment: never expires, billed at the provisioned rates.
+    provisioned: bool,
+    job: Option<Job>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct FunctionState {
+    /// Idle on-demand environments, most recently freed at the back.
+    idle: VecDeque<(u32, u32)>,
+    /// Idle provisioned environments.
+    provisioned_idle: Vec<u32>,
+    /// Provisioned environments that exist (idle or busy).
+    provisioned: u32,
+    /// Provisioned concurrency configured now.
+    provisioned_target: u32,
+    /// Concurrency in use: on-demand environments initialising or busy, plus
+    /// every provisioned environment.
+    in_use: u32,
+    reserved: Option<u32>,
+    bucket: Option<TokenBucket>,
+}
+
+/// Events of the Lambda model.
+#[derive(Debug, Clone, Copy)]
+pub enum LambdaEvent {
+    /// INIT finished: the handler starts.
+    InitDone(u32),
+    /// The handler returned or was killed at the timeout.
+    Finish(u32),
+    /// An idle environment reaches its maximum lifetime.
+    Retire { env: u32, epoch: u32 },
+    /// A throttled request is tried again (client retry or async queue).
+    Retry(u32),
+    /// An async event reaches its maximum age.
+    Drop(u32),
+    /// Provisioned concurrency of a function changes (schedule step `step`).
+    Provision { function: u32, step: u32 },
+}
+
+/// A throttled request waiting for its next attempt.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    req: Request,
+    /// Attempts made so far.
+    attempts: u32,
+}
+
+/// Integer usage counters of one function (exact; converted to dollars once).
+#[derive(Debug, Clone, Copy, Default)]
+struct Usage {
+    requests: u64,
+    /// On-demand billed milliseconds x memory [MB-ms].
+    on_demand_mb_ms: u128,
+    /// Billed milliseconds on provisioned environments x memory [MB-ms].
+    provisioned_mb_ms: u128,
+    front_door: u64,
+}
+
+/// MB-ms to GB-s.
+fn gb_s(mb_ms: u128) -> f64 {
+    mb_ms as f64 / 1024.0 / 1000.0
+}
+
+/// The Lambda platform during one run.
+pub struct Lambda {
+    cfg: LambdaConfig,
+    rng: SimRng,
+    retry_rng: SimRng,
+    envs: Vec<Env>,
+    free_slots: Vec<u32>,
+    functions: Vec<FunctionState>,
+    /// Idle deadlines in time order: (deadline, env, epoch).
+    expiry: VecDeque<(SimTime, u32, u32)>,
+    unreserved_in_use: u32,
+    unreserved_cap: u32,
+    legacy: Option<TokenBucket>,
+    busy: u32,
+    initialising: u32,
+    alive: u32,
+    /// Requests waiting for a retry, in a slab.
+    waiting: Vec<Option<Waiting>>,
+    free_waiting: Vec<u32>,
+    waiting_count: u64,
+    /// Usage of requests that arrived in the measurement window, per function.
+    measured: Vec<Usage>,
+    /// Usage of every request, for the running cost in the time series.
+    gross: Vec<Usage>,
+}
+
+/// A continuously refilled token bucket in exact integer arithmetic: one
+/// token is `window` units, and `per_window` units are added per nanosecond.
+#[derive(Debug, Clone)]
+struct TokenBucket {
+    units: u128,
+    cap: u128,
+    per_token: u128,
+    per_ns: u128,
+    last: SimTime,
+}
+
+impl TokenBucket {
+    /// A full bucket of `capacity` tokens refilled at `per_window` tokens per `window`.
+    fn new(capacity: u32, per_window: u32, window: SimDuration) -> Self {
+        let per_token = u128::from(window.0);
+        TokenBucket {
+            units: u128::from(capacity) * per_token,
+            cap: u128::from(capacity) * per_token,
+            per_token,
+            per_ns: u128::from(per_window),
+            last: SimTime::ZERO,
+        }
+    }
+
+    /// Takes one token at `now` if there is one.
+    fn take(&mut self, now: SimTime) -> bool {
+        let elapsed = u128::from(now.since(self.last).0);
+        self.units = (self.units + elapsed * self.per_ns).min(self.cap);
+        self.last = now;
+        if self.units >= self.per_token {
+            self.units -= self.per_token;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Handler time for `work` CPU-seconds: with `cpu_scaling`, below 1,769 MB
+/// the function has a fraction of a vCPU and runs proportionally longer
+/// (rounded up to the nanosecond).
+pub fn exec_time(cfg: &LambdaConfig, work: SimDuration) -> SimDuration {
+    let mem = cfg.memory_mb;
+    if cfg.cpu_scaling && mem < MB_PER_VCPU {
+        let ns = (u128::from(work.0) * u128::from(MB_PER_VCPU)).div_ceil(u128::from(mem));
+        SimDuration(ns.min(u128::from(u64::MAX)) as u64)
+    } else {
+        work
+    }
+}
+
+/// Seconds of a provisioned-concurrency step within [from, to), rounded up
+/// to five minutes (platform-facts 1.4: "rounded up to the nearest five minutes").
+fn provisioned_seconds(start: SimTime, end: SimTime, from: SimTime, to: SimTime) -> u64 {
+    let (a, b) = (start.max(from), end.min(to));
+    if b <= a {
+        return 0;
+    }
+    b.since(a).0.div_ceil(NANOS_PER_SEC).div_ceil(300) * 300
+}
+
+impl Lambda {
+    /// A platform with only its provisioned environments (created by
+    /// [`Platform::start`]), drawing INIT times from `rng` and retry jitter
+    /// from `retry_rng`.
+    pub fn new(cfg: LambdaConfig, rng: SimRng, retry_rng: SimRng) -> Self {
+        let window = SimDuration::from_secs(10);
+        let functions: Vec<FunctionState> = cfg
+            .reserved
+            .iter()
+            .map(|&reserved| FunctionState {
+                reserved,
+                bucket: match cfg.scaling {
+                    Scaling::PerFunction { per_10s } => {
+                        Some(TokenBucket::new(per_10s, per_10s, window))
+                    }
+                    Scaling::Legacy { .. } => None,
+                },
+                ..FunctionState::default()
+            })
+            .collect();
+        let legacy = match cfg.scaling {
+            Scaling::Legacy { burst, per_minute } => Some(TokenBucket::new(
+                burst,
+                per_minute,
+                SimDuration::from_secs(60),
+            )),
+            Scaling::PerFunction { .. } => None,
+        };
+        let reserved: u32 = cfg.reserved.iter().flatten().sum();
+        let n = functions.len();
+        Lambda {
+            unreserved_cap: cfg.account_concurrency - reserved,
+            cfg,
+            rng,
+            retry_rng,
+            envs: Vec::new(),
+            free_slots: Vec::new(),
+            functions,
+            expiry: VecDeque::new(),
+            unreserved_in_use: 0,
+            legacy,
+            busy: 0,
+            initialising: 0,
+            alive: 0,
+            waiting: Vec::new(),
+            free_waiting: Vec::new(),
+            waiting_count: 0,
+            measured: vec![Usage::default(); n],
+            gross: vec![Usage::default(); n],
+        }
+    }
+
+    fn has_concurrency(&self, f: usize) -> bool {
+        match self.functions[f].reserved {
+            Some(r) => self.functions[f].in_use < r,
+            None => self.unreserved_in_use < self.unreserved_cap,
+        }
+    }
+
+    fn take_token(&mut self, f: usize, now: SimTime) -> bool {
+        match &mut self.legacy {
+            Some(bucket) => bucket.take(now),
+            None => self.functions[f]
+                .bucket
+                .as_mut()
+                .is_some_and(|b| b.take(now)),
+        }
+    }
+
+    fn acquire(&mut self, f: usize) {
+        let fs = &mut self.functions[f];
+        fs.in_use += 1;
+        if fs.reserved.is_none() {
+            self.unreserved_in_use += 1;
+        }
+    }
+
+    fn release(&mut self, f: usize) {
+        let fs = &mut self.functions[f];
+        fs.in_use -= 1;
+        if fs.reserved.is_none() {
+            self.unreserved_in_use -= 1;
+        }
+    }
+
+    /// Retires every idle environment whose idle deadline is at or before `now`, at its deadline.
+    #[inline]
+    fn expire(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        while let Some(&(deadline, env, epoch)) = self.expiry.front() {
+            if deadline > now {
+                break;
+            }
+            self.expiry.pop_front();
+            let e = &self.envs[env as usize];
+            if e.epoch == epoch && e.state == EnvState::Idle {
+                self.retire(env, deadline, sim);
+            }
+        }
+    }
+
+    fn retire(&mut self, env: u32, at: SimTime, sim: &mut Sim<LambdaEvent>) {
+        let e = &mut self.envs[env as usize];
+        e.state = EnvState::Dead;
+        e.epoch = e.epoch.wrapping_add(1);
+        e.job = None;
+        self.alive -= 1;
+        self.free_slots.push(env);
+        sim.rec.instances.set(at, u64::from(self.alive));
+    }
+
+    /// The most recently freed live idle on-demand environment of function `f`.
+    fn pop_warm(&mut self, f: usize) -> Option<u32> {
+        while let Some((env, epoch)) = self.functions[f].idle.pop_back() {
+            let e = &self.envs[env as usize];
+            if e.epoch == epoch && e.state == EnvState::Idle {
+                return Some(env);
+            }
+        }
+        None
+    }
+
+    fn new_env(&mut self, f: u32, now: SimTime, provisioned: bool) -> u32 {
+        let env = Env {
+            created: now,
+            function: f,
+            epoch: 0,
+            state: if provisioned {
+                EnvState::Idle
+            } else {
+                EnvState::Initialising
+            },
+            provisioned,
+            job: None,
+        };
+        self.alive += 1;
+        match self.free_slots.pop() {
+            Some(slot) => {
+                let epoch = self.envs[slot as usize].epoch;
+                self.envs[slot as usize] = Env { epoch, ..env };
+                slot
+            }
+            None => {
+                self.envs.push(env);
+                (self.envs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Gives `env` the job `req` at `now` and starts its handler (a warm start).
+    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        let e = &mut self.envs[env as usize];
+        e.epoch = e.epoch.wrapping_add(1);
+        e.job = Some(Job {
+            req,
+            taken: now,
+            start: None,
+            cold: false,
+            times_out: false,
+        });
+        self.start_handler(env, now, sim);
+    }
+
+    /// Starts the handler of the job held by `env` at `now`.
+    fn start_handler(&mut self, env: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        let timeout = self.cfg.timeout;
+        let e = &mut self.envs[env as usize];
+        let job = e
+            .job
+            .as_mut()
+            .expect("an environment starting a handler holds a job");
+        let exec = exec_time(&self.cfg, job.req.work);
+        job.start = Some(now);
+        job.times_out = exec > timeout;
+        e.state = EnvState::Busy;
+        self.busy += 1;
+        sim.schedule(now + exec.min(timeout), LambdaEvent::Finish(env));
+    }
+
+    /// One attempt to run `req` at `now`: a provisioned environment, a warm
+    /// on-demand one, or a cold start. `false` when throttled.
+    fn attempt(&mut self, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) -> bool {
+        let f = req.function as usize;
+        if let Some(env) = self.functions[f].provisioned_idle.pop() {
+            self.start_warm(env, req, now, sim);
+            sim.rec.in_service.set(now, self.in_service());
+            return true;
+        }
+        if !self.has_concurrency(f) {
+            return false;
+        }
+        if let Some(env) = self.pop_warm(f) {
+            self.acquire(f);
+            self.start_warm(env, req, now, sim);
+            sim.rec.in_service.set(now, self.in_service());
+            return true;
+        }
+        if !self.take_token(f, now) {
+            return false;
+        }
+        // Cold start: a new environment runs INIT, then the handler.
+        self.acquire(f);
+        let env = self.new_env(req.function, now, false);
+        self.envs[env as usize].job = Some(Job {
+            req,
+            taken: now,
+            start: None,
+            cold: true,
+            times_out: false,
+        });
+        sim.rec.instances.set(now, u64::from(self.alive));
+        sim.rec.cold_start(&req);
+        let init = self.cfg.init.sample(&mut self.rng).min(INIT_CAP);
+        if init == SimDuration::ZERO {
+            self.start_handler(env, now, sim);
+        } else {
+            self.initialising += 1;
+            sim.schedule(now + init, LambdaEvent::InitDone(env));
+        }
+        sim.rec.in_service.set(now, self.in_service());
+        true
+    }
+
+    /// After a throttled attempt (`attempts` made so far): retry later, drop,
+    /// or report the throttle.
+    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        let next = match (self.cfg.invocation, self.cfg.retries) {
+            (Invocation::Async, _) => {
+                // Lambda's own retries: 1 s doubling to 5 minutes
+                // (platform-facts 1.3), until the event is too old.
+                let backoff = SimDuration::from_secs(1u64 << (attempts - 1).min(9))
+                    .min(SimDuration::from_secs(300));
+                let deadline = req.arrival + self.cfg.max_event_age;
+                let at = now + backoff;
+                if at > deadline {
+                    let slot = self.park(req, attempts);
+                    sim.schedule(deadline.max(now), LambdaEvent::Drop(slot));
+                    return;
+                }
+                at
+            }
+            (Invocation::Sync, Some(r)) if attempts < r.max_attempts => {
+                // Full jitter: uniform in [0, min(cap, base x 2^retry)].
+                let ceiling = (r.base.0 as f64 * f64::from(1u32 << (attempts - 1).min(30)))
+                    .min(r.cap.0 as f64);
+                now + SimDuration((self.retry_rng.random::<f64>() * ceiling) as u64)
+            }
+            (Invocation::Sync, _) => {
+                sim.rec.outcome(&req, Outcome::Throttled, None, now, false);
+                return;
+            }
+        };
+        let slot = self.park(req, attempts);
+        sim.schedule(next, LambdaEvent::Retry(slot));
+    }
+
+    fn park(&mut self, req: Request, attempts: u32) -> u32 {
+        self.waiting_count += 1;
+        let w = Some(Waiting { req, attempts });
+        match self.free_waiting.pop() {
+            Some(slot) => {
+                self.waiting[slot as usize] = w;
+                slot
+            }
+            None => {
+                self.waiting.push(w);
+                (self.waiting.len() - 1) as u32
+            }
+        }
+    }
+
+    fn unpark(&mut self, slot: u32) -> Waiting {
+        self.waiting_count -= 1;
+        self.free_waiting.push(slot);
+        self.waiting[slot as usize]
+            .take()
+            .expect("a parked request is taken once")
+    }
+
+    /// Makes function `f` hold `target` provisioned environments at `now`:
+    /// new ones are ready at once; surplus idle ones go now, busy ones when
+    /// their request ends.
+    fn provision(&mut self, f: usize, target: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        self.functions[f].provisioned_target = target;
+        while self.functions[f].provisioned < target {
+            let env = self.new_env(f as u32, now, true);
+            let fs = &mut self.functions[f];
+            fs.provisioned += 1;
+            fs.provisioned_idle.push(env);
+            self.acquire(f);
+        }
+        while self.functions[f].provisioned > target {
+            let Some(env) = self.functions[f].provisioned_idle.pop() else {
+                break;
+            };
+            self.functions[f].provisioned -= 1;
+            self.release(f);
+            self.retire(env, now, sim);
+        }
+        sim.rec.instances.set(now, u64::from(self.alive));
+    }
+
+    fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
+        let mb_ms =
+            u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
+        let f = job.req.function as usize;
+        for u in [Some(&mut self.gross[f]), measured.then_some(&mut self.measured[f])]
+            .into_iter()
+            .flatten()
+        {
+            u.requests += 1;
+            if provisioned {
+                u.provisioned_mb_ms += mb_ms;
+            } else {
+                u.on_demand_mb_ms += mb_ms;
+            }
+        }
+    }
+
+    fn in_service(&self) -> u64 {
+        u64::from(self.busy + self.initialising)
+    }
+
+    /// Configured provisioned GB-s of function `f` over [from, to).
+    fn provisioned_gb_s(&self, f: usize, from: SimTime, to: SimTime) -> f64 {
+        let plan = &self.cfg.provisioned[f];
+        let gb = f64::from(self.cfg.memory_mb) / 1024.0;
+        plan.iter()
+            .enumerate()
+            .map(|(i, &(start, value))| {
+                let end = plan.get(i + 1).map_or(to, |n| n.0);
+                f64::from(value) * gb * provisioned_seconds(start, end, from, to) as f64
+            })
+            .sum()
+    }
+
+    /// The usage of `per_function` (and the provisioned configuration over
+    /// [from, to)) in the form the pricing takes.
+    fn usage(&self, per_function: &[Usage], from: SimTime, to: SimTime) -> LambdaUsage {
+        let mut u = LambdaUsage::default();
+        for (f, x) in per_function.iter().enumerate() {
+            let on_demand = gb_s(x.on_demand_mb_ms);
+            u.requests += x.requests as f64;
+            u.gb_s += on_demand;
+            u.provisioned_duration_gb_s += gb_s(x.provisioned_mb_ms);
+            u.front_door_requests += x.front_door as f64;
+            u.provisioned_gb_s += self.provisioned_gb_s(f, from, to);
+            // The free tier does not apply to functions with provisioned concurrency.
+            if self.cfg.provisioned[f].iter().all(|c| c.1 == 0) {
+                u.free_eligible_requests += x.requests as f64;
+                u.free_eligible_gb_s += on_demand;
+            }
+        }
+        u
+    }
+}
+
+impl Platform for Lambda {
+    type Event = LambdaEvent;
+
+    fn start(&mut self, sim: &mut Sim<LambdaEvent>) {
+        for f in 0..self.functions.len() {
+            let plan = self.cfg.provisioned[f].clone();
+            self.provision(f, plan[0].1, SimTime::ZERO, sim);
+            for (step, &(at, _)) in plan.iter().enumerate().skip(1) {
+                sim.schedule(
+                    at,
+                    LambdaEvent::Provision {
+                        function: f as u32,
+                        step: step as u32,
+                    },
+                );
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, req: Request, sim: &mut Sim<LambdaEvent>) {
+        let now = sim.now();
+        self.expire(now, sim);
+        sim.rec.arrived(&req);
+        let f = req.function as usize;
+        self.gross[f].front_door += 1;
+        if sim.rec.measured(&req) {
+            self.measured[f].front_door += 1;
+        }
+        if !self.attempt(req, now, sim) {
+            self.throttled(req, 1, now, sim);
+        }
+    }
+
+    fn on_event(&mut self, event: LambdaEvent, sim: &mut Sim<LambdaEvent>) {
+        let now = sim.now();
+        self.expire(now, sim);
+        match event {
+            LambdaEvent::InitDone(env) => {
+                self.initialising -= 1;
+                self.start_handler(env, now, sim);
+            }
+            LambdaEvent::Finish(env) => {
+                let e = &mut self.envs[env as usize];
+                let job = e.job.take().expect("a finishing environment holds a job");
+                let f = e.function as usize;
+                let provisioned = e.provisioned;
+                let measured = sim.rec.measured(&job.req);
+                self.bill_job(&job, provisioned, now, measured);
+                let outcome = if job.times_out {
+                    Outcome::TimedOut
+                } else {
+                    Outcome::Completed
+                };
+                sim.rec.outcome(&job.req, outcome, job.start, now, job.cold);
+                self.busy -= 1;
+                if provisioned {
+                    let fs = &mut self.functions[f];
+                    if fs.provisioned > fs.provisioned_target {
+                        // Configured down while it was busy.
+                        fs.provisioned -= 1;
+                        self.release(f);
+                        self.retire(env, now, sim);
+                    } else {
+                        // Kept warm (a killed one is replaced, invisibly).
+                        let e = &mut self.envs[env as usize];
+                        e.state = EnvState::Idle;
+                        self.functions[f].provisioned_idle.push(env);
+                    }
+                    sim.rec.in_service.set(now, self.in_service());
+                    return;
+                }
+                self.release(f);
+                sim.rec.in_service.set(now, self.in_service());
+                let e = &mut self.envs[env as usize];
+                let end_of_life = e.created + self.cfg.max_lifetime;
+                if job.times_out || now >= end_of_life {
+                    // A killed handler's environment is discarded; an old one is recycled.
+                    self.retire(env, now, sim);
+                } else {
+                    e.state = EnvState::Idle;
+                    let epoch = e.epoch;
+                    let idle_until = now + self.cfg.idle;
+                    if end_of_life < idle_until {
+                        sim.schedule(end_of_life, LambdaEvent::Retire { env, epoch });
+                    } else {
+                        self.expiry.push_back((idle_until, env, epoch));
+                    }
+                    let fs = &mut self.functions[f];
+                    // Drop stale entries at the old end so the deque stays bounded.
+                    while let Some(&(old, g)) = fs.idle.front() {
+                        let oe = &self.envs[old as usize];
+                        if oe.epoch == g && oe.state == EnvState::Idle {
+                            break;
+                        }
+                        fs.idle.pop_front();
+                    }
+                    fs.idle.push_back((env, epoch));
+                }
+            }
+            LambdaEvent::Retire { env, epoch } => {
+                let e = &self.envs[env as usize];
+                if e.epoch == epoch && e.state == EnvState::Idle {
+                    self.retire(env, now, sim);
+                }
+            }
+            LambdaEvent::Retry(slot) => {
+                let w = self.unpark(slot);
+                if !self.attempt(w.req, now, sim) {
+                    self.throttled(w.req, w.attempts + 1, now, sim);
+                }
+            }
+            LambdaEvent::Drop(slot) => {
+                let w = self.unpark(slot);
+                sim.rec.outcome(&w.req, Outcome::Dropped, None, now, false);
+            }
+            LambdaEvent::Provision { function, step } => {
+                let f = function as usize;
+                let target = self.cfg.provisioned[f][step as usize].1;
+                self.provision(f, target, now, sim);
+            }
+        }
+    }
+
+    fn snapshot(&mut self, at: SimTime, sim: &mut Sim<LambdaEvent>) -> Snapshot {
+        self.expire(at, sim);
+        // The running bill includes what requests still executing have used so far.
+        let mut gross = self.gross.clone();
+        for job in self.envs.iter().filter_map(|e| e.job.as_ref()) {
+            let g = &mut gross[job.req.function as usize];
+            g.requests += 1;
+            g.on_demand_mb_ms +=
+                u128::from(at.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
+        }
+        let u = self.usage(&gross, SimTime::ZERO, at);
+        let p = &self.cfg.pricing;
+        let cost = u.requests * p.request_per_million / 1e6
+            + u.gb_s * p.gb_s(self.cfg.architecture)
+            + u.provisioned_duration_gb_s * p.provisioned_duration_gb_s
+            + u.provisioned_gb_s * p.provisioned_gb_s
+            + u.front_door_requests * p.api_gateway_per_million / 1e6;
+        Snapshot {
+            in_flight: self.in_service() + self.waiting_count,
+            queued: self.waiting_count,
+            instances_busy: Some(u64::from(self.busy)),
+            instances_idle: Some(u64::from(self.alive - self.busy - self.initialising)),
+            instances_initialising: Some(u64::from(self.initialising)),
+            cost_usd: cost,
+            ..Snapshot::default()
+        }
+    }
+
+    fn finish(mut self, sim: &mut Sim<LambdaEvent>) -> Bill {
+        let now = sim.now();
+        self.expire(now, sim);
+        // Requests still initialising or executing: billed for the time so far.
+        let mut jobs: Vec<(Job, bool)> = self
+            .envs
+            .iter()
+            .filter_map(|e| e.job.map(|j| (j, e.provisioned)))
+            .collect();
+        // Requests waiting for a retry never started.
+        let mut parked: Vec<Request> = self.waiting.iter().flatten().map(|w| w.req).collect();
+        jobs.sort_by_key(|(j, _)| j.req.id);
+        parked.sort_by_key(|r| r.id);
+        for (job, provisioned) in &jobs {
+            let measured = sim.rec.measured(&job.req);
+            self.bill_job(job, *provisioned, now, measured);
+            sim.rec
+                .outcome(&job.req, Outcome::InFlight, job.start, now, job.cold);
+        }
+        for req in &parked {
+            sim.rec.outcome(req, Outcome::InFlight, None, now, false);
+        }
+        let (from, to) = sim.rec.window();
+        let window_s = to.since(from).as_secs_f64();
+        let usage = self.usage(&self.measured, from, to);
+        let p = &self.cfg.pricing;
+        let arch = self.cfg.architecture;
+        Bill {
+            cost: p.bill(arch, &usage, window_s),
+            per_month_usd: if window_s > 0.0 {
+                p.bill_month(arch, &usage.scaled(MONTH_S / window_s)).total()
+            } else {
+                0.0
+            },
+        }
+    }
+}
