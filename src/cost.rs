@@ -109,9 +109,9 @@ impl LambdaPricingSpec {
         let price = |name: &str, v: Option<f64>, default: f64| match v {
             None => Ok(default),
             Some(p) if p.is_finite() && p >= 0.0 => Ok(p),
-            Some(p) => Err(path
-                .key(name)
-                .error(format!("{name} = {p}: a price must be a finite number >= 0"))),
+            Some(p) => Err(path.key(name).error(format!(
+                "{name} = {p}: a price must be a finite number >= 0"
+            ))),
         };
         Ok(LambdaPricing {
             request_per_million: price(
@@ -121,7 +121,11 @@ impl LambdaPricingSpec {
             )?,
             gb_s_x86: price("gb_s_x86", self.gb_s_x86, d.gb_s_x86)?,
             gb_s_arm: price("gb_s_arm", self.gb_s_arm, d.gb_s_arm)?,
-            provisioned_gb_s: price("provisioned_gb_s", self.provisioned_gb_s, d.provisioned_gb_s)?,
+            provisioned_gb_s: price(
+                "provisioned_gb_s",
+                self.provisioned_gb_s,
+                d.provisioned_gb_s,
+            )?,
             provisioned_duration_gb_s: price(
                 "provisioned_duration_gb_s",
                 self.provisioned_duration_gb_s,
@@ -311,17 +315,26 @@ mod tests {
             gb_s: 10e9,
             ..LambdaUsage::default()
         };
-        assert_eq!(cents(p.bill_month(Architecture::X86_64, &u).compute), 16_000_020);
+        assert_eq!(
+            cents(p.bill_month(Architecture::X86_64, &u).compute),
+            16_000_020
+        );
         // 20 B: + 9 B at $0.000015 ($135,000) + 5 B at $0.0000133334 ($66,667):
         // $301,667.20.
         let u = LambdaUsage {
             gb_s: 20e9,
             ..LambdaUsage::default()
         };
-        assert_eq!(cents(p.bill_month(Architecture::X86_64, &u).compute), 30_166_720);
+        assert_eq!(
+            cents(p.bill_month(Architecture::X86_64, &u).compute),
+            30_166_720
+        );
         // arm64, 10 B: 7.5 B at $0.0000133334 = $100,000.50 + 2.5 B at
         // $0.0000120001 = $30,000.25: $130,000.75.
-        assert_eq!(cents(p.bill_month(Architecture::Arm64, &u.scaled(0.5)).compute), 13_000_075);
+        assert_eq!(
+            cents(p.bill_month(Architecture::Arm64, &u.scaled(0.5)).compute),
+            13_000_075
+        );
         // Over one day of a month with that rate the tiers are prorated: a day of
         // 10 B/month is billed 1/30 of $160,000.20.
         let day = u.scaled(0.5 / 30.0);

@@ -171,34 +171,54 @@ fn smarter_balancing_queues_less() {
     );
 }
 
-#[test]
-fn the_hpa_scales_up_1_5_10_20_40_under_a_step() {
-    // From t = 0, far more load than one pod takes. The concurrency metric is
-    // read over [k15 - 30, k15 - 15): first available at the 30 s sync.
-    let src = r#"
+fn step_desired(delay_s: u32) -> Vec<String> {
+    // From t = 0, far more load than one pod takes.
+    let src = format!(
+        r#"
         seed = 3
         duration_s = 120
         timeseries_interval_s = 15
         [workload]
-        arrival = { kind = "constant", rate_per_s = 400 }
-        work = { kind = "constant", s = 1 }
+        arrival = {{ kind = "constant", rate_per_s = 400 }}
+        work = {{ kind = "constant", s = 1 }}
         [[platforms]]
         name = "hpa"
         kind = "kubernetes"
-        pod = { cpu = 1, memory_mb = 256, concurrency = 1, queue_capacity = 50, startup = { kind = "constant", s = 5 } }
-        scaling = { kind = "hpa", min_replicas = 1, max_replicas = 100, metric = "concurrency", target = 1 }
-        nodes = { instance = { vcpu = 128, memory_mb = 524288, usd_per_hour = 1.0, max_pods = 500 }, initial = 1, autoscaler = "none" }
-    "#;
-    let (_, rows, _) = run(src, false);
+        pod = {{ cpu = 1, memory_mb = 256, concurrency = 1, queue_capacity = 50, startup = {{ kind = "constant", s = 5 }} }}
+        scaling = {{ kind = "hpa", min_replicas = 1, max_replicas = 100, metric = "concurrency", target = 1, metric_delay_s = {delay_s} }}
+        nodes = {{ instance = {{ vcpu = 128, memory_mb = 524288, usd_per_hour = 1.0, max_pods = 500 }}, initial = 1, autoscaler = "none" }}
+        "#
+    );
+    let (_, rows, _) = run(&src, false);
     // Row t_s = k x 15 ends just before the sync at (k + 1) x 15, so it shows
     // the replicas decided at the sync at k x 15.
-    let desired: Vec<&str> = rows
-        .iter()
-        .map(|r| r[col("pods_desired")].as_str())
-        .collect();
-    assert_eq!(desired, vec!["1", "1", "5", "10", "20", "40", "80", "100"]);
-    // New pods become ready 5 s after their sync.
-    assert_eq!(rows[3][col("pods_ready")], "10");
+    rows.iter()
+        .map(|r| r[col("pods_desired")].clone())
+        .collect()
+}
+
+#[test]
+fn the_hpa_scales_up_1_5_10_20_40_under_a_step() {
+    // The metric is read over [t - 30, t - 15): first available at the 30 s
+    // sync; then the default policies allow max(+4, x2) per 15 s.
+    assert_eq!(
+        step_desired(15),
+        ["1", "1", "5", "10", "20", "40", "80", "100"]
+    );
+}
+
+#[test]
+fn the_metric_delay_postpones_the_first_reaction() {
+    // With no delay the 15 s sync already reads [0, 15); with 30 s the first
+    // window, [0, 15), is read at the 45 s sync.
+    assert_eq!(
+        step_desired(0),
+        ["1", "5", "10", "20", "40", "80", "100", "100"]
+    );
+    assert_eq!(
+        step_desired(30),
+        ["1", "1", "1", "5", "10", "20", "40", "80"]
+    );
 }
 
 #[test]

@@ -7,5 +7,6 @@ mod cli;
 mod determinism;
 mod examples;
 mod kubernetes;
+mod lambda_depth;
 mod lifecycle;
 mod validation;

@@ -206,9 +206,11 @@ impl Hpa {
         // of target on a scale-down and at 0 on a scale-up; unready pods at 0.
         let mut values = ready.clone();
         if missing > 0 {
+            // A missing pod counts as using everything on a scale-down: for
+            // cpu, max(100 %, target) of its request; for the others, the target.
             let fill = if usage_ratio < 1.0 {
                 match self.cfg.metric {
-                    Metric::Cpu => request_m * self.target_percent() as f64 / 100.0,
+                    Metric::Cpu => request_m * self.target_percent().max(100) as f64 / 100.0,
                     Metric::Concurrency | Metric::Rps => self.cfg.target,
                 }
             } else {
@@ -514,6 +516,22 @@ mod tests {
         let s = [
             PodSample::Ready(12.0),
             PodSample::Missing,
+            PodSample::Missing,
+            PodSample::Missing,
+        ];
+        assert_eq!(h.replicas_for_metric(4, &s, 1000.0), Some(4));
+    }
+
+    #[test]
+    fn missing_cpu_pods_count_as_their_full_request_on_a_scale_down() {
+        // Target 60 %. 2 ready at 300 m (30 %, ratio 0.5) and 2 missing, which
+        // count as 100 % of their request (max(100 %, target)):
+        // (300 + 300 + 1000 + 1000) / 4 = 650 m = 65 % -> ratio 1.083, within
+        // tolerance: no change. At the 60 % target they would give 45 % -> 3.
+        let h = Hpa::new(cfg(Metric::Cpu, 0.6));
+        let s = [
+            PodSample::Ready(300.0),
+            PodSample::Ready(300.0),
             PodSample::Missing,
             PodSample::Missing,
         ];

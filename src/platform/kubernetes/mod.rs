@@ -636,8 +636,6 @@ struct Pod {
     touched: SimTime,
     /// Usage snapshots at the metric window edges.
     snapshots: VecDeque<(SimTime, Usage)>,
-    /// The latest metric: (end of its window, value).
-    metric: Option<(SimTime, f64)>,
 }
 
 impl Pod {
@@ -645,7 +643,7 @@ impl Pod {
     fn touch(&mut self, now: SimTime) {
         let dt = u128::from(now.since(self.touched).0);
         if dt > 0 {
-            self.usage.cpu += self.server.cpu_used_m() as u128 * dt;
+            self.usage.cpu += u128::from(self.server.cpu_used_m()) * dt;
             self.usage.requests += self.server.outstanding() as u128 * dt;
             self.touched = now;
         }
@@ -675,6 +673,8 @@ pub struct Kubernetes {
     provision_rng: SimRng,
     lb_rng: SimRng,
     pods: Vec<Pod>,
+    /// Pods not yet gone, by id (the scans that matter walk these, not every pod ever made).
+    live: BTreeSet<u32>,
     nodes: Vec<Node>,
     /// Unplaced pods, oldest first.
     pending: VecDeque<u32>,
@@ -713,6 +713,7 @@ impl Kubernetes {
             provision_rng,
             lb_rng,
             pods: Vec::new(),
+            live: BTreeSet::new(),
             nodes: Vec::new(),
             pending: VecDeque::new(),
             ready: Vec::new(),
@@ -730,10 +731,13 @@ impl Kubernetes {
     }
 
     fn live_pods(&self) -> u64 {
-        self.pods
-            .iter()
-            .filter(|p| p.state != PodState::Gone)
-            .count() as u64
+        self.live.len() as u64
+    }
+
+    fn gone(&mut self, p: u32) {
+        self.pods[p as usize].state = PodState::Gone;
+        self.pods[p as usize].snapshots = VecDeque::new();
+        self.live.remove(&p);
     }
 
     fn live_nodes(&self) -> u64 {
@@ -748,18 +752,14 @@ impl Kubernetes {
             created: now,
             started: None,
             ready_at: None,
-            server: Server::new(
-                cfg.pod_cpu_m as f64 / 1000.0,
-                cfg.concurrency,
-                cfg.queue_capacity,
-            ),
+            server: Server::new(cfg.pod_cpu_m, cfg.concurrency, cfg.queue_capacity),
             usage: Usage::default(),
             touched: now,
             snapshots: VecDeque::new(),
-            metric: None,
         });
         let id = (self.pods.len() - 1) as u32;
         self.pending.push_back(id);
+        self.live.insert(id);
         id
     }
 
@@ -823,6 +823,10 @@ impl Kubernetes {
     fn leave_load_balancer(&mut self, p: u32) {
         if let Some(i) = self.ready.iter().position(|&q| q == p) {
             self.ready.remove(i);
+            // Keep the rotation on the pod it was going to visit next.
+            if i < self.rr {
+                self.rr -= 1;
+            }
         }
         let out = self.pods[p as usize].server.outstanding();
         self.by_outstanding.remove(&(out, p));
@@ -843,7 +847,7 @@ impl Kubernetes {
 
     fn finalize(&mut self, p: u32, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
         self.release_node(p, now, sim);
-        self.pods[p as usize].state = PodState::Gone;
+        self.gone(p);
         sim.rec.instances.set(now, self.live_pods());
         self.schedule_pending(now, sim);
     }
@@ -854,7 +858,7 @@ impl Kubernetes {
         match self.pods[p as usize].state {
             PodState::Pending => {
                 self.pending.retain(|&q| q != p);
-                self.pods[p as usize].state = PodState::Gone;
+                self.gone(p);
                 sim.rec.instances.set(now, self.live_pods());
             }
             PodState::Starting => self.finalize(p, now, sim),
@@ -871,7 +875,10 @@ impl Kubernetes {
 
     /// Brings the deployment to `self.desired` pods (terminating ones not counted).
     fn reconcile(&mut self, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
-        let active: Vec<u32> = (0..self.pods.len() as u32)
+        let active: Vec<u32> = self
+            .live
+            .iter()
+            .copied()
             .filter(|&p| {
                 matches!(
                     self.pods[p as usize].state,
@@ -918,10 +925,11 @@ impl Kubernetes {
     }
 
     /// Updates the totals and the least-outstanding index after pod `p` changed.
+    /// (`before`: in service, queued and epoch before the change.)
     fn account(
         &mut self,
         p: u32,
-        before: (usize, usize),
+        before: (usize, usize, u32),
         now: SimTime,
         sim: &mut Sim<KubernetesEvent>,
     ) {
@@ -936,106 +944,112 @@ impl Kubernetes {
         if before.0 != after.0 {
             sim.rec.in_service.set(now, self.in_service);
         }
-        if let Some(t) = pod.server.next_completion() {
-            let epoch = pod.server.epoch;
+        let epoch = pod.server.epoch;
+        if epoch != before.2
+            && let Some(t) = pod.server.next_completion()
+        {
             sim.schedule(t, KubernetesEvent::PodTick { pod: p, epoch });
         }
     }
 
-    fn hpa_samples(&self, now: SimTime) -> Vec<PodSample> {
+    /// What the controller sees of each pod at a sync at `now`: the metric
+    /// averaged over [now - delay - window, now - delay), from the usage
+    /// snapshots taken at those edges.
+    fn hpa_samples(&mut self, now: SimTime) -> Vec<PodSample> {
         let cfg = &self.hpa.as_ref().expect("an HPA").cfg;
-        self.pods
-            .iter()
-            .filter_map(|pod| match pod.state {
-                PodState::Pending | PodState::Starting => Some(PodSample::Unready),
-                PodState::Ready => Some(match pod.metric {
-                    None => PodSample::Missing,
-                    Some((at, value)) => {
-                        let started = pod.started.unwrap_or(pod.created);
-                        let ready_at = pod.ready_at.unwrap_or(now);
-                        // CPU within the initialisation period: a sample whose
-                        // window began before readiness is set aside.
-                        if cfg.metric == Metric::Cpu
-                            && now < started + cfg.cpu_initialization
-                            && at < ready_at + cfg.metric_window
-                        {
-                            PodSample::Unready
-                        } else {
-                            PodSample::Ready(value)
+        let (metric, window, period) = (cfg.metric, cfg.metric_window, cfg.sync_period);
+        let cpu_init = cfg.cpu_initialization;
+        let end = now.0.checked_sub(cfg.metric_delay.0).map(SimTime);
+        let start = end.and_then(|e| e.0.checked_sub(window.0)).map(SimTime);
+        let mut samples = Vec::with_capacity(self.live.len());
+        for &p in &self.live {
+            let pod = &mut self.pods[p as usize];
+            let sample = match pod.state {
+                PodState::Pending | PodState::Starting => PodSample::Unready,
+                PodState::Terminating | PodState::Gone => continue,
+                PodState::Ready => {
+                    let usage = match (start, end) {
+                        (Some(s), Some(e)) => {
+                            if e == now {
+                                pod.touch(now);
+                            }
+                            let at =
+                                |t: SimTime| pod.snapshots.iter().find(|x| x.0 == t).map(|x| x.1);
+                            let u_end = if e == now { Some(pod.usage) } else { at(e) };
+                            at(s).zip(u_end)
+                        }
+                        _ => None,
+                    };
+                    match usage {
+                        None => PodSample::Missing,
+                        Some((a, b)) => {
+                            let w = window.0 as f64;
+                            let value = match metric {
+                                // Whole millicores, as metrics-server reports them.
+                                Metric::Cpu => ((b.cpu - a.cpu) / u128::from(window.0)) as f64,
+                                Metric::Concurrency => (b.requests - a.requests) as f64 / w,
+                                Metric::Rps => (b.routed - a.routed) as f64 / (w / 1e9),
+                            };
+                            let started = pod.started.unwrap_or(pod.created);
+                            let ready_at = pod.ready_at.unwrap_or(now);
+                            // CPU within the initialisation period: a sample whose
+                            // window began before readiness is set aside.
+                            let window_end = end.unwrap_or(now);
+                            if metric == Metric::Cpu
+                                && now < started + cpu_init
+                                && window_end < ready_at + window
+                            {
+                                PodSample::Unready
+                            } else {
+                                PodSample::Ready(value)
+                            }
                         }
                     }
-                }),
-                PodState::Terminating | PodState::Gone => None,
-            })
-            .collect()
-    }
-
-    fn scrape(&mut self, now: SimTime) {
-        let cfg = self.hpa.as_ref().expect("an HPA").cfg.clone();
-        let at_end = now == self.scrape_end;
-        let window = cfg.metric_window;
-        for pod in &mut self.pods {
-            if !matches!(pod.state, PodState::Starting | PodState::Ready) {
-                continue;
-            }
-            pod.touch(now);
-            pod.snapshots.push_back((now, pod.usage));
-            if at_end {
-                let from = SimTime(now.0.saturating_sub(window.0));
-                while pod.snapshots.front().is_some_and(|s| s.0 < from) {
+                }
+            };
+            samples.push(sample);
+            // The next sync's window starts one period later.
+            if let Some(s) = start {
+                let keep = s + period;
+                while pod.snapshots.front().is_some_and(|x| x.0 < keep) {
                     pod.snapshots.pop_front();
                 }
-                pod.metric = match pod.snapshots.front() {
-                    Some(&(t, u)) if t == from && now > from => {
-                        let w = now.since(from).0 as f64;
-                        let value = match cfg.metric {
-                            Metric::Cpu => (pod.usage.cpu - u.cpu) as f64 / w,
-                            Metric::Concurrency => (pod.usage.requests - u.requests) as f64 / w,
-                            Metric::Rps => (pod.usage.routed - u.routed) as f64 / (w / 1e9),
-                        };
-                        Some((now, value))
-                    }
-                    _ => None,
-                };
             }
         }
-        let period = cfg.sync_period;
+        samples
+    }
+
+    /// Snapshots every running pod's usage at a metric-window edge.
+    fn scrape(&mut self, now: SimTime) {
+        let period = self.hpa.as_ref().expect("an HPA").cfg.sync_period;
+        for &p in &self.live {
+            let pod = &mut self.pods[p as usize];
+            if matches!(pod.state, PodState::Starting | PodState::Ready) {
+                pod.touch(now);
+                pod.snapshots.push_back((now, pod.usage));
+            }
+        }
         if now == self.scrape_start {
             self.scrape_start += period;
         }
-        if at_end {
+        if now == self.scrape_end {
             self.scrape_end += period;
         }
     }
 
     fn autoscale_nodes(&mut self, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
         let ca = self.cfg.autoscaler.clone().expect("an autoscaler");
-        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
-        // Scale up: pending pods that nodes already provisioning will not take.
+        // Scale up: pending pods that nodes already provisioning will not
+        // take. Pods are all alike, so a fresh node holds `per_node` of them.
         if !self.pending.is_empty() {
-            let mut virtual_nodes: Vec<Node> = self
+            let per_node = self.pods_per_node();
+            let provisioning = self
                 .nodes
                 .iter()
                 .filter(|n| n.state == NodeState::Provisioning)
-                .cloned()
-                .collect();
-            let provisioning = virtual_nodes.len();
-            for _ in 0..self.pending.len() {
-                match virtual_nodes.iter_mut().find(|n| n.fits(cpu, mem)) {
-                    Some(n) => n.add(cpu, mem),
-                    None => {
-                        let mut n = Node::new(
-                            now,
-                            self.cfg.node_cpu_m,
-                            self.cfg.node_memory_mb,
-                            self.cfg.instance.max_pods,
-                        );
-                        n.add(cpu, mem);
-                        virtual_nodes.push(n);
-                    }
-                }
-            }
-            let wanted = (virtual_nodes.len() - provisioning) as u64;
+                .count() as u64;
+            let uncovered = (self.pending.len() as u64).saturating_sub(provisioning * per_node);
+            let wanted = uncovered.div_ceil(per_node);
             let room = u64::from(self.cfg.max_nodes).saturating_sub(self.live_nodes());
             let launch = wanted.min(room);
             for _ in 0..launch {
@@ -1088,14 +1102,19 @@ impl Kubernetes {
                 }
                 continue;
             }
-            if drained > 0 || !self.pods_fit_elsewhere(n as u32) {
+            // One occupied node at a time, and only when no pod is already
+            // waiting for room (its replacements would queue behind them).
+            if drained > 0 || !self.pending.is_empty() || !self.pods_fit_elsewhere(n as u32) {
                 continue;
             }
             self.nodes[n].state = NodeState::Draining;
             drained += 1;
             removable -= 1;
             // Evicted pods are replaced by the ReplicaSet and scheduled elsewhere.
-            let evicted: Vec<u32> = (0..self.pods.len() as u32)
+            let evicted: Vec<u32> = self
+                .live
+                .iter()
+                .copied()
                 .filter(|&p| {
                     let pod = &self.pods[p as usize];
                     pod.node == Some(n as u32)
@@ -1109,6 +1128,15 @@ impl Kubernetes {
             sim.rec.instances.set(now, self.live_pods());
             self.schedule_pending(now, sim);
         }
+    }
+
+    /// How many pods an empty node holds (at least one: validation checks a pod fits).
+    fn pods_per_node(&self) -> u64 {
+        let c = &self.cfg;
+        (c.node_cpu_m / c.pod_cpu_m)
+            .min(c.node_memory_mb / c.pod_memory_mb.max(1))
+            .min(u64::from(c.instance.max_pods))
+            .max(1)
     }
 
     /// Whether the pods on node `n` would fit on the other ready nodes.
@@ -1218,7 +1246,7 @@ impl Platform for Kubernetes {
         let pod = &mut self.pods[p as usize];
         pod.touch(now);
         pod.usage.routed += 1;
-        let before = (pod.server.busy(), pod.server.queued());
+        let before = (pod.server.busy(), pod.server.queued(), pod.server.epoch);
         match pod.server.offer(req, now) {
             Admission::Full => sim.rec.outcome(&req, Outcome::Rejected, None, now, false),
             Admission::Started | Admission::Queued => self.account(p, before, now, sim),
@@ -1234,7 +1262,7 @@ impl Platform for Kubernetes {
                     return;
                 }
                 pod.touch(now);
-                let before = (pod.server.busy(), pod.server.queued());
+                let before = (pod.server.busy(), pod.server.queued(), pod.server.epoch);
                 let mut done = std::mem::take(&mut self.done);
                 pod.server.complete(now, &mut done);
                 for d in done.drain(..) {
@@ -1289,7 +1317,12 @@ impl Platform for Kubernetes {
     }
 
     fn snapshot(&mut self, at: SimTime, _sim: &mut Sim<KubernetesEvent>) -> Snapshot {
-        let count = |s: PodState| self.pods.iter().filter(|p| p.state == s).count() as u64;
+        let count = |s: PodState| {
+            self.live
+                .iter()
+                .filter(|&&p| self.pods[p as usize].state == s)
+                .count() as u64
+        };
         let nodes =
             |f: &dyn Fn(NodeState) -> bool| self.nodes.iter().filter(|n| f(n.state)).count() as u64;
         Snapshot {

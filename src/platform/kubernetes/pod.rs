@@ -66,6 +66,8 @@ pub struct Done {
 pub struct Server {
     /// Cores [cores].
     cpu: f64,
+    /// Cores [millicores].
+    cpu_m: u64,
     slots: usize,
     queue_capacity: usize,
     v: f64,
@@ -77,9 +79,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(cpu: f64, slots: u32, queue_capacity: u32) -> Self {
+    pub fn new(cpu_m: u64, slots: u32, queue_capacity: u32) -> Self {
         Server {
-            cpu,
+            cpu: cpu_m as f64 / 1000.0,
+            cpu_m,
             slots: slots as usize,
             queue_capacity: queue_capacity as usize,
             v: 0.0,
@@ -106,8 +109,8 @@ impl Server {
     }
 
     /// Cores in use [millicores]: one per request in service, at most `cpu`.
-    pub fn cpu_used_m(&self) -> f64 {
-        (self.busy() as f64).min(self.cpu) * 1000.0
+    pub fn cpu_used_m(&self) -> u64 {
+        (self.busy() as u64 * 1000).min(self.cpu_m)
     }
 
     /// Per-request service rate at `n` in service [work-ns per ns].
@@ -163,8 +166,9 @@ impl Server {
     pub fn complete(&mut self, now: SimTime, done: &mut Vec<Done>) {
         self.advance(now);
         // The completion time was rounded up to the next nanosecond, so the
-        // clock is at or past the tag but for float rounding: allow a hair.
-        let eps = 1e-6 * self.v.max(1.0);
+        // clock is at or past the tag but for float rounding (a few ulps of
+        // v): allow a thousandth of a nanosecond plus 1e-12 of v.
+        let eps = 1e-3 + 1e-12 * self.v;
         while let Some(Reverse(first)) = self.in_service.peek() {
             if first.tag > self.v + eps {
                 break;
@@ -227,7 +231,7 @@ mod tests {
 
     #[test]
     fn one_core_shared_by_two_requests_halves_their_speed() {
-        let mut s = Server::new(1.0, 4, 0);
+        let mut s = Server::new(1000, 4, 0);
         s.offer(req(0, 100), ms(0));
         s.offer(req(1, 100), ms(0));
         // Both at half speed: both done at 200 ms.
@@ -238,10 +242,10 @@ mod tests {
 
     #[test]
     fn enough_cores_run_each_request_at_full_speed() {
-        let mut s = Server::new(2.0, 4, 0);
+        let mut s = Server::new(2000, 4, 0);
         s.offer(req(0, 100), ms(0));
         s.offer(req(1, 300), ms(0));
-        assert_eq!(s.cpu_used_m(), 2000.0);
+        assert_eq!(s.cpu_used_m(), 2000);
         let done = drain(&mut s);
         assert!((done[0].1 - 100.0).abs() < 1e-3 && (done[1].1 - 300.0).abs() < 1e-3);
     }
@@ -250,7 +254,7 @@ mod tests {
     fn processor_sharing_speeds_up_when_a_request_leaves() {
         // 1 core: A (100 ms) and B (300 ms) share it: A done at 200 ms having
         // had half a core; B has 200 ms of work left, alone: done at 400 ms.
-        let mut s = Server::new(1.0, 4, 0);
+        let mut s = Server::new(1000, 4, 0);
         s.offer(req(0, 100), ms(0));
         s.offer(req(1, 300), ms(0));
         let done = drain(&mut s);
@@ -260,7 +264,7 @@ mod tests {
 
     #[test]
     fn slots_then_queue_then_full() {
-        let mut s = Server::new(1.0, 1, 1);
+        let mut s = Server::new(1000, 1, 1);
         assert_eq!(s.offer(req(0, 100), ms(0)), Admission::Started);
         assert_eq!(s.offer(req(1, 100), ms(0)), Admission::Queued);
         assert_eq!(s.offer(req(2, 100), ms(0)), Admission::Full);

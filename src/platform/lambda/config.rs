@@ -234,13 +234,19 @@ impl PlatformSpec {
                 let cap_ms = r.cap_ms.unwrap_or(20_000.0);
                 for (name, v) in [("base_ms", base_ms), ("cap_ms", cap_ms)] {
                     if !(v.is_finite() && v > 0.0 && v <= 3.6e6) {
-                        return Err(rp
-                            .key(name)
-                            .error(format!("{name} = {v}: must be greater than 0 and at most 3600000")));
+                        return Err(rp.key(name).error(format!(
+                            "{name} = {v}: must be greater than 0 and at most 3600000"
+                        )));
                     }
                 }
                 Some(Retries {
-                    max_attempts: positive_int(&rp, "max_attempts", r.max_attempts.unwrap_or(3), 1, 100)?,
+                    max_attempts: positive_int(
+                        &rp,
+                        "max_attempts",
+                        r.max_attempts.unwrap_or(3),
+                        1,
+                        100,
+                    )?,
                     base: SimDuration::from_millis_f64(base_ms),
                     cap: SimDuration::from_millis_f64(cap_ms.max(base_ms)),
                 })
@@ -354,7 +360,6 @@ impl PlatformSpec {
     }
 }
 
-
 impl PlatformSpec {
     /// `provisioned_concurrency` and `provisioned_schedule`, per function.
     fn provisioned(
@@ -390,13 +395,19 @@ impl PlatformSpec {
         let mut plan: Vec<Vec<(SimTime, u32)>> =
             initial.iter().map(|&n| vec![(SimTime::ZERO, n)]).collect();
         let spath = path.key("provisioned_schedule");
-        let mut entries: Vec<(usize, &ScheduleEntry)> =
-            self.provisioned_schedule.iter().flatten().enumerate().collect();
+        let mut entries: Vec<(usize, &ScheduleEntry)> = self
+            .provisioned_schedule
+            .iter()
+            .flatten()
+            .enumerate()
+            .collect();
         entries.sort_by(|a, b| a.1.at_s.total_cmp(&b.1.at_s));
         for (i, e) in entries {
             let at = spath.index(i);
             if !(e.at_s.is_finite() && e.at_s >= 0.0 && e.at_s <= 1e9) {
-                return Err(at.key("at_s").error(format!("at_s = {}: must be between 0 and 1e9", e.at_s)));
+                return Err(at
+                    .key("at_s")
+                    .error(format!("at_s = {}: must be between 0 and 1e9", e.at_s)));
             }
             let value = positive_int(&at, "value", e.value, 0, i64::from(account))?;
             let t = SimTime::from_secs_f64(e.at_s);
@@ -427,8 +438,13 @@ impl PlatformSpec {
             }
         }
         let reserved_total: u32 = reserved.iter().flatten().sum();
-        let unreserved_pc: u32 = (0..functions.len()).filter(|&f| reserved[f].is_none()).map(peak).sum();
-        let room = account.saturating_sub(reserved_total).saturating_sub(UNRESERVABLE);
+        let unreserved_pc: u32 = (0..functions.len())
+            .filter(|&f| reserved[f].is_none())
+            .map(peak)
+            .sum();
+        let room = account
+            .saturating_sub(reserved_total)
+            .saturating_sub(UNRESERVABLE);
         if unreserved_pc > room {
             return Err(ppath.error(format!(
                 "{unreserved_pc} provisioned environments, but only {room} of the account's \

@@ -510,12 +510,14 @@ impl Lambda {
     }
 
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
-        let mb_ms =
-            u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
+        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
         let f = job.req.function as usize;
-        for u in [Some(&mut self.gross[f]), measured.then_some(&mut self.measured[f])]
-            .into_iter()
-            .flatten()
+        for u in [
+            Some(&mut self.gross[f]),
+            measured.then_some(&mut self.measured[f]),
+        ]
+        .into_iter()
+        .flatten()
         {
             u.requests += 1;
             if provisioned {
@@ -745,7 +747,8 @@ impl Platform for Lambda {
         Bill {
             cost: p.bill(arch, &usage, window_s),
             per_month_usd: if window_s > 0.0 {
-                p.bill_month(arch, &usage.scaled(MONTH_S / window_s)).total()
+                p.bill_month(arch, &usage.scaled(MONTH_S / window_s))
+                    .total()
             } else {
                 0.0
             },
