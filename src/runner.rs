@@ -49,7 +49,7 @@ pub fn run_platform(
                     &format!("platform/{}/{what}", platform.name),
                 )
             };
-            let lambda = Lambda::new(cfg.clone(), named("init"), named("retry"));
+            let lambda = Lambda::new((**cfg).clone(), named("init"), named("retry"));
             engine::run(lambda, requests, clock, rec)
         }
         Model::Kubernetes(cfg) => {

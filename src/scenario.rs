@@ -73,7 +73,7 @@ pub struct PlatformConfig {
 /// The model behind a platform, with its validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Model {
-    Lambda(LambdaConfig),
+    Lambda(Box<LambdaConfig>),
     Kubernetes(Box<KubernetesConfig>),
 }
 
@@ -192,7 +192,7 @@ fn validate(
         let (name, model) = match spec.kind {
             PlatformKind::Lambda => (
                 spec.name.clone().unwrap_or_else(|| "lambda".into()),
-                Model::Lambda(spec.lambda(&at, &names)?),
+                Model::Lambda(Box::new(spec.lambda(&at, &names)?)),
             ),
             PlatformKind::Kubernetes => (
                 spec.name.clone().unwrap_or_else(|| "kubernetes".into()),
