@@ -167,3 +167,35 @@ fn reserved_concurrency_shields_the_api() {
     assert!(api_errors("shared") > 100);
     assert_eq!(api_errors("api-reserved"), 0);
 }
+
+#[test]
+fn provisioned_concurrency_trades_cold_starts_for_a_fixed_charge() {
+    let (runs, _) = run("provisioned.toml");
+    let (od, pc) = (&runs["on-demand"], &runs["provisioned"]);
+    assert!(pc.rec.counts.cold_starts * 2 < od.rec.counts.cold_starts);
+    assert_eq!(od.bill.cost.provisioned, 0.0);
+    assert!(pc.bill.cost.provisioned > 0.0);
+    // Served duration is cheaper on provisioned environments.
+    assert!(pc.bill.cost.compute < od.bill.cost.compute);
+}
+
+#[test]
+fn async_bursts_wait_in_the_queue_and_only_old_events_drop() {
+    let (runs, _) = run("async_burst.toml");
+    let (long, short) = (&runs["max-age-6h"], &runs["max-age-10min"]);
+    assert_eq!(long.rec.counts.dropped, 0);
+    assert_eq!(long.rec.counts.completed, long.rec.counts.requests);
+    assert!(short.rec.counts.dropped > 0);
+    assert_eq!(long.rec.counts.throttled + short.rec.counts.throttled, 0);
+    // Dropped events were never started, so they are not billed.
+    assert!(short.bill.cost.requests < long.bill.cost.requests);
+}
+
+#[test]
+fn client_retries_turn_throttles_into_slower_successes() {
+    let (runs, _) = run("retries.toml");
+    let (none, with) = (&runs["no-retries"], &runs["retries"]);
+    assert!(with.rec.counts.throttled * 4 < none.rec.counts.throttled);
+    assert!(with.rec.counts.completed > none.rec.counts.completed);
+    assert!(with.rec.max_ms().unwrap() >= none.rec.max_ms().unwrap());
+}
