@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::metrics::RequestLog;
-use crate::output::{self, csv};
+use crate::output::{self, RunOptions, aggregate, csv, report};
 use crate::runner::{self, RunResult};
 use crate::scenario::{self, Overrides, Scenario};
 
@@ -57,6 +57,12 @@ pub struct RunArgs {
     /// Also write requests.csv: one row per request, whatever its outcome.
     #[arg(long)]
     pub requests_csv: bool,
+    /// Runs in parallel (default: the number of CPUs). Outputs are identical for any value.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// Skip the charts and report.html.
+    #[arg(long)]
+    pub no_charts: bool,
     /// Print nothing on stderr but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -169,8 +175,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
     }
+    let opts = RunOptions {
+        requests_csv: args.requests_csv,
+        jobs: args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(1, |n| n.get()),
+            |j| j as usize,
+        ),
+        charts: !args.no_charts,
+        quiet: args.quiet,
+    };
     for s in &scenarios {
-        let runs = run_scenario(s, &args.output, args.requests_csv)?;
+        let runs = run_scenario_with(s, &args.output, &opts)?;
         print!("{}", summary_table(s, &runs));
         if !args.quiet {
             eprintln!(
@@ -182,98 +197,246 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs every replication x platform of `s` and writes its output folder under `parent`.
+/// Runs every replication x platform of `s` (one thread) and writes its
+/// output folder under `parent`.
 pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<Vec<RunResult>> {
+    run_scenario_with(
+        s,
+        parent,
+        &RunOptions {
+            requests_csv,
+            ..RunOptions::default()
+        },
+    )
+}
+
+/// One run to do: (sweep point, its scenario, replication, platform index).
+type RunSpec<'a> = (usize, &'a Scenario, u32, usize);
+
+/// Runs every sweep point x replication x platform of `s` on `opts.jobs`
+/// threads and writes the output folder under `parent`. Results come back in
+/// that order whatever the number of threads, so the files are identical.
+pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Result<Vec<RunResult>> {
     let dir = output::scenario_dir(parent, &s.name)?;
     let requests_path = dir.join("requests.csv");
-    let mut log_file = if requests_csv {
-        let tmp = tempfile::Builder::new()
-            .prefix(".surgesim-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
-        Some(tmp)
-    } else {
-        None
-    };
-    let mut writer: Option<Box<dyn Write + Send>> = match &log_file {
-        Some(tmp) => {
-            let file = tmp
-                .as_file()
-                .try_clone()
-                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-            let mut w = BufWriter::with_capacity(1 << 16, file);
-            w.write_all(RequestLog::HEADER.as_bytes())
-                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-            Some(Box::new(w))
-        }
-        None => None,
-    };
+    let specs: Vec<RunSpec> = s
+        .point_scenarios()
+        .into_iter()
+        .flat_map(|(point, sc)| {
+            (0..sc.replications)
+                .flat_map(move |rep| (0..sc.platforms.len()).map(move |p| (point, sc, rep, p)))
+        })
+        .collect();
     let names: std::sync::Arc<[String]> = s
         .workload
         .functions
         .iter()
         .map(|f| f.name.clone())
         .collect();
-    let mut runs = Vec::with_capacity(s.platforms.len() * s.replications as usize);
-    for replication in 0..s.replications {
-        for p in &s.platforms {
-            let log = writer
-                .take()
-                .map(|w| RequestLog::new(w, &p.name, names.clone()));
-            let mut result = runner::run_platform(s, p, replication, log);
-            if let Some(log) = result.rec.take_log() {
-                writer = Some(
-                    log.into_inner()
-                        .map_err(|e| Error::io(&requests_path, "cannot write", e))?,
-                );
+    let progress = Progress::new(specs.len() as u64, opts.quiet);
+    let run_one = |&(point, sc, rep, p): &RunSpec| -> Result<(RunResult, Option<std::fs::File>)> {
+        let platform = &sc.platforms[p];
+        // Each run logs to its own anonymous file; they are joined in order.
+        let part = if opts.requests_csv {
+            Some(
+                tempfile::tempfile_in(&dir)
+                    .map_err(|e| Error::io(&dir, "cannot create a file in", e))?,
+            )
+        } else {
+            None
+        };
+        let log = match &part {
+            Some(f) => {
+                let f = f
+                    .try_clone()
+                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+                let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
+                Some(RequestLog::new(w, &platform.name, names.clone()))
             }
-            runs.push(result);
+            None => None,
+        };
+        let mut result = runner::run_platform(sc, platform, rep, log);
+        result.point = point;
+        if let Some(log) = result.rec.take_log() {
+            log.into_inner()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
         }
+        progress.inc();
+        Ok((result, part))
+    };
+    let done: Vec<Result<(RunResult, Option<std::fs::File>)>> = if opts.jobs <= 1 {
+        specs.iter().map(run_one).collect()
+    } else {
+        use rayon::prelude::*;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(opts.jobs)
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
+        pool.install(|| specs.par_iter().map(run_one).collect())
+    };
+    progress.finish();
+    let mut runs = Vec::with_capacity(done.len());
+    let mut parts = Vec::with_capacity(done.len());
+    for d in done {
+        let (r, part) = d?;
+        runs.push(r);
+        parts.push(part);
     }
-    output::write_atomic(
-        &dir.join("summary.csv"),
-        csv::summary_csv(&s.name, &runs).as_bytes(),
-    )?;
+
+    let summaries: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| csv::summary_fields(&s.name, r.point, r))
+        .collect();
+    let mut summary = csv::SUMMARY_COLUMNS.join(",");
+    summary.push('\n');
+    for f in &summaries {
+        summary.push_str(&f.join(","));
+        summary.push('\n');
+    }
+    let rows: Vec<aggregate::Row> = runs
+        .iter()
+        .zip(&summaries)
+        .map(|(r, f)| aggregate::Row {
+            point: r.point,
+            platform: &r.platform,
+            fields: f,
+        })
+        .collect();
+    let aggregate_csv = aggregate::aggregate_csv(&s.name, &rows);
+    let points_csv = output::points_csv(s);
+    output::write_atomic(&dir.join("summary.csv"), summary.as_bytes())?;
+    output::write_atomic(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
     output::write_atomic(
         &dir.join("timeseries.csv"),
         csv::timeseries_csv(&runs).as_bytes(),
     )?;
-    if !requests_csv && requests_path.exists() {
-        // A requests.csv from an earlier run would not match the new summary.
-        std::fs::remove_file(&requests_path)
-            .map_err(|e| Error::io(&requests_path, "cannot remove stale", e))?;
+    match &points_csv {
+        Some(p) => output::write_atomic(&dir.join("points.csv"), p.as_bytes())?,
+        None => remove_stale(&dir.join("points.csv"))?,
     }
-    if let (Some(mut w), Some(tmp)) = (writer, log_file.take()) {
-        w.flush()
-            .and_then(|_| tmp.as_file().sync_all())
-            .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-        drop(w);
+    if opts.charts {
+        let charts = output::figures(s, &runs, &summaries)?;
+        for (file, _, svg) in &charts {
+            output::write_atomic(&dir.join(file), svg.as_bytes())?;
+        }
+        let titled: Vec<(String, String)> =
+            charts.into_iter().map(|(_, t, svg)| (t, svg)).collect();
+        let page = report::render(&report::Report {
+            name: &s.name,
+            description: &s.description,
+            summary_csv: &summary,
+            aggregate_csv: &aggregate_csv,
+            points_csv: points_csv.as_deref(),
+            charts: &titled,
+        });
+        output::write_atomic(&dir.join("report.html"), page.as_bytes())?;
+    }
+    if opts.requests_csv {
+        let tmp = output::temp_builder()
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
+        let io = |e| Error::io(&requests_path, "cannot write", e);
+        {
+            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
+            w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
+            for mut part in parts.into_iter().flatten() {
+                use std::io::Seek;
+                part.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+                std::io::copy(&mut part, &mut w).map_err(io)?;
+            }
+            w.flush().map_err(io)?;
+        }
+        tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(&requests_path)
             .map_err(|e| Error::io(&requests_path, "cannot rename into place", e.error))?;
+    } else {
+        // A requests.csv from an earlier run would not match the new summary.
+        remove_stale(&requests_path)?;
     }
     Ok(runs)
 }
 
-/// The short human summary printed on stdout: one line per platform, means
-/// over replications.
+/// Removes an output file an earlier run left that this run does not write.
+fn remove_stale(path: &Path) -> Result<()> {
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|e| Error::io(path, "cannot remove stale", e))?;
+    }
+    Ok(())
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal, not
+/// `--quiet`, and the work has taken more than a second.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    shown: std::sync::atomic::AtomicBool,
+    allowed: bool,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(total: u64, quiet: bool) -> Self {
+        use std::io::IsTerminal;
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(total),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed:>4} [{bar:30}] {pos}/{len} runs, eta {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        Progress {
+            bar,
+            shown: std::sync::atomic::AtomicBool::new(false),
+            allowed: !quiet && std::io::stderr().is_terminal(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn inc(&self) {
+        use std::sync::atomic::Ordering;
+        if self.allowed
+            && self.started.elapsed() > std::time::Duration::from_secs(1)
+            && !self.shown.swap(true, Ordering::Relaxed)
+        {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+        self.bar.inc(1);
+    }
+
+    fn finish(&self) {
+        if self.shown.load(std::sync::atomic::Ordering::Relaxed) {
+            self.bar.finish_and_clear();
+        }
+    }
+}
+
+/// The short human summary printed on stdout: one line per platform (per
+/// sweep point with a sweep), means over replications.
 pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — {} s, {} replication(s), seed {}",
+        "{} — {} s, {} replication(s), seed {}{}",
         s.name,
         s.horizon.as_secs_f64(),
         s.replications,
-        s.seed
+        s.seed,
+        if s.points.is_empty() {
+            String::new()
+        } else {
+            format!(", {} sweep points (see points.csv)", s.points.len())
+        }
     );
     if !s.description.is_empty() {
         let _ = writeln!(out, "  {}", s.description);
     }
     let _ = writeln!(
         out,
-        "  {:<16} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14}",
+        "  {:<22} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14}",
         "platform",
         "requests",
         "p50_ms",
@@ -284,15 +447,29 @@ pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
         "cost_usd",
         "usd_per_month"
     );
-    for p in &s.platforms {
-        let mine: Vec<&RunResult> = runs.iter().filter(|r| r.platform == p.name).collect();
+    let mut groups: Vec<(usize, &str)> = Vec::new();
+    for r in runs {
+        if !groups.contains(&(r.point, r.platform.as_str())) {
+            groups.push((r.point, &r.platform));
+        }
+    }
+    for (point, platform) in groups {
+        let mine: Vec<&RunResult> = runs
+            .iter()
+            .filter(|r| r.point == point && r.platform == platform)
+            .collect();
         let n = mine.len().max(1) as f64;
         let mean = |f: &dyn Fn(&RunResult) -> f64| mine.iter().map(|r| f(r)).sum::<f64>() / n;
         let q = |x: f64| move |r: &RunResult| r.rec.quantile_ms(x).unwrap_or(f64::NAN);
+        let label = if s.points.is_empty() {
+            platform.to_string()
+        } else {
+            format!("{platform} @{point}")
+        };
         let _ = writeln!(
             out,
-            "  {:<16} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>7.2}% {:>7.2}% {:>12.4} {:>14.2}",
-            p.name,
+            "  {:<22} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>7.2}% {:>7.2}% {:>12.4} {:>14.2}",
+            label,
             mean(&|r| r.rec.counts.requests as f64),
             mean(&q(0.50)),
             mean(&q(0.95)),

@@ -85,6 +85,9 @@ pub enum Error {
         action: &'static str,
         source: std::io::Error,
     },
+    /// A chart could not be drawn.
+    #[error("drawing a chart: {0}")]
+    Chart(String),
     /// A command-line argument is unusable.
     #[error("{0}")]
     Usage(String),

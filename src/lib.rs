@@ -34,6 +34,7 @@ pub mod platform;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod sweep;
 pub mod time;
 pub mod workload;
 

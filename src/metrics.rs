@@ -427,6 +427,24 @@ impl Recorder {
         quantile(&self.latency, q, self.latency_max)
     }
 
+    /// The latency distribution of completed requests as (latency [ms],
+    /// cumulative fraction) points, for a CDF chart.
+    pub fn latency_cdf(&self) -> Vec<(f64, f64)> {
+        if self.latency.is_empty() {
+            return Vec::new();
+        }
+        let mut qs: Vec<f64> = (1..200).map(|i| f64::from(i) / 200.0).collect();
+        qs.extend([0.999, 0.9999, 1.0]);
+        qs.into_iter()
+            .map(|q| {
+                (
+                    quantile(&self.latency, q, self.latency_max).unwrap_or(0.0),
+                    q,
+                )
+            })
+            .collect()
+    }
+
     /// Exact mean latency of completed requests [ms].
     pub fn mean_ms(&self) -> Option<f64> {
         (self.counts.completed > 0)

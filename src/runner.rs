@@ -11,6 +11,8 @@ use crate::scenario::{Model, PlatformConfig, Scenario};
 
 /// The result of one platform in one replication.
 pub struct RunResult {
+    /// The sweep point (0 without a sweep).
+    pub point: usize,
     pub platform: String,
     pub replication: u32,
     pub seed: u64,
@@ -70,6 +72,7 @@ pub fn run_platform(
         }
     };
     RunResult {
+        point: 0,
         platform: platform.name.clone(),
         replication,
         seed: scenario.seed,

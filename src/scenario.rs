@@ -29,7 +29,7 @@ pub const MAX_INTERVALS: f64 = 1e7;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawScenario {
+pub(crate) struct RawScenario {
     name: Option<String>,
     description: Option<String>,
     seed: Option<i64>,
@@ -42,6 +42,7 @@ struct RawScenario {
     /// Read by `surgesim check`; `run` ignores it.
     #[allow(dead_code)]
     expect: Option<toml::Table>,
+    #[allow(dead_code)]
     sweep: Option<toml::Table>,
 }
 
@@ -91,6 +92,19 @@ pub struct Scenario {
     pub interval: SimDuration,
     pub workload: Workload,
     pub platforms: Vec<PlatformConfig>,
+    /// The sweep's points (empty without `[sweep]`): each a full scenario.
+    pub points: Vec<crate::sweep::Point>,
+}
+
+impl Scenario {
+    /// The runs' configurations: the sweep points, or the scenario itself as point 0.
+    pub fn point_scenarios(&self) -> Vec<(usize, &Scenario)> {
+        if self.points.is_empty() {
+            vec![(0, self)]
+        } else {
+            self.points.iter().map(|p| (p.id, &p.scenario)).collect()
+        }
+    }
 }
 
 /// Command-line values that take precedence over the file's.
@@ -114,10 +128,24 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
-    validate(raw, stem, file, overrides).map_err(|e| field_error(src, file, e))
+    let has_sweep = raw.sweep.is_some();
+    let mut base =
+        validate(raw, stem.clone(), file, overrides).map_err(|e| field_error(src, file, e))?;
+    if has_sweep {
+        base.points = crate::sweep::expand(src, file, |raw| {
+            validate(raw, stem.clone(), file, overrides)
+        })?;
+    }
+    Ok(base)
 }
 
-fn validate(
+/// Deserialises a scenario from an already parsed (and edited) TOML table.
+pub(crate) fn raw_from_table(table: toml::Table) -> Result<RawScenario, String> {
+    use serde::Deserialize;
+    RawScenario::deserialize(toml::Value::Table(table)).map_err(|e| e.message().to_string())
+}
+
+pub(crate) fn validate(
     raw: RawScenario,
     stem: String,
     file: &Path,
@@ -169,11 +197,6 @@ fn validate(
                 .error(format!("replications = {r}: must be between 1 and 100000")));
         }
     };
-    if raw.sweep.is_some() {
-        return Err(root.key("sweep").error(
-            "sweeps are not available in this version yet; run one file per configuration",
-        ));
-    }
     let workload = validate_workload(raw.workload, &root.key("workload"))?;
     let names: Vec<String> = workload.functions.iter().map(|f| f.name.clone()).collect();
 
@@ -222,6 +245,7 @@ fn validate(
         interval: SimDuration::from_secs_f64(interval_s),
         workload,
         platforms,
+        points: Vec::new(),
     })
 }
 
@@ -419,7 +443,7 @@ fn path_at(src: &str, offset: usize) -> Option<FieldPath> {
     (!path.0.is_empty()).then_some(path)
 }
 
-fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
+pub(crate) fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
     let span = DeTable::parse(src).ok().map(|root| {
         let mut span: Range<usize> = root.span();
         let mut table: Option<&DeTable> = Some(root.get_ref());

@@ -199,3 +199,31 @@ fn client_retries_turn_throttles_into_slower_successes() {
     assert!(with.rec.counts.completed > none.rec.counts.completed);
     assert!(with.rec.max_ms().unwrap() >= none.rec.max_ms().unwrap());
 }
+
+#[test]
+fn the_sweep_shows_lambda_flat_and_the_hpa_growing_with_the_spike() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep_spike.toml");
+    let s = scenario::load(&path, Overrides::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runs = run_scenario(&s, dir.path(), false).unwrap();
+    let p95 = |platform: &str, point: usize| -> f64 {
+        let v: Vec<f64> = runs
+            .iter()
+            .filter(|r| r.platform == platform && r.point == point)
+            .map(|r| r.rec.quantile_ms(0.95).unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let last = s.points.len() - 1;
+    assert!((p95("lambda-1769", last) / p95("lambda-1769", 0) - 1.0).abs() < 0.05);
+    assert!(p95("eks-target-0.8", last) > 10.0 * p95("eks-target-0.8", 0));
+    assert!(p95("lambda-512", 0) > 3.0 * p95("lambda-1769", 0));
+    for f in [
+        "aggregate.csv",
+        "points.csv",
+        "sweep_p95.svg",
+        "report.html",
+    ] {
+        assert!(dir.path().join("sweep_spike").join(f).is_file(), "{f}");
+    }
+}

@@ -9,4 +9,5 @@ mod examples;
 mod kubernetes;
 mod lambda_depth;
 mod lifecycle;
+mod sweeps;
 mod validation;
