@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate scenarios and write summary.csv and timeseries.csv per scenario.
     Run(RunArgs),
+    /// Run scenarios, then check their [expect] entries and compare with a baseline.
+    Check(CheckArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files, or folders of them.
@@ -68,6 +70,22 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// An earlier output folder (-o DIR, or a scenario's folder), summary.csv
+    /// or aggregate.csv to compare every metric with.
+    #[arg(long, value_name = "PATH")]
+    pub baseline: Option<PathBuf>,
+    /// Allowed regression against the baseline [%] (per-metric overrides in [expect.tolerance]).
+    #[arg(long, value_name = "PCT", default_value_t = 5.0)]
+    pub tolerance: f64,
+    /// Write the results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
 /// Parses `args` and runs the command. `Err` means exit code 2.
 pub fn main_with_args<I, T>(args: I) -> Result<ExitCode>
 where
@@ -84,6 +102,7 @@ where
     };
     match cli.command {
         Command::Run(args) => run(&args).map(|_| ExitCode::SUCCESS),
+        Command::Check(args) => check(&args),
         Command::Validate { scenarios } => validate(&scenarios),
     }
 }
@@ -158,8 +177,48 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
+/// `surgesim check`: run, then evaluate expectations and the baseline.
+/// Exit 0 when every check passes, 1 when one fails.
+pub fn check(args: &CheckArgs) -> Result<ExitCode> {
+    if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
+        return Err(Error::Usage(format!(
+            "--tolerance {}: give a percentage >= 0",
+            args.tolerance
+        )));
+    }
+    let results = run(&args.run)?;
+    let mut suites = Vec::new();
+    let mut failed = false;
+    for (s, runs) in &results {
+        let rows = crate::check::rows_of(runs, &s.name);
+        let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
+        let mut checks = crate::check::evaluate(&s.expect, &points, &rows);
+        if let Some(base) = &args.baseline {
+            let baseline = crate::check::read_baseline(base, &s.name)?;
+            checks.extend(crate::check::compare(
+                &baseline,
+                &rows,
+                args.tolerance,
+                &s.expect.tolerance,
+            ));
+        }
+        print!("{}", crate::check::table(&s.name, &checks));
+        failed |= checks.iter().any(|c| !c.pass);
+        suites.push((s.name.clone(), checks));
+    }
+    if let Some(path) = &args.junit {
+        output::write_atomic(path, crate::check::junit(&suites).as_bytes())?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `surgesim run`: simulate, write the outputs, print the summary table.
-pub fn run(args: &RunArgs) -> Result<()> {
+/// Returns each scenario with its runs.
+pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
     let overrides = Overrides {
         seed: args.seed,
         replications: args.replications,
@@ -184,17 +243,19 @@ pub fn run(args: &RunArgs) -> Result<()> {
         charts: !args.no_charts,
         quiet: args.quiet,
     };
-    for s in &scenarios {
-        let runs = run_scenario_with(s, &args.output, &opts)?;
-        print!("{}", summary_table(s, &runs));
+    let mut results = Vec::with_capacity(scenarios.len());
+    for s in scenarios {
+        let runs = run_scenario_with(&s, &args.output, &opts)?;
+        print!("{}", summary_table(&s, &runs));
         if !args.quiet {
             eprintln!(
                 "wrote {}",
                 args.output.join(scenario::sanitize_name(&s.name)).display()
             );
         }
+        results.push((s, runs));
     }
-    Ok(())
+    Ok(results)
 }
 
 /// Runs every replication x platform of `s` (one thread) and writes its

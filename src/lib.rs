@@ -24,6 +24,7 @@
 //! totally ordered: events at equal times run in the order they were
 //! scheduled, and before an arrival at the same time.
 
+pub mod check;
 pub mod cli;
 pub mod cost;
 pub mod engine;

@@ -247,10 +247,15 @@ fn record(h: &mut Histogram<u64>, v: u64) {
 }
 
 /// Quantile `q` [ms]: the middle of the histogram bucket holding it (the
-/// bucket's top would bias every quantile up by up to 0.1 %), never above
-/// the exact maximum `max` [ns].
-fn quantile(h: &Histogram<u64>, q: f64, max: u64) -> Option<f64> {
-    (!h.is_empty()).then(|| h.median_equivalent(h.value_at_quantile(q)).min(max) as f64 / 1e6)
+/// bucket's top would bias every quantile up by up to 0.1 %), kept within
+/// the exact minimum and maximum [ns] (so identical latencies give exact
+/// quantiles).
+fn quantile(h: &Histogram<u64>, q: f64, min: u64, max: u64) -> Option<f64> {
+    (!h.is_empty()).then(|| {
+        h.median_equivalent(h.value_at_quantile(q))
+            .clamp(min.min(max), max) as f64
+            / 1e6
+    })
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -265,6 +270,7 @@ pub struct Recorder {
     pub counts: Counts,
     latency: Histogram<u64>,
     latency_sum: u128,
+    latency_min: u64,
     latency_max: u64,
     /// Requests in service (Lambda: environments initialising or busy).
     pub in_service: Level,
@@ -278,6 +284,7 @@ pub struct Recorder {
     iv_errors: u64,
     iv_cold: u64,
     iv_latency: Histogram<u64>,
+    iv_min: u64,
     iv_max: u64,
     rows: Vec<IntervalRow>,
     log: Option<RequestLog>,
@@ -293,6 +300,7 @@ impl Recorder {
             counts: Counts::default(),
             latency: new_histogram(),
             latency_sum: 0,
+            latency_min: u64::MAX,
             latency_max: 0,
             in_service: Level::new(window),
             instances: Level::new(window),
@@ -302,6 +310,7 @@ impl Recorder {
             iv_errors: 0,
             iv_cold: 0,
             iv_latency: new_histogram(),
+            iv_min: u64::MAX,
             iv_max: 0,
             rows: Vec::new(),
             log,
@@ -365,6 +374,7 @@ impl Recorder {
         let lat_ns = latency.map_or(0, |d| d.0);
         if outcome == Outcome::Completed {
             record(&mut self.iv_latency, lat_ns);
+            self.iv_min = self.iv_min.min(lat_ns);
             self.iv_max = self.iv_max.max(lat_ns);
         }
         if self.measured(req) {
@@ -374,6 +384,7 @@ impl Recorder {
                     c.completed += 1;
                     record(&mut self.latency, lat_ns);
                     self.latency_sum += u128::from(lat_ns);
+                    self.latency_min = self.latency_min.min(lat_ns);
                     self.latency_max = self.latency_max.max(lat_ns);
                 }
                 Outcome::Throttled => c.throttled += 1,
@@ -391,7 +402,8 @@ impl Recorder {
 
     /// Closes the time-series interval that started at `start`.
     pub fn close_interval(&mut self, start: SimTime, snap: Snapshot) {
-        let p95_ms = quantile(&self.iv_latency, 0.95, self.iv_max);
+        let p95_ms = quantile(&self.iv_latency, 0.95, self.iv_min, self.iv_max);
+        self.iv_min = u64::MAX;
         self.iv_max = 0;
         self.rows.push(IntervalRow {
             start,
@@ -424,7 +436,7 @@ impl Recorder {
 
     /// Latency quantile of completed requests [ms] (within 0.1 %), or `None` if none completed.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        quantile(&self.latency, q, self.latency_max)
+        quantile(&self.latency, q, self.latency_min, self.latency_max)
     }
 
     /// The latency distribution of completed requests as (latency [ms],
@@ -438,7 +450,7 @@ impl Recorder {
         qs.into_iter()
             .map(|q| {
                 (
-                    quantile(&self.latency, q, self.latency_max).unwrap_or(0.0),
+                    quantile(&self.latency, q, self.latency_min, self.latency_max).unwrap_or(0.0),
                     q,
                 )
             })

@@ -39,10 +39,8 @@ pub(crate) struct RawScenario {
     timeseries_interval_s: Option<f64>,
     workload: Option<RawWorkload>,
     platforms: Option<Vec<PlatformSpec>>,
-    /// Read by `surgesim check`; `run` ignores it.
-    #[allow(dead_code)]
+    /// Checked by `surgesim check`.
     expect: Option<toml::Table>,
-    #[allow(dead_code)]
     sweep: Option<toml::Table>,
 }
 
@@ -94,6 +92,8 @@ pub struct Scenario {
     pub platforms: Vec<PlatformConfig>,
     /// The sweep's points (empty without `[sweep]`): each a full scenario.
     pub points: Vec<crate::sweep::Point>,
+    /// `[expect]`, for `surgesim check`.
+    pub expect: crate::check::Expectations,
 }
 
 impl Scenario {
@@ -231,6 +231,11 @@ pub(crate) fn validate(
         platforms.push(PlatformConfig { name, model });
     }
 
+    let platform_names: Vec<String> = platforms.iter().map(|p| p.name.clone()).collect();
+    let expect = match &raw.expect {
+        Some(t) => crate::check::validate(t, &platform_names)?,
+        None => crate::check::Expectations::default(),
+    };
     let name = raw.name.unwrap_or(stem);
     check_name(&root.key("name"), &name)?;
     let _ = file;
@@ -246,6 +251,7 @@ pub(crate) fn validate(
         workload,
         platforms,
         points: Vec::new(),
+        expect,
     })
 }
 

@@ -28,10 +28,60 @@ fn run(file: &str) -> (BTreeMap<String, RunResult>, String) {
         let c = &r.rec.counts;
         assert_eq!(c.requests, c.accounted(), "{file}: {}", r.platform);
     }
+    golden(&s.name, dir.path());
     (
         runs.into_iter().map(|r| (r.platform.clone(), r)).collect(),
         requests,
     )
+}
+
+/// Golden outputs: summary.csv of every bundled scenario is pinned in
+/// tests/golden/, so a change that moves any number shows in review.
+/// `UPDATE_GOLDEN=1 cargo test --test integration examples` rewrites them.
+fn golden(name: &str, out: &Path) {
+    let actual = std::fs::read_to_string(out.join(name).join("summary.csv")).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.summary.csv"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}: run UPDATE_GOLDEN=1 cargo test --test integration examples",
+            path.display()
+        )
+    });
+    for (i, (a, b)) in actual.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(
+            a,
+            b,
+            "{name}: summary.csv line {} moved from the golden file",
+            i + 1
+        );
+    }
+    assert_eq!(
+        actual.lines().count(),
+        expected.lines().count(),
+        "{name}: row count"
+    );
+}
+
+#[test]
+fn every_bundled_scenario_has_a_golden_summary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(root.join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let s = scenario::load(&p, Overrides::default()).unwrap();
+            let g = root
+                .join("tests/golden")
+                .join(format!("{}.summary.csv", s.name));
+            assert!(g.is_file(), "{} has no golden summary", p.display());
+        }
+    }
 }
 
 fn p50(r: &RunResult) -> f64 {
@@ -206,6 +256,7 @@ fn the_sweep_shows_lambda_flat_and_the_hpa_growing_with_the_spike() {
     let s = scenario::load(&path, Overrides::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
+    golden(&s.name, dir.path());
     let p95 = |platform: &str, point: usize| -> f64 {
         let v: Vec<f64> = runs
             .iter()
@@ -226,4 +277,17 @@ fn the_sweep_shows_lambda_flat_and_the_hpa_growing_with_the_spike() {
     ] {
         assert!(dir.path().join("sweep_spike").join(f).is_file(), "{f}");
     }
+}
+
+#[test]
+fn the_ci_gate_passes_its_own_expectations() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/ci_gate.toml");
+    let s = scenario::load(&path, Overrides::default()).unwrap();
+    assert!(!s.expect.entries.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let runs = run_scenario(&s, dir.path(), false).unwrap();
+    golden(&s.name, dir.path());
+    let rows = surgesim::check::rows_of(&runs, &s.name);
+    let checks = surgesim::check::evaluate(&s.expect, &[0], &rows);
+    assert!(checks.iter().all(|c| c.pass), "{checks:?}");
 }

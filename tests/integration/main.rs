@@ -3,6 +3,7 @@
 mod common;
 
 mod billing;
+mod check;
 mod cli;
 mod determinism;
 mod examples;
