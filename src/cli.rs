@@ -245,6 +245,11 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
     };
     let mut results = Vec::with_capacity(scenarios.len());
     for s in scenarios {
+        if !args.quiet {
+            for n in &s.notes {
+                eprintln!("{}: {n}", s.file.display());
+            }
+        }
         let runs = run_scenario_with(&s, &args.output, &opts)?;
         print!("{}", summary_table(&s, &runs));
         if !args.quiet {

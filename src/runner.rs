@@ -51,7 +51,13 @@ pub fn run_platform(
                     &format!("platform/{}/{what}", platform.name),
                 )
             };
-            let lambda = Lambda::new((**cfg).clone(), named("init"), named("retry"));
+            let memory: Vec<Option<u32>> = scenario
+                .workload
+                .functions
+                .iter()
+                .map(|f| f.memory_mb)
+                .collect();
+            let lambda = Lambda::new((**cfg).clone(), &memory, named("init"), named("retry"));
             engine::run(lambda, requests, clock, rec)
         }
         Model::Kubernetes(cfg) => {
@@ -64,6 +70,7 @@ pub fn run_platform(
             };
             let k8s = Kubernetes::new(
                 (**cfg).clone(),
+                scenario.workload.functions.len(),
                 named("startup"),
                 named("provision"),
                 named("lb"),

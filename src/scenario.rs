@@ -15,6 +15,7 @@ use crate::platform::{PlatformKind, PlatformSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::arrival::ArrivalSpec;
 use crate::workload::dist::{Dist, DistSpec};
+use crate::workload::trace::Trace;
 use crate::workload::{Function, Workload};
 
 /// The bundled default scenario, compiled into the binary.
@@ -94,6 +95,8 @@ pub struct Scenario {
     pub points: Vec<crate::sweep::Point>,
     /// `[expect]`, for `surgesim check`.
     pub expect: crate::check::Expectations,
+    /// Notes for stderr (e.g. trace columns ignored, bad rows skipped).
+    pub notes: Vec<String>,
 }
 
 impl Scenario {
@@ -129,11 +132,26 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "scenario".into());
     let has_sweep = raw.sweep.is_some();
-    let mut base =
-        validate(raw, stem.clone(), file, overrides).map_err(|e| field_error(src, file, e))?;
+    // A trace is scanned once, before validation: its rows are checked and
+    // its functions learnt (paths are relative to the scenario's folder).
+    let mut notes = Vec::new();
+    let trace = match raw.workload.as_ref().and_then(|w| w.arrival.as_ref()) {
+        Some(ArrivalSpec::Trace(spec)) => {
+            let base_dir = file.parent().unwrap_or(Path::new("."));
+            let at = FieldPath::root().key("workload").key("arrival");
+            let t = spec
+                .scan(&at, base_dir, &mut notes)?
+                .map_err(|e| field_error(src, file, e))?;
+            Some(std::sync::Arc::new(t))
+        }
+        _ => None,
+    };
+    let mut base = validate(raw, stem.clone(), file, overrides, trace.clone())
+        .map_err(|e| field_error(src, file, e))?;
+    base.notes = notes;
     if has_sweep {
         base.points = crate::sweep::expand(src, file, |raw| {
-            validate(raw, stem.clone(), file, overrides)
+            validate(raw, stem.clone(), file, overrides, trace.clone())
         })?;
     }
     Ok(base)
@@ -150,6 +168,7 @@ pub(crate) fn validate(
     stem: String,
     file: &Path,
     ov: Overrides,
+    trace: Option<std::sync::Arc<Trace>>,
 ) -> Result<Scenario, FieldError> {
     let root = FieldPath::root();
     let seed = match (ov.seed, raw.seed) {
@@ -163,7 +182,13 @@ pub(crate) fn validate(
             ));
         }
     };
-    let duration_s = raw.duration_s.unwrap_or(3600.0);
+    // A trace's default horizon: its last arrival plus 900 s (the longest
+    // Lambda execution), so every replayed request can finish.
+    let duration_s = match (raw.duration_s, &trace) {
+        (Some(d), _) => d,
+        (None, Some(t)) => t.last_arrival.as_secs_f64() + 900.0,
+        (None, None) => 3600.0,
+    };
     if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S) {
         return Err(root.key("duration_s").error(format!(
             "duration_s = {duration_s}: must be greater than 0 and at most {MAX_DURATION_S:e} s"
@@ -197,7 +222,7 @@ pub(crate) fn validate(
                 .error(format!("replications = {r}: must be between 1 and 100000")));
         }
     };
-    let workload = validate_workload(raw.workload, &root.key("workload"))?;
+    let workload = validate_workload(raw.workload, &root.key("workload"), trace)?;
     let names: Vec<String> = workload.functions.iter().map(|f| f.name.clone()).collect();
 
     let ppath = root.key("platforms");
@@ -252,6 +277,7 @@ pub(crate) fn validate(
         platforms,
         points: Vec::new(),
         expect,
+        notes: Vec::new(),
     })
 }
 
@@ -269,7 +295,11 @@ fn default_work() -> Dist {
     Dist::lognormal(0.08, 0.4)
 }
 
-fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workload, FieldError> {
+fn validate_workload(
+    raw: Option<RawWorkload>,
+    path: &FieldPath,
+    trace: Option<std::sync::Arc<Trace>>,
+) -> Result<Workload, FieldError> {
     let Some(raw) = raw else {
         return Err(path.error(
             "missing [workload]: add one with an arrival process, e.g. \
@@ -310,9 +340,28 @@ fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workl
                     name: f.name.clone(),
                     arrival: f.arrival.compile(&at.key("arrival"))?,
                     work: work(&f.work, at.key("work"))?,
+                    memory_mb: None,
                 });
             }
             out
+        }
+        (None, Some(ArrivalSpec::Trace(_))) => {
+            let trace = trace.expect("a trace arrival is scanned before validation");
+            let default = work(&raw.work, path.key("work"))?;
+            let functions = trace
+                .functions
+                .iter()
+                .map(|f| Function {
+                    name: f.name.clone(),
+                    arrival: crate::workload::arrival::ArrivalProcess::Trace,
+                    work: f.work.clone().unwrap_or_else(|| default.clone()),
+                    memory_mb: f.memory_mb,
+                })
+                .collect();
+            return Ok(Workload {
+                functions,
+                trace: Some(trace),
+            });
         }
         (None, Some(arrival)) => {
             let name = raw.name.unwrap_or_else(|| "default".into());
@@ -321,6 +370,7 @@ fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workl
                 name,
                 arrival: arrival.compile(&path.key("arrival"))?,
                 work: work(&raw.work, path.key("work"))?,
+                memory_mb: None,
             }]
         }
         (None, None) => {
@@ -330,7 +380,10 @@ fn validate_workload(raw: Option<RawWorkload>, path: &FieldPath) -> Result<Workl
             ));
         }
     };
-    Ok(Workload { functions })
+    Ok(Workload {
+        functions,
+        trace: None,
+    })
 }
 
 /// 1-based line and column of byte `offset` in `src`.

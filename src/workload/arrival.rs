@@ -32,7 +32,7 @@ pub enum ArrivalSpec {
     Diurnal(DiurnalSpec),
     Mmpp(MmppSpec),
     /// Trace replay; its fields are checked by the trace reader.
-    Trace(toml::Table),
+    Trace(super::trace::TraceSpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -129,6 +129,8 @@ pub enum ArrivalProcess {
     Mmpp {
         states: Vec<(f64, f64)>,
     },
+    /// Arrivals come from the workload's trace.
+    Trace,
 }
 
 fn check_rate(path: &FieldPath, field: &str, v: f64) -> Result<f64, FieldError> {
@@ -282,8 +284,8 @@ impl ArrivalSpec {
                 Ok(ArrivalProcess::Mmpp { states })
             }
             ArrivalSpec::Trace(_) => Err(path.key("kind").error(
-                "kind = \"trace\" (trace replay) is not available in this version yet; use a \
-                 synthetic arrival kind: constant, poisson, phases, spike, diurnal or mmpp",
+                "a trace defines its own functions: use it as the [workload] arrival, not \
+                 inside [[workload.functions]]",
             )),
         }
     }
@@ -309,6 +311,7 @@ impl ArrivalProcess {
                 let total: f64 = states.iter().map(|s| s.1).sum();
                 states.iter().map(|s| s.0 * s.1).sum::<f64>() / total
             }
+            ArrivalProcess::Trace => 0.0,
         }
     }
 
@@ -336,6 +339,7 @@ impl ArrivalProcess {
                 mean * (horizon_s + amplitude * integral_cos)
             }
             ArrivalProcess::Mmpp { .. } => self.rate_at(0.0) * horizon_s,
+            ArrivalProcess::Trace => 0.0,
         }
     }
 }
@@ -470,6 +474,7 @@ impl ArrivalGen {
                     }
                 }
             }
+            ArrivalProcess::Trace => None,
             ArrivalProcess::Mmpp { states } => loop {
                 let (rate, _) = states[*idx];
                 if rate > 0.0 {

@@ -8,6 +8,7 @@
 
 pub mod arrival;
 pub mod dist;
+pub mod trace;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -35,17 +36,61 @@ pub struct Function {
     pub name: String,
     pub arrival: ArrivalProcess,
     pub work: Dist,
+    /// Lambda memory given by a trace for this function [MB].
+    pub memory_mb: Option<u32>,
 }
 
 /// The validated workload of a scenario.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     pub functions: Vec<Function>,
+    /// Trace replay, when the arrivals come from one.
+    pub trace: Option<std::sync::Arc<trace::Trace>>,
+}
+
+/// The request stream of a run: synthetic or replayed.
+pub enum Requests {
+    Synthetic(RequestStream),
+    Trace(Box<trace::TraceStream>),
+}
+
+impl Iterator for Requests {
+    type Item = Request;
+
+    #[inline]
+    fn next(&mut self) -> Option<Request> {
+        match self {
+            Requests::Synthetic(s) => s.next(),
+            Requests::Trace(t) => t.next(),
+        }
+    }
 }
 
 impl Workload {
     /// The request stream of replication `replication`, arrivals in [0, horizon).
-    pub fn requests(&self, seed: u64, replication: u32, horizon: SimTime) -> RequestStream {
+    pub fn requests(&self, seed: u64, replication: u32, horizon: SimTime) -> Requests {
+        if let Some(trace) = &self.trace {
+            let work = self
+                .functions
+                .iter()
+                .map(|f| {
+                    (
+                        f.work.clone(),
+                        stream(seed, replication, &format!("workload/work/{}", f.name)),
+                    )
+                })
+                .collect();
+            return Requests::Trace(Box::new(trace::TraceStream::new(
+                trace.clone(),
+                work,
+                seed,
+                replication,
+            )));
+        }
+        Requests::Synthetic(self.synthetic(seed, replication, horizon))
+    }
+
+    fn synthetic(&self, seed: u64, replication: u32, horizon: SimTime) -> RequestStream {
         let sources: Vec<Source> = self
             .functions
             .iter()
@@ -64,6 +109,9 @@ impl Workload {
 
     /// Expected number of requests in [0, horizon) over all functions.
     pub fn expected_requests(&self, horizon: SimTime) -> f64 {
+        if let Some(t) = &self.trace {
+            return t.rows as f64 * t.rate_scale;
+        }
         self.functions
             .iter()
             .map(|f| f.arrival.expected_count(horizon.as_secs_f64()))
@@ -135,6 +183,7 @@ mod tests {
             name: name.into(),
             arrival: ArrivalProcess::Poisson { rate },
             work: Dist::Constant(SimDuration::from_millis(work_ms)),
+            memory_mb: None,
         }
     }
 
@@ -142,6 +191,7 @@ mod tests {
     fn functions_merge_in_time_order_with_their_own_work() {
         let w = Workload {
             functions: vec![function("a", 50.0, 10), function("b", 20.0, 30)],
+            trace: None,
         };
         let reqs: Vec<Request> = w.requests(9, 0, SimTime::from_secs_f64(100.0)).collect();
         assert!(reqs.windows(2).all(|p| p[0].arrival <= p[1].arrival));
@@ -158,9 +208,11 @@ mod tests {
     fn a_function_arrivals_do_not_depend_on_the_others() {
         let alone = Workload {
             functions: vec![function("a", 50.0, 10)],
+            trace: None,
         };
         let both = Workload {
             functions: vec![function("a", 50.0, 10), function("b", 20.0, 30)],
+            trace: None,
         };
         let h = SimTime::from_secs_f64(50.0);
         let a1: Vec<SimTime> = alone.requests(1, 0, h).map(|r| r.arrival).collect();

@@ -106,6 +106,7 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
     };
     let lambda = Lambda::new(
         (**cfg).clone(),
+        &[],
         stream(1, 0, "platform/l/init"),
         stream(1, 0, "platform/l/retry"),
     );

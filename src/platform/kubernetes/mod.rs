@@ -626,6 +626,8 @@ struct Usage {
 
 #[derive(Debug, Clone)]
 struct Pod {
+    /// The deployment (function) it belongs to.
+    deployment: u32,
     state: PodState,
     node: Option<u32>,
     created: SimTime,
@@ -666,6 +668,20 @@ pub enum KubernetesEvent {
     AutoscalerScan,
 }
 
+/// A function's deployment: its pods, load balancer and autoscaler.
+struct Deployment {
+    /// Pods not yet gone.
+    live: BTreeSet<u32>,
+    /// Ready pods in the order the load balancer cycles through them.
+    ready: Vec<u32>,
+    rr: usize,
+    /// Ready pods by outstanding requests (least_outstanding).
+    by_outstanding: BTreeSet<(usize, u32)>,
+    /// The deployment's replicas (`spec.replicas`).
+    desired: u32,
+    hpa: Option<Hpa>,
+}
+
 /// The Kubernetes platform during one run.
 pub struct Kubernetes {
     cfg: KubernetesConfig,
@@ -678,14 +694,10 @@ pub struct Kubernetes {
     nodes: Vec<Node>,
     /// Unplaced pods, oldest first.
     pending: VecDeque<u32>,
-    /// Ready pods in the order the load balancer cycles through them.
-    ready: Vec<u32>,
-    rr: usize,
-    /// Ready pods by outstanding requests (least_outstanding).
-    by_outstanding: BTreeSet<(usize, u32)>,
-    /// The deployment's replicas (`spec.replicas`).
-    desired: u32,
-    hpa: Option<Hpa>,
+    /// One deployment per workload function, sharing the nodes.
+    deployments: Vec<Deployment>,
+    /// The HPA settings (every deployment's HPA has the same).
+    hpa_cfg: Option<HpaConfig>,
     /// Next window-start and window-end scrape times.
     scrape_start: SimTime,
     scrape_end: SimTime,
@@ -697,16 +709,29 @@ pub struct Kubernetes {
 
 impl Kubernetes {
     /// The platform at t = 0 (call [`Platform::start`] before events).
+    /// One deployment per function (`functions` of them), each starting at
+    /// its fixed replicas or the HPA's minimum.
     pub fn new(
         cfg: KubernetesConfig,
+        functions: usize,
         startup_rng: SimRng,
         provision_rng: SimRng,
         lb_rng: SimRng,
     ) -> Self {
-        let hpa = match &cfg.scaling {
-            PodScaling::Hpa(h) => Some(Hpa::new(h.clone())),
+        let hpa_cfg = match &cfg.scaling {
+            PodScaling::Hpa(h) => Some(h.clone()),
             PodScaling::Fixed(_) => None,
         };
+        let deployments = (0..functions.max(1))
+            .map(|_| Deployment {
+                live: BTreeSet::new(),
+                ready: Vec::new(),
+                rr: 0,
+                by_outstanding: BTreeSet::new(),
+                desired: 0,
+                hpa: hpa_cfg.clone().map(Hpa::new),
+            })
+            .collect();
         Kubernetes {
             cfg,
             startup_rng,
@@ -716,11 +741,8 @@ impl Kubernetes {
             live: BTreeSet::new(),
             nodes: Vec::new(),
             pending: VecDeque::new(),
-            ready: Vec::new(),
-            rr: 0,
-            by_outstanding: BTreeSet::new(),
-            desired: 0,
-            hpa,
+            deployments,
+            hpa_cfg,
             scrape_start: SimTime::MAX,
             scrape_end: SimTime::MAX,
             last_scale_up: None,
@@ -735,18 +757,22 @@ impl Kubernetes {
     }
 
     fn gone(&mut self, p: u32) {
-        self.pods[p as usize].state = PodState::Gone;
-        self.pods[p as usize].snapshots = VecDeque::new();
+        let pod = &mut self.pods[p as usize];
+        pod.state = PodState::Gone;
+        pod.snapshots = VecDeque::new();
+        let d = pod.deployment as usize;
         self.live.remove(&p);
+        self.deployments[d].live.remove(&p);
     }
 
     fn live_nodes(&self) -> u64 {
         self.nodes.iter().filter(|n| n.exists()).count() as u64
     }
 
-    fn new_pod(&mut self, now: SimTime) -> u32 {
+    fn new_pod(&mut self, now: SimTime, deployment: usize) -> u32 {
         let cfg = &self.cfg;
         self.pods.push(Pod {
+            deployment: deployment as u32,
             state: PodState::Pending,
             node: None,
             created: now,
@@ -760,6 +786,7 @@ impl Kubernetes {
         let id = (self.pods.len() - 1) as u32;
         self.pending.push_back(id);
         self.live.insert(id);
+        self.deployments[deployment].live.insert(id);
         id
     }
 
@@ -816,20 +843,23 @@ impl Kubernetes {
         let pod = &mut self.pods[p as usize];
         pod.state = PodState::Ready;
         pod.ready_at = Some(now);
-        self.ready.push(p);
-        self.by_outstanding.insert((pod.server.outstanding(), p));
+        let d = &mut self.deployments[pod.deployment as usize];
+        d.ready.push(p);
+        d.by_outstanding.insert((pod.server.outstanding(), p));
     }
 
     fn leave_load_balancer(&mut self, p: u32) {
-        if let Some(i) = self.ready.iter().position(|&q| q == p) {
-            self.ready.remove(i);
+        let pod = &self.pods[p as usize];
+        let out = pod.server.outstanding();
+        let d = &mut self.deployments[pod.deployment as usize];
+        if let Some(i) = d.ready.iter().position(|&q| q == p) {
+            d.ready.remove(i);
             // Keep the rotation on the pod it was going to visit next.
-            if i < self.rr {
-                self.rr -= 1;
+            if i < d.rr {
+                d.rr -= 1;
             }
         }
-        let out = self.pods[p as usize].server.outstanding();
-        self.by_outstanding.remove(&(out, p));
+        d.by_outstanding.remove(&(out, p));
     }
 
     /// Frees a pod's node capacity; removes a draining node left empty.
@@ -873,9 +903,10 @@ impl Kubernetes {
         }
     }
 
-    /// Brings the deployment to `self.desired` pods (terminating ones not counted).
-    fn reconcile(&mut self, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
-        let active: Vec<u32> = self
+    /// Brings deployment `d` to its desired pods (terminating ones not counted).
+    fn reconcile(&mut self, d: usize, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+        let desired = self.deployments[d].desired;
+        let active: Vec<u32> = self.deployments[d]
             .live
             .iter()
             .copied()
@@ -887,13 +918,13 @@ impl Kubernetes {
             })
             .collect();
         let have = active.len() as u32;
-        if have < self.desired {
-            for _ in have..self.desired {
-                self.new_pod(now);
+        if have < desired {
+            for _ in have..desired {
+                self.new_pod(now, d);
             }
             sim.rec.instances.set(now, self.live_pods());
             self.schedule_pending(now, sim);
-        } else if have > self.desired {
+        } else if have > desired {
             // The ReplicaSet's deletion order: unscheduled, then not ready,
             // then the most recently ready (newest first within each).
             let mut victims = active;
@@ -902,25 +933,26 @@ impl Kubernetes {
                 let newest = std::cmp::Reverse(pod.ready_at.unwrap_or(pod.created));
                 (pod.state, newest, std::cmp::Reverse(p))
             });
-            for &p in victims.iter().take((have - self.desired) as usize) {
+            for &p in victims.iter().take((have - desired) as usize) {
                 self.stop_pod(p, now, sim);
             }
         }
     }
 
-    /// Routes `req` to a ready pod, or `None` when none is ready.
-    fn pick(&mut self) -> Option<u32> {
-        if self.ready.is_empty() {
+    /// Routes a request of deployment `d` to a ready pod, or `None` when none is ready.
+    fn pick(&mut self, d: usize) -> Option<u32> {
+        let dep = &mut self.deployments[d];
+        if dep.ready.is_empty() {
             return None;
         }
         Some(match self.cfg.load_balancer {
             LoadBalancer::RoundRobin => {
-                let p = self.ready[self.rr % self.ready.len()];
-                self.rr = (self.rr + 1) % self.ready.len();
+                let p = dep.ready[dep.rr % dep.ready.len()];
+                dep.rr = (dep.rr + 1) % dep.ready.len();
                 p
             }
-            LoadBalancer::Random => self.ready[self.lb_rng.random_range(0..self.ready.len())],
-            LoadBalancer::LeastOutstanding => self.by_outstanding.first().expect("ready pods").1,
+            LoadBalancer::Random => dep.ready[self.lb_rng.random_range(0..dep.ready.len())],
+            LoadBalancer::LeastOutstanding => dep.by_outstanding.first().expect("ready pods").1,
         })
     }
 
@@ -938,8 +970,9 @@ impl Kubernetes {
         self.in_service = self.in_service + after.0 as u64 - before.0 as u64;
         self.queued = self.queued + after.1 as u64 - before.1 as u64;
         if pod.state == PodState::Ready && before.0 + before.1 != after.0 + after.1 {
-            self.by_outstanding.remove(&(before.0 + before.1, p));
-            self.by_outstanding.insert((after.0 + after.1, p));
+            let d = &mut self.deployments[pod.deployment as usize];
+            d.by_outstanding.remove(&(before.0 + before.1, p));
+            d.by_outstanding.insert((after.0 + after.1, p));
         }
         if before.0 != after.0 {
             sim.rec.in_service.set(now, self.in_service);
@@ -955,14 +988,15 @@ impl Kubernetes {
     /// What the controller sees of each pod at a sync at `now`: the metric
     /// averaged over [now - delay - window, now - delay), from the usage
     /// snapshots taken at those edges.
-    fn hpa_samples(&mut self, now: SimTime) -> Vec<PodSample> {
-        let cfg = &self.hpa.as_ref().expect("an HPA").cfg;
+    fn hpa_samples(&mut self, d: usize, now: SimTime) -> Vec<PodSample> {
+        let cfg = self.hpa_cfg.as_ref().expect("an HPA");
         let (metric, window, period) = (cfg.metric, cfg.metric_window, cfg.sync_period);
         let cpu_init = cfg.cpu_initialization;
         let end = now.0.checked_sub(cfg.metric_delay.0).map(SimTime);
         let start = end.and_then(|e| e.0.checked_sub(window.0)).map(SimTime);
-        let mut samples = Vec::with_capacity(self.live.len());
-        for &p in &self.live {
+        let live = &self.deployments[d].live;
+        let mut samples = Vec::with_capacity(live.len());
+        for &p in live {
             let pod = &mut self.pods[p as usize];
             let sample = match pod.state {
                 PodState::Pending | PodState::Starting => PodSample::Unready,
@@ -1021,7 +1055,7 @@ impl Kubernetes {
 
     /// Snapshots every running pod's usage at a metric-window edge.
     fn scrape(&mut self, now: SimTime) {
-        let period = self.hpa.as_ref().expect("an HPA").cfg.sync_period;
+        let period = self.hpa_cfg.as_ref().expect("an HPA").sync_period;
         for &p in &self.live {
             let pod = &mut self.pods[p as usize];
             if matches!(pod.state, PodState::Starting | PodState::Ready) {
@@ -1122,8 +1156,9 @@ impl Kubernetes {
                 })
                 .collect();
             for p in evicted {
+                let d = self.pods[p as usize].deployment as usize;
                 self.stop_pod(p, now, sim);
-                self.new_pod(now);
+                self.new_pod(now, d);
             }
             sim.rec.instances.set(now, self.live_pods());
             self.schedule_pending(now, sim);
@@ -1190,12 +1225,15 @@ impl Platform for Kubernetes {
         for _ in 0..self.cfg.initial_nodes {
             self.launch_node(now, true, sim);
         }
-        self.desired = match &self.cfg.scaling {
+        let initial = match &self.cfg.scaling {
             PodScaling::Fixed(n) => *n,
             PodScaling::Hpa(h) => h.min_replicas,
         };
-        for _ in 0..self.desired {
-            self.new_pod(now);
+        for d in 0..self.deployments.len() {
+            self.deployments[d].desired = initial;
+            for _ in 0..initial {
+                self.new_pod(now, d);
+            }
         }
         // Pods that fit at t = 0 start ready.
         let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
@@ -1214,8 +1252,7 @@ impl Platform for Kubernetes {
         }
         self.pending = still;
         sim.rec.instances.set(now, self.live_pods());
-        if let Some(h) = &self.hpa {
-            let c = &h.cfg;
+        if let Some(c) = &self.hpa_cfg {
             sim.schedule(now + c.sync_period, KubernetesEvent::HpaSync);
             // Scrapes at k P - delay (window ends) and k P - delay - window
             // (window starts), for k >= 1, from t = 0 on.
@@ -1239,7 +1276,7 @@ impl Platform for Kubernetes {
     fn on_arrival(&mut self, req: Request, sim: &mut Sim<KubernetesEvent>) {
         let now = sim.now();
         sim.rec.arrived(&req);
-        let Some(p) = self.pick() else {
+        let Some(p) = self.pick(req.function as usize) else {
             sim.rec.outcome(&req, Outcome::Rejected, None, now, false);
             return;
         };
@@ -1288,12 +1325,15 @@ impl Platform for Kubernetes {
                 }
             }
             KubernetesEvent::HpaSync => {
-                let samples = self.hpa_samples(now);
                 let request_m = self.cfg.pod_cpu_m as f64;
-                let hpa = self.hpa.as_mut().expect("HpaSync needs an HPA");
-                self.desired = hpa.sync(now, self.desired, &samples, request_m);
-                let period = hpa.cfg.sync_period;
-                self.reconcile(now, sim);
+                for d in 0..self.deployments.len() {
+                    let samples = self.hpa_samples(d, now);
+                    let dep = &mut self.deployments[d];
+                    let hpa = dep.hpa.as_mut().expect("HpaSync needs an HPA");
+                    dep.desired = hpa.sync(now, dep.desired, &samples, request_m);
+                    self.reconcile(d, now, sim);
+                }
+                let period = self.hpa_cfg.as_ref().expect("an HPA").sync_period;
                 sim.schedule(now + period, KubernetesEvent::HpaSync);
             }
             KubernetesEvent::Scrape => {
@@ -1328,8 +1368,8 @@ impl Platform for Kubernetes {
         Snapshot {
             in_flight: self.in_service + self.queued,
             queued: self.queued,
-            pods_desired: Some(u64::from(self.desired)),
-            pods_ready: Some(self.ready.len() as u64),
+            pods_desired: Some(self.deployments.iter().map(|d| u64::from(d.desired)).sum()),
+            pods_ready: Some(self.deployments.iter().map(|d| d.ready.len() as u64).sum()),
             pods_pending: Some(count(PodState::Pending) + count(PodState::Starting)),
             nodes: Some(nodes(&|s| {
                 matches!(s, NodeState::Ready | NodeState::Draining)

@@ -124,6 +124,8 @@ fn gb_s(mb_ms: u128) -> f64 {
 /// The Lambda platform during one run.
 pub struct Lambda {
     cfg: LambdaConfig,
+    /// Memory of each function [MB]: the platform's, or a trace's per function.
+    memory: Vec<u32>,
     rng: SimRng,
     retry_rng: SimRng,
     envs: Vec<Env>,
@@ -188,9 +190,8 @@ impl TokenBucket {
 /// Handler time for `work` CPU-seconds: with `cpu_scaling`, below 1,769 MB
 /// the function has a fraction of a vCPU and runs proportionally longer
 /// (rounded up to the nanosecond).
-pub fn exec_time(cfg: &LambdaConfig, work: SimDuration) -> SimDuration {
-    let mem = cfg.memory_mb;
-    if cfg.cpu_scaling && mem < MB_PER_VCPU {
+pub fn exec_time(mem: u32, cpu_scaling: bool, work: SimDuration) -> SimDuration {
+    if cpu_scaling && mem < MB_PER_VCPU {
         let ns = (u128::from(work.0) * u128::from(MB_PER_VCPU)).div_ceil(u128::from(mem));
         SimDuration(ns.min(u128::from(u64::MAX)) as u64)
     } else {
@@ -211,8 +212,9 @@ fn provisioned_seconds(start: SimTime, end: SimTime, from: SimTime, to: SimTime)
 impl Lambda {
     /// A platform with only its provisioned environments (created by
     /// [`Platform::start`]), drawing INIT times from `rng` and retry jitter
-    /// from `retry_rng`.
-    pub fn new(cfg: LambdaConfig, rng: SimRng, retry_rng: SimRng) -> Self {
+    /// from `retry_rng`. `memory` overrides the platform's memory per
+    /// function (a trace's), `None` keeps it.
+    pub fn new(cfg: LambdaConfig, memory: &[Option<u32>], rng: SimRng, retry_rng: SimRng) -> Self {
         let window = SimDuration::from_secs(10);
         let functions: Vec<FunctionState> = cfg
             .reserved
@@ -240,6 +242,9 @@ impl Lambda {
         let n = functions.len();
         Lambda {
             unreserved_cap: cfg.account_concurrency - reserved,
+            memory: (0..n)
+                .map(|f| memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb))
+                .collect(),
             cfg,
             rng,
             retry_rng,
@@ -378,7 +383,11 @@ impl Lambda {
             .job
             .as_mut()
             .expect("an environment starting a handler holds a job");
-        let exec = exec_time(&self.cfg, job.req.work);
+        let exec = exec_time(
+            self.memory[job.req.function as usize],
+            self.cfg.cpu_scaling,
+            job.req.work,
+        );
         job.start = Some(now);
         job.times_out = exec > timeout;
         e.state = EnvState::Busy;
@@ -510,8 +519,8 @@ impl Lambda {
     }
 
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
-        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
         let f = job.req.function as usize;
+        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
         for u in [
             Some(&mut self.gross[f]),
             measured.then_some(&mut self.measured[f]),
@@ -535,7 +544,7 @@ impl Lambda {
     /// Configured provisioned GB-s of function `f` over [from, to).
     fn provisioned_gb_s(&self, f: usize, from: SimTime, to: SimTime) -> f64 {
         let plan = &self.cfg.provisioned[f];
-        let gb = f64::from(self.cfg.memory_mb) / 1024.0;
+        let gb = f64::from(self.memory[f]) / 1024.0;
         plan.iter()
             .enumerate()
             .map(|(i, &(start, value))| {
@@ -694,10 +703,11 @@ impl Platform for Lambda {
         // The running bill includes what requests still executing have used so far.
         let mut gross = self.gross.clone();
         for job in self.envs.iter().filter_map(|e| e.job.as_ref()) {
-            let g = &mut gross[job.req.function as usize];
+            let f = job.req.function as usize;
+            let g = &mut gross[f];
             g.requests += 1;
             g.on_demand_mb_ms +=
-                u128::from(at.since(job.taken).ceil_millis()) * u128::from(self.cfg.memory_mb);
+                u128::from(at.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
         }
         let u = self.usage(&gross, SimTime::ZERO, at);
         let p = &self.cfg.pricing;
