@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Skip the charts and report.html.
     #[arg(long)]
     pub no_charts: bool,
+    /// Add a summary.csv row per workload function (platform column `<platform>/<function>`).
+    #[arg(long)]
+    pub per_function: bool,
     /// Print nothing on stderr but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -242,6 +245,7 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
         ),
         charts: !args.no_charts,
         quiet: args.quiet,
+        per_function: args.per_function,
     };
     let mut results = Vec::with_capacity(scenarios.len());
     for s in scenarios {
@@ -321,7 +325,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
             }
             None => None,
         };
-        let mut result = runner::run_platform(sc, platform, rep, log);
+        let mut result = runner::run_platform_with(sc, platform, rep, log, opts.per_function);
         result.point = point;
         if let Some(log) = result.rec.take_log() {
             log.into_inner()
@@ -356,9 +360,19 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .collect();
     let mut summary = csv::SUMMARY_COLUMNS.join(",");
     summary.push('\n');
-    for f in &summaries {
+    let fn_names: Vec<String> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    for (f, r) in summaries.iter().zip(&runs) {
         summary.push_str(&f.join(","));
         summary.push('\n');
+        for row in csv::function_rows(&s.name, &fn_names, r) {
+            summary.push_str(&row.join(","));
+            summary.push('\n');
+        }
     }
     let rows: Vec<aggregate::Row> = runs
         .iter()

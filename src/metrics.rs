@@ -264,8 +264,47 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant digits is a valid precision")
 }
 
+/// Per-function measurements (`--per-function`).
+#[derive(Debug, Clone)]
+pub struct FunctionStats {
+    pub counts: Counts,
+    latency: Histogram<u64>,
+    latency_sum: u128,
+    latency_min: u64,
+    latency_max: u64,
+}
+
+impl FunctionStats {
+    fn new() -> Self {
+        FunctionStats {
+            counts: Counts::default(),
+            // Two significant digits (1 %): many functions, small histograms.
+            latency: Histogram::new(2).expect("2 significant digits is a valid precision"),
+            latency_sum: 0,
+            latency_min: u64::MAX,
+            latency_max: 0,
+        }
+    }
+
+    /// Latency quantile of the function's completed requests [ms].
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        quantile(&self.latency, q, self.latency_min, self.latency_max)
+    }
+
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.counts.completed > 0)
+            .then(|| self.latency_sum as f64 / self.counts.completed as f64 / 1e6)
+    }
+
+    pub fn max_ms(&self) -> Option<f64> {
+        (self.counts.completed > 0).then(|| self.latency_max as f64 / 1e6)
+    }
+}
+
 /// Everything measured in one run of one platform.
 pub struct Recorder {
+    /// Per-function counters, when asked for (`--per-function`).
+    pub per_function: Option<Vec<FunctionStats>>,
     window: (SimTime, SimTime),
     pub counts: Counts,
     latency: Histogram<u64>,
@@ -296,6 +335,7 @@ impl Recorder {
     pub fn new(warmup: SimTime, horizon: SimTime, log: Option<RequestLog>) -> Self {
         let window = (warmup.min(horizon), horizon);
         Recorder {
+            per_function: None,
             window,
             counts: Counts::default(),
             latency: new_histogram(),
@@ -316,6 +356,11 @@ impl Recorder {
             log,
             overhead: SimDuration::ZERO,
         }
+    }
+
+    /// Keeps per-function counters for `functions` functions.
+    pub fn track_functions(&mut self, functions: usize) {
+        self.per_function = Some((0..functions).map(|_| FunctionStats::new()).collect());
     }
 
     /// A fixed latency added to every request that gets an answer (Lambda `overhead_ms`).
@@ -342,6 +387,9 @@ impl Recorder {
         self.iv_arrivals += 1;
         if self.measured(req) {
             self.counts.requests += 1;
+            if let Some(f) = &mut self.per_function {
+                f[req.function as usize].counts.requests += 1;
+            }
         }
     }
 
@@ -350,6 +398,9 @@ impl Recorder {
         self.iv_cold += 1;
         if self.measured(req) {
             self.counts.cold_starts += 1;
+            if let Some(f) = &mut self.per_function {
+                f[req.function as usize].counts.cold_starts += 1;
+            }
         }
     }
 
@@ -392,6 +443,24 @@ impl Recorder {
                 Outcome::TimedOut => c.timed_out += 1,
                 Outcome::Dropped => c.dropped += 1,
                 Outcome::InFlight => c.in_flight_end += 1,
+            }
+            if let Some(fs) = &mut self.per_function {
+                let f = &mut fs[req.function as usize];
+                let c = &mut f.counts;
+                match outcome {
+                    Outcome::Completed => {
+                        c.completed += 1;
+                        record(&mut f.latency, lat_ns);
+                        f.latency_sum += u128::from(lat_ns);
+                        f.latency_min = f.latency_min.min(lat_ns);
+                        f.latency_max = f.latency_max.max(lat_ns);
+                    }
+                    Outcome::Throttled => c.throttled += 1,
+                    Outcome::Rejected => c.rejected += 1,
+                    Outcome::TimedOut => c.timed_out += 1,
+                    Outcome::Dropped => c.dropped += 1,
+                    Outcome::InFlight => c.in_flight_end += 1,
+                }
             }
         }
         if let Some(log) = &mut self.log {

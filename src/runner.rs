@@ -33,6 +33,17 @@ pub fn run_platform(
     replication: u32,
     log: Option<RequestLog>,
 ) -> RunResult {
+    run_platform_with(scenario, platform, replication, log, false)
+}
+
+/// [`run_platform`], optionally keeping per-function counters.
+pub fn run_platform_with(
+    scenario: &Scenario,
+    platform: &PlatformConfig,
+    replication: u32,
+    log: Option<RequestLog>,
+    per_function: bool,
+) -> RunResult {
     let requests = scenario
         .workload
         .requests(scenario.seed, replication, scenario.horizon);
@@ -41,6 +52,9 @@ pub fn run_platform(
         interval: scenario.interval,
     };
     let mut rec = Recorder::new(scenario.warmup, scenario.horizon, log);
+    if per_function {
+        rec.track_functions(scenario.workload.functions.len());
+    }
     let (rec, bill) = match &platform.model {
         Model::Lambda(cfg) => {
             rec.set_overhead(cfg.overhead);

@@ -291,3 +291,18 @@ fn the_ci_gate_passes_its_own_expectations() {
     let checks = surgesim::check::evaluate(&s.expect, &[0], &rows);
     assert!(checks.iter().all(|c| c.pass), "{checks:?}");
 }
+
+#[test]
+fn the_trace_examples_replay_on_both_platforms() {
+    for (file, rows) in [("trace_csv.toml", 16_758), ("trace_azure2021.toml", 11_188)] {
+        let (runs, _) = run(file);
+        for r in runs.values() {
+            assert_eq!(r.rec.counts.requests, rows, "{file}: {}", r.platform);
+        }
+    }
+    let (runs, _) = run("trace_azure2019.toml");
+    let l = &runs["lambda"];
+    // Only noon to 14:00 of the day is replayed.
+    assert!(l.rec.counts.requests > 100_000);
+    assert_eq!(l.rec.counts.throttled, 0);
+}

@@ -11,4 +11,5 @@ mod kubernetes;
 mod lambda_depth;
 mod lifecycle;
 mod sweeps;
+mod traces;
 mod validation;

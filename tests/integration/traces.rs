@@ -1,0 +1,453 @@
+//! Trace replay: exact arrivals, scaling and windows, Azure layouts, bad rows.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use assert_cmd::Command;
+use surgesim::scenario::{self, Overrides, Scenario};
+use surgesim::time::SimTime;
+
+use crate::common::parse_rows;
+
+fn scenario_in(dir: &Path, arrival: &str, platforms: &str) -> String {
+    let src = format!(
+        "name = \"t\"\nseed = 1\n[workload]\narrival = {arrival}\nwork = {{ kind = \"constant\", ms = 10 }}\n{platforms}"
+    );
+    let file = dir.join("t.toml");
+    std::fs::write(&file, &src).unwrap();
+    file.to_string_lossy().into_owned()
+}
+
+const LAMBDA: &str = "[[platforms]]\nname = \"lambda\"\nkind = \"lambda\"\nmemory_mb = 1769\n";
+
+fn load(file: &str) -> Scenario {
+    scenario::load(Path::new(file), Overrides::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn arrivals(s: &Scenario) -> Vec<(SimTime, u32)> {
+    s.workload
+        .requests(s.seed, 0, s.horizon)
+        .map(|r| (r.arrival, r.function))
+        .collect()
+}
+
+fn secs(v: &[(SimTime, u32)]) -> Vec<u64> {
+    v.iter().map(|a| a.0.as_nanos()).collect()
+}
+
+/// A CSV trace with `n` rows, every 7th pair swapped (unsorted), two functions.
+fn csv_trace(dir: &Path, n: usize) -> Vec<(u64, &'static str)> {
+    let mut rows: Vec<(u64, &str)> = (0..n)
+        .map(|i| {
+            (
+                (i as u64) * 137_000_000 + (i as u64 % 13) * 1_000,
+                if i % 3 == 0 { "a" } else { "b" },
+            )
+        })
+        .collect();
+    let mut text = String::from("function,timestamp_s,duration_ms,note\n");
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (0..n.saturating_sub(1)).step_by(7) {
+        order.swap(i, i + 1);
+    }
+    for &i in &order {
+        let (t, f) = rows[i];
+        let _ = writeln!(
+            text,
+            "{f},{}.{:09},{},x",
+            t / 1_000_000_000,
+            t % 1_000_000_000,
+            5 + i % 50
+        );
+    }
+    std::fs::write(dir.join("trace.csv"), text).unwrap();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn every_arrival_replays_exactly_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = csv_trace(dir.path(), 3000);
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"trace.csv\" }",
+        LAMBDA,
+    );
+    let s = load(&file);
+    assert_eq!(s.workload.functions.len(), 2);
+    let got = arrivals(&s);
+    let want: Vec<u64> = rows.iter().map(|r| r.0).collect();
+    assert_eq!(
+        secs(&got),
+        want,
+        "arrival times, sorted, none lost or duplicated"
+    );
+    // Work comes from duration_ms; the horizon defaults to the last arrival + 900 s.
+    let first = s.workload.requests(1, 0, s.horizon).next().unwrap();
+    assert_eq!(first.work.as_nanos(), 5_000_000);
+    assert_eq!(s.horizon.as_nanos(), want.last().unwrap() + 900_000_000_000);
+    // And through the binary into requests.csv.
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["run", "--requests-csv", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ignoring column(s) note"));
+    let text = std::fs::read_to_string(dir.path().join("out/t/requests.csv")).unwrap();
+    let mut logged: Vec<u64> = parse_rows(&text)
+        .iter()
+        .map(|r| (r.arrival_s * 1e9).round() as u64)
+        .collect();
+    logged.sort();
+    assert_eq!(logged, want);
+}
+
+#[test]
+fn time_scale_and_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = csv_trace(dir.path(), 1000);
+    let base = |extra: &str| {
+        load(&scenario_in(
+            dir.path(),
+            &format!("{{ kind = \"trace\", format = \"csv\", path = \"trace.csv\"{extra} }}"),
+            LAMBDA,
+        ))
+    };
+    // Twice as fast: every time halved (to the nanosecond).
+    let fast = arrivals(&base(", time_scale = 2"));
+    let want: Vec<u64> = rows
+        .iter()
+        .map(|r| (r.0 as f64 / 2.0 / 1e9 * 1e9).round() as u64)
+        .collect();
+    for (g, w) in secs(&fast).iter().zip(&want) {
+        assert!(g.abs_diff(*w) <= 1, "{g} vs {w}");
+    }
+    // A window keeps exactly the rows in [start_s, end_s), not rebased.
+    let win = arrivals(&base(", start_s = 20, end_s = 50"));
+    let want: Vec<u64> = rows
+        .iter()
+        .map(|r| r.0)
+        .filter(|&t| (20_000_000_000..50_000_000_000).contains(&t))
+        .collect();
+    assert_eq!(secs(&win), want);
+    // One function only.
+    let only_a = base(", functions = [\"a\"]");
+    assert_eq!(only_a.workload.functions.len(), 1);
+    assert_eq!(
+        arrivals(&only_a).len(),
+        rows.iter().filter(|r| r.1 == "a").count()
+    );
+    // top_n = 1 keeps the busier function (b has two thirds of the rows).
+    let top = base(", top_n = 1");
+    assert_eq!(top.workload.functions[0].name, "b");
+    // rate_scale 3 replays every arrival three times; 0.5 about half of them.
+    assert_eq!(arrivals(&base(", rate_scale = 3")).len(), 3000);
+    let half = arrivals(&base(", rate_scale = 0.5")).len();
+    assert!((430..=570).contains(&half), "{half}");
+}
+
+/// An Azure 2019 day: 3 functions with known per-minute counts, durations and memory.
+fn azure2019(dir: &Path) -> Vec<[u32; 1440]> {
+    let mut counts = vec![[0u32; 1440]; 3];
+    for (f, c) in counts.iter_mut().enumerate() {
+        for (m, x) in c.iter_mut().enumerate() {
+            *x = ((m * (f + 1) * 7) % 11) as u32 * (f as u32 + 1);
+        }
+    }
+    let mut inv = String::from("HashOwner,HashApp,HashFunction,Trigger");
+    for m in 1..=1440 {
+        let _ = write!(inv, ",{m}");
+    }
+    inv.push('\n');
+    for (f, c) in counts.iter().enumerate() {
+        let _ = write!(inv, "o,app{},fn{f},http", f % 2);
+        for x in c {
+            let _ = write!(inv, ",{x}");
+        }
+        inv.push('\n');
+    }
+    std::fs::write(dir.join("inv.csv"), inv).unwrap();
+    let mut dur = String::from(
+        "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,percentile_Average_99,percentile_Average_100\n",
+    );
+    dur.push_str("o,app0,fn0,100,1,10,1000,10,20,50,100,200,800,1000\n");
+    std::fs::write(dir.join("dur.csv"), dur).unwrap();
+    std::fs::write(
+        dir.join("mem.csv"),
+        "HashOwner,HashApp,SampleCount,AverageAllocatedMb\no,app0,10,200.5\no,app1,10,4000\n",
+    )
+    .unwrap();
+    counts
+}
+
+#[test]
+fn azure2019_reproduces_every_minute_count_and_the_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let counts = azure2019(dir.path());
+    for spread in ["uniform", "random"] {
+        let s = load(&scenario_in(
+            dir.path(),
+            &format!(
+                "{{ kind = \"trace\", format = \"azure2019\", path = \"inv.csv\", durations_path = \"dur.csv\", memory_path = \"mem.csv\", spread = \"{spread}\" }}"
+            ),
+            LAMBDA,
+        ));
+        let mut got = vec![[0u32; 1440]; 3];
+        for (t, f) in arrivals(&s) {
+            got[f as usize][(t.as_nanos() / 60_000_000_000) as usize] += 1;
+        }
+        assert_eq!(got, counts, "{spread}: per-minute counts");
+        // Memory per app, rounded up to Lambda's 1 MB steps.
+        let mem: Vec<Option<u32>> = s.workload.functions.iter().map(|f| f.memory_mb).collect();
+        assert_eq!(mem, vec![Some(201), Some(4000), Some(201)]);
+    }
+    // fn0's work follows its percentiles (ms): 10 / 20 / 50 / 100 / 200 / 800 / 1000.
+    let s = load(&scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"azure2019\", path = \"inv.csv\", durations_path = \"dur.csv\" }",
+        LAMBDA,
+    ));
+    let mut work: Vec<f64> = s
+        .workload
+        .requests(3, 0, s.horizon)
+        .filter(|r| r.function == 0)
+        .map(|r| r.work.as_millis_f64())
+        .collect();
+    work.sort_by(f64::total_cmp);
+    let q = |p: f64| work[((work.len() - 1) as f64 * p) as usize];
+    // ~7,000 samples: quantiles within a few percent of the interpolated CDF.
+    assert!((q(0.25) - 50.0).abs() < 5.0, "{}", q(0.25));
+    assert!((q(0.5) - 100.0).abs() < 8.0, "{}", q(0.5));
+    assert!((q(0.75) - 200.0).abs() < 15.0, "{}", q(0.75));
+    assert!(work[0] >= 10.0 && *work.last().unwrap() <= 1000.0);
+    // Functions without durations use workload.work (constant 10 ms).
+    assert!(
+        s.workload
+            .requests(3, 0, s.horizon)
+            .filter(|r| r.function == 1)
+            .all(|r| r.work.as_millis_f64() == 10.0)
+    );
+}
+
+#[test]
+fn azure2021_arrives_at_end_minus_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "app,func,end_timestamp,duration\nA,f,10.5,0.5\nA,g,11.0,3.0\nB,f,12.0,0.25\n",
+    )
+    .unwrap();
+    let s = load(&scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"azure2021\", path = \"a.csv\" }",
+        LAMBDA,
+    ));
+    let names: Vec<&str> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, vec!["A/f", "A/g", "B/f"]);
+    let reqs: Vec<(u64, u32, u64)> = s
+        .workload
+        .requests(1, 0, s.horizon)
+        .map(|r| (r.arrival.as_nanos(), r.function, r.work.as_nanos()))
+        .collect();
+    assert_eq!(
+        reqs,
+        vec![
+            (8_000_000_000, 1, 3_000_000_000),
+            (10_000_000_000, 0, 500_000_000),
+            (11_750_000_000, 2, 250_000_000)
+        ]
+    );
+}
+
+#[test]
+fn functions_are_deployments_on_kubernetes_and_keep_their_memory_on_lambda() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.csv"),
+        "timestamp_s,function,duration_ms,memory_mb\n0,small,100,512\n1,big,100,3538\n",
+    )
+    .unwrap();
+    let k8s = "[[platforms]]\nname = \"eks\"\nkind = \"kubernetes\"\nscaling = { kind = \"fixed\", replicas = 2 }\nnodes = { instance = \"m5.xlarge\", initial = 1, autoscaler = \"none\" }\n";
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"m.csv\" }",
+        &format!("{LAMBDA}{k8s}"),
+    );
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["run", "-q", "--requests-csv", "--per-function", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("out/t/requests.csv")).unwrap();
+    let rows = parse_rows(&text);
+    // Lambda: 512 MB runs 100 ms of work in 345.5 ms; 3,538 MB (2 vCPU) in 100 ms.
+    let lat = |f: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!(",{f},lambda,")))
+            .unwrap();
+        line.split(',').nth(5).unwrap().parse::<f64>().unwrap()
+    };
+    assert!(lat("small") > 345.0);
+    assert!(lat("big") < 101.0 + 1200.0);
+    assert_eq!(rows.iter().filter(|r| r.outcome == "completed").count(), 4);
+    // Each function has its own deployment of 2 pods: 4 pods in all.
+    let ts = std::fs::read_to_string(dir.path().join("out/t/timeseries.csv")).unwrap();
+    let eks = ts.lines().find(|l| l.contains(",eks,")).unwrap();
+    let f: Vec<&str> = eks.split(',').collect();
+    assert_eq!(
+        (f[11], f[12]),
+        ("4", "4"),
+        "pods_desired, pods_ready: {eks}"
+    );
+    // --per-function rows.
+    let summary = std::fs::read_to_string(dir.path().join("out/t/summary.csv")).unwrap();
+    for p in ["lambda/small", "lambda/big", "eks/small", "eks/big"] {
+        assert!(
+            summary.lines().any(|l| l.split(',').nth(1) == Some(p)),
+            "{p}: {summary}"
+        );
+    }
+}
+
+#[test]
+fn bad_traces_are_errors_naming_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "truncated file",
+            "csv",
+            "timestamp_s,function,duration_ms\n1,a,5\n2,a",
+            &["bad.csv:3", "too few columns"],
+        ),
+        (
+            "non-numeric field",
+            "csv",
+            "timestamp_s,function\n1,a\nabc,a\n",
+            &["bad.csv:3", "timestamp_s", "not a number", "\"abc\""],
+        ),
+        (
+            "negative duration",
+            "csv",
+            "timestamp_s,duration_ms\n1,5\n2,-3\n",
+            &["bad.csv:3", "duration_ms", "negative duration"],
+        ),
+        (
+            "missing column",
+            "csv",
+            "time,function\n1,a\n",
+            &[
+                "bad.csv:1",
+                "missing column `timestamp_s` or `timestamp_ms`",
+            ],
+        ),
+        (
+            "header only",
+            "csv",
+            "timestamp_s,function\n",
+            &["no invocations"],
+        ),
+        (
+            "azure2021 missing column",
+            "azure2021",
+            "app,func,end,duration\nA,f,1,1\n",
+            &["bad.csv:1", "end_timestamp"],
+        ),
+        (
+            "azure2019 minute columns missing",
+            "azure2019",
+            "HashOwner,HashApp,HashFunction,Trigger,1,2,3\no,a,f,http,1,2,3\n",
+            &["bad.csv:1", "missing column `4`"],
+        ),
+    ];
+    for (what, format, text, needles) in cases {
+        std::fs::write(dir.path().join("bad.csv"), text).unwrap();
+        let file = scenario_in(
+            dir.path(),
+            &format!("{{ kind = \"trace\", format = \"{format}\", path = \"bad.csv\" }}"),
+            LAMBDA,
+        );
+        let out = Command::cargo_bin("surgesim")
+            .unwrap()
+            .args(["validate", &file])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        for n in *needles {
+            assert!(stderr.contains(n), "{what}: `{n}` not in {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{what}");
+    }
+    // A wrong format name is a scenario error.
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"parquet\", path = \"bad.csv\" }",
+        LAMBDA,
+    );
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["validate", &file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variant `parquet`"));
+    // With skip_bad_rows the good rows replay and the bad ones are counted.
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "timestamp_s,duration_ms\n1,5\n2,-3\nx,1\n4,5\n",
+    )
+    .unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"bad.csv\", skip_bad_rows = true }",
+        LAMBDA,
+    );
+    let s = load(&file);
+    assert_eq!(s.workload.trace.as_ref().unwrap().skipped, 2);
+    assert_eq!(arrivals(&s).len(), 2);
+    assert!(
+        s.notes
+            .iter()
+            .any(|n| n.contains("skipped 2 bad trace row(s)"))
+    );
+}
+
+#[test]
+fn rows_too_far_out_of_order_are_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp_s\n");
+    for i in 0..(surgesim::workload::trace::REORDER_WINDOW + 10) {
+        let _ = writeln!(text, "{}", 10 + i);
+    }
+    text.push_str("1\n");
+    std::fs::write(dir.path().join("late.csv"), text).unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"late.csv\" }",
+        LAMBDA,
+    );
+    let err = scenario::load(Path::new(&file), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("out of time order") && err.contains("sort the file"),
+        "{err}"
+    );
+}
