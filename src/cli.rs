@@ -68,6 +68,12 @@ pub struct RunArgs {
     /// Add a summary.csv row per workload function (platform column `<platform>/<function>`).
     #[arg(long)]
     pub per_function: bool,
+    /// Refuse scenarios expected to simulate more requests than this (all runs together).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000_000)]
+    pub max_requests: u64,
+    /// Refuse --requests-csv when the file is expected to exceed this size [MB].
+    #[arg(long, value_name = "MB", default_value_t = 10_240)]
+    pub max_requests_csv_mb: u64,
     /// Print nothing on stderr but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -227,6 +233,13 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
         replications: args.replications,
     };
     let scenarios = load_scenarios(&args.scenarios, overrides)?;
+    for s in &scenarios {
+        guard_size(s, args)?;
+    }
+    // SIGINT / SIGTERM: runs stop at their next check; nothing is written.
+    let _ = ctrlc::set_handler(|| {
+        crate::engine::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed)
+    });
     let mut seen = std::collections::BTreeSet::new();
     for s in &scenarios {
         let dir = scenario::sanitize_name(&s.name);
@@ -267,6 +280,44 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
     Ok(results)
 }
 
+/// Bytes one requests.csv row takes, about (for the size guard).
+const REQUEST_ROW_BYTES: f64 = 90.0;
+
+/// Refuses a scenario whose expected size exceeds the limits, saying how big
+/// it would be and how to proceed.
+fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
+    let runs: f64 = s
+        .point_scenarios()
+        .iter()
+        .map(|(_, sc)| {
+            sc.workload.expected_requests(sc.horizon)
+                * f64::from(sc.replications)
+                * sc.platforms.len() as f64
+        })
+        .sum();
+    if runs > args.max_requests as f64 {
+        return Err(Error::Usage(format!(
+            "{}: about {runs:.3e} requests would be simulated (all points, replications and \
+             platforms), more than --max-requests {}; shorten duration_s, lower the rates or \
+             the replications, or raise --max-requests if you mean it",
+            s.file.display(),
+            args.max_requests
+        )));
+    }
+    if args.requests_csv {
+        let mb = runs * REQUEST_ROW_BYTES / 1e6;
+        if mb > args.max_requests_csv_mb as f64 {
+            return Err(Error::Usage(format!(
+                "{}: requests.csv would be about {mb:.0} MB, more than --max-requests-csv-mb {}; \
+                 drop --requests-csv, shorten the run, or raise the limit",
+                s.file.display(),
+                args.max_requests_csv_mb
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Runs every replication x platform of `s` (one thread) and writes its
 /// output folder under `parent`.
 pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<Vec<RunResult>> {
@@ -305,6 +356,9 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .collect();
     let progress = Progress::new(specs.len() as u64, opts.quiet);
     let run_one = |&(point, sc, rep, p): &RunSpec| -> Result<(RunResult, Option<std::fs::File>)> {
+        if crate::engine::interrupted() {
+            return Err(Error::Interrupted);
+        }
         let platform = &sc.platforms[p];
         // Each run logs to its own anonymous file; they are joined in order.
         let part = if opts.requests_csv {
@@ -325,7 +379,10 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
             }
             None => None,
         };
-        let mut result = runner::run_platform_with(sc, platform, rep, log, opts.per_function);
+        // timeseries.csv and the charts show point 0, replication 0 only.
+        let series = point == 0 && rep == 0;
+        let mut result =
+            runner::run_platform_with(sc, platform, rep, log, opts.per_function, series);
         result.point = point;
         if let Some(log) = result.rec.take_log() {
             log.into_inner()
@@ -346,6 +403,10 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         pool.install(|| specs.par_iter().map(run_one).collect())
     };
     progress.finish();
+    if crate::engine::interrupted() {
+        // Temporary files are removed as they drop; finished files stay untouched.
+        return Err(Error::Interrupted);
+    }
     let mut runs = Vec::with_capacity(done.len());
     let mut parts = Vec::with_capacity(done.len());
     for d in done {

@@ -88,6 +88,11 @@ pub enum Error {
     /// A chart could not be drawn.
     #[error("drawing a chart: {0}")]
     Chart(String),
+    /// SIGINT or SIGTERM: the run stopped and wrote nothing.
+    #[error(
+        "interrupted: stopped before writing any output (files from earlier runs are untouched)"
+    )]
+    Interrupted,
     /// A command-line argument is unusable.
     #[error("{0}")]
     Usage(String),

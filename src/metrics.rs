@@ -326,6 +326,8 @@ pub struct Recorder {
     iv_min: u64,
     iv_max: u64,
     rows: Vec<IntervalRow>,
+    /// Whether interval rows are kept (only the runs whose series is written).
+    keep_rows: bool,
     log: Option<RequestLog>,
     overhead: SimDuration,
 }
@@ -353,9 +355,15 @@ impl Recorder {
             iv_min: u64::MAX,
             iv_max: 0,
             rows: Vec::new(),
+            keep_rows: true,
             log,
             overhead: SimDuration::ZERO,
         }
+    }
+
+    /// Drops the time series of this run (memory stays flat over many runs).
+    pub fn drop_rows(&mut self) {
+        self.keep_rows = false;
     }
 
     /// Keeps per-function counters for `functions` functions.
@@ -474,6 +482,14 @@ impl Recorder {
         let p95_ms = quantile(&self.iv_latency, 0.95, self.iv_min, self.iv_max);
         self.iv_min = u64::MAX;
         self.iv_max = 0;
+        if !self.keep_rows {
+            self.iv_arrivals = 0;
+            self.iv_completed = 0;
+            self.iv_errors = 0;
+            self.iv_cold = 0;
+            self.iv_latency.reset();
+            return;
+        }
         self.rows.push(IntervalRow {
             start,
             arrivals: std::mem::take(&mut self.iv_arrivals),

@@ -33,16 +33,18 @@ pub fn run_platform(
     replication: u32,
     log: Option<RequestLog>,
 ) -> RunResult {
-    run_platform_with(scenario, platform, replication, log, false)
+    run_platform_with(scenario, platform, replication, log, false, true)
 }
 
-/// [`run_platform`], optionally keeping per-function counters.
+/// [`run_platform`], optionally keeping per-function counters, and the time
+/// series only when `series` (the runs whose series is written).
 pub fn run_platform_with(
     scenario: &Scenario,
     platform: &PlatformConfig,
     replication: u32,
     log: Option<RequestLog>,
     per_function: bool,
+    series: bool,
 ) -> RunResult {
     let requests = scenario
         .workload
@@ -54,6 +56,9 @@ pub fn run_platform_with(
     let mut rec = Recorder::new(scenario.warmup, scenario.horizon, log);
     if per_function {
         rec.track_functions(scenario.workload.functions.len());
+    }
+    if !series {
+        rec.drop_rows();
     }
     let (rec, bill) = match &platform.model {
         Model::Lambda(cfg) => {

@@ -13,6 +13,15 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+
+/// Set by SIGINT / SIGTERM: runs stop at their next check and no output is written.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a stop was requested.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(AtomicOrdering::Relaxed)
+}
 
 use crate::metrics::Recorder;
 use crate::platform::{Bill, Platform};
@@ -139,7 +148,12 @@ pub fn run<P: Platform>(
     let mut requests = requests.peekable();
     let mut next_sample = SimTime::ZERO + clock.interval;
     let mut interval_start = SimTime::ZERO;
+    let mut steps: u32 = 0;
     loop {
+        steps = steps.wrapping_add(1);
+        if steps & 0xFFFF == 0 && interrupted() {
+            break;
+        }
         let arrival_t = requests.peek().map_or(SimTime::MAX, |r| r.arrival);
         let event_t = sim.queue.peek_time().unwrap_or(SimTime::MAX);
         let t = arrival_t.min(event_t);

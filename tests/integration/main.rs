@@ -10,6 +10,7 @@ mod examples;
 mod kubernetes;
 mod lambda_depth;
 mod lifecycle;
+mod robustness;
 mod sweeps;
 mod traces;
 mod validation;

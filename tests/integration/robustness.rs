@@ -1,0 +1,414 @@
+//! Hostile inputs, invariants under random scenarios, safe output.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use proptest::prelude::*;
+use surgesim::cli::run_scenario;
+use surgesim::scenario::{self, Overrides};
+
+fn surgesim() -> Command {
+    Command::cargo_bin("surgesim").unwrap()
+}
+
+/// A random valid scenario: arrival kind, work distribution, a Lambda and a
+/// Kubernetes platform with random parameters, a short horizon.
+/// The knobs of a random scenario.
+#[derive(Clone, Copy)]
+struct Params {
+    arrival: u8,
+    rate: f64,
+    work: u8,
+    work_ms: f64,
+    memory: u32,
+    account: u32,
+    timeout: u32,
+    replicas: (u32, u32),
+    metric: u8,
+    nodes: (u32, u32),
+    duration: u32,
+    seed: u64,
+}
+
+fn scenario_text(p: &Params) -> String {
+    let Params {
+        arrival,
+        rate,
+        work,
+        work_ms,
+        memory,
+        account,
+        timeout,
+        replicas,
+        metric,
+        nodes,
+        duration,
+        seed,
+    } = *p;
+    let arrival = match arrival % 6 {
+        0 => format!("{{ kind = \"constant\", rate_per_s = {rate} }}"),
+        1 => format!("{{ kind = \"poisson\", rate_per_s = {rate} }}"),
+        2 => format!(
+            "{{ kind = \"phases\", phases = [{{ duration_s = 30, rate_per_s = {rate} }}, {{ duration_s = 30, rate_per_s = 0, ramp_to_per_s = {} }}] }}",
+            rate * 3.0
+        ),
+        3 => format!(
+            "{{ kind = \"spike\", base_per_s = {rate}, spikes = [{{ at_s = 20, duration_s = 10, rate_per_s = {} }}] }}",
+            rate * 10.0
+        ),
+        4 => {
+            format!("{{ kind = \"diurnal\", mean_per_s = {rate}, amplitude = 0.7, period_s = 60 }}")
+        }
+        _ => format!(
+            "{{ kind = \"mmpp\", states = [{{ rate_per_s = {rate}, mean_duration_s = 5 }}, {{ rate_per_s = {}, mean_duration_s = 2 }}] }}",
+            rate * 5.0
+        ),
+    };
+    let work = match work % 6 {
+        0 => format!("{{ kind = \"constant\", ms = {work_ms} }}"),
+        1 => format!("{{ kind = \"exponential\", mean_ms = {work_ms} }}"),
+        2 => format!(
+            "{{ kind = \"lognormal\", median_ms = {work_ms}, p99_ms = {} }}",
+            work_ms * 8.0
+        ),
+        3 => format!(
+            "{{ kind = \"uniform\", min_ms = 1, max_ms = {} }}",
+            work_ms * 2.0
+        ),
+        4 => format!("{{ kind = \"pareto\", scale_ms = {work_ms}, shape = 1.3, max_ms = 60000 }}"),
+        _ => format!(
+            "{{ kind = \"empirical\", percentiles = [[0, 1], [50, {work_ms}], [100, {}]] }}",
+            work_ms * 20.0
+        ),
+    };
+    let metric = ["cpu", "concurrency", "rps"][metric as usize % 3];
+    let target = if metric == "cpu" { "0.6" } else { "3" };
+    let (min_r, max_r) = (replicas.0.min(replicas.1), replicas.0.max(replicas.1));
+    let (min_n, max_n) = (nodes.0.min(nodes.1), nodes.0.max(nodes.1));
+    format!(
+        r#"
+        name = "p"
+        seed = {seed}
+        duration_s = {duration}
+        warmup_s = 5
+        timeseries_interval_s = 5
+        [workload]
+        arrival = {arrival}
+        work = {work}
+        [[platforms]]
+        name = "lambda"
+        kind = "lambda"
+        memory_mb = {memory}
+        account_concurrency = {account}
+        timeout_s = {timeout}
+        [[platforms]]
+        name = "eks"
+        kind = "kubernetes"
+        pod = {{ cpu = 0.5, memory_mb = 512, concurrency = 4, queue_capacity = 20, startup = {{ kind = "constant", s = 3 }} }}
+        scaling = {{ kind = "hpa", min_replicas = {min_r}, max_replicas = {max_r}, metric = "{metric}", target = {target} }}
+        nodes = {{ instance = "m5.large", initial = {min_n}, min = {min_n}, max = {max_n}, provision = {{ kind = "constant", s = 20 }} }}
+        "#
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_on_random_scenarios(
+        arrival in 0u8..6, rate in 0.5f64..40.0, work in 0u8..6, work_ms in 1.0f64..400.0,
+        memory in 128u32..4000, account in 1u32..200, timeout in 1u32..30,
+        replicas in (1u32..5, 1u32..12), metric in 0u8..3, nodes in (1u32..3, 1u32..6),
+        duration in 30u32..120, seed in 0u64..1000,
+    ) {
+        let src = scenario_text(&Params { arrival, rate, work, work_ms, memory, account, timeout, replicas, metric, nodes, duration, seed });
+        let s = scenario::parse(&src, Path::new("p.toml"), Overrides::default()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let dir = tempfile::tempdir().unwrap();
+        let runs = run_scenario(&s, dir.path(), true).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("p/requests.csv")).unwrap();
+        let again = run_scenario(&s, dir.path(), false).unwrap();
+        let max_r = replicas.0.max(replicas.1);
+        let max_n = nodes.0.max(nodes.1);
+        for (r, r2) in runs.iter().zip(&again) {
+            let c = &r.rec.counts;
+            // Every request accounted for.
+            prop_assert_eq!(c.requests, c.accounted());
+            // Determinism: the same counts and bill twice.
+            prop_assert_eq!(c, &r2.rec.counts);
+            prop_assert_eq!(r.bill, r2.bill);
+            // Quantiles ordered, latencies non-negative.
+            let q: Vec<f64> = [0.5, 0.95, 0.99].iter().filter_map(|&x| r.rec.quantile_ms(x)).collect();
+            if let Some(max) = r.rec.max_ms() {
+                prop_assert!(q.windows(2).all(|w| w[0] <= w[1]));
+                prop_assert!(q.iter().all(|&v| v >= 0.0 && v <= max));
+            }
+            // Costs non-negative.
+            let b = &r.bill.cost;
+            prop_assert!([b.requests, b.compute, b.provisioned, b.nodes, b.control_plane, b.front_door].iter().all(|&x| x >= 0.0));
+            prop_assert!(r.bill.per_month_usd >= 0.0);
+            if r.platform == "lambda" {
+                // Concurrency never above the account's.
+                prop_assert!(r.rec.in_service.peak() <= u64::from(account));
+            } else {
+                prop_assert!(r.rec.nodes.peak() <= u64::from(max_n));
+                for row in r.rec.rows() {
+                    prop_assert!(row.snap.pods_desired.unwrap() <= u64::from(max_r));
+                    prop_assert!(row.snap.nodes.unwrap() + row.snap.nodes_provisioning.unwrap() <= u64::from(max_n));
+                }
+            }
+        }
+        // requests.csv: one row per measured request.
+        let total: u64 = runs.iter().map(|r| r.rec.counts.requests).sum();
+        let logged = text.lines().skip(1).filter(|l| l.split(',').next().unwrap().parse::<f64>().unwrap() >= 5.0).count() as u64;
+        prop_assert_eq!(logged, total);
+    }
+
+    #[test]
+    fn the_parser_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+        let _ = scenario::parse(&text, Path::new("x.toml"), Overrides::default());
+    }
+
+    #[test]
+    fn the_parser_never_panics_on_mangled_scenarios(cut in 0usize..1500, junk in "[ -~\\n]{0,20}") {
+        let src = scenario_text(&Params {
+            arrival: 1, rate: 5.0, work: 2, work_ms: 50.0, memory: 512, account: 10, timeout: 3,
+            replicas: (1, 3), metric: 0, nodes: (1, 2), duration: 60, seed: 1,
+        });
+        let cut = cut.min(src.len());
+        let mangled = format!("{}{junk}{}", &src[..cut], &src[cut..]);
+        let _ = scenario::parse(&mangled, Path::new("x.toml"), Overrides::default());
+    }
+
+    #[test]
+    fn trace_readers_never_panic_on_arbitrary_files(body in "[0-9a-z,.\\-\\n ]{0,300}", format in 0u8..3) {
+        let dir = tempfile::tempdir().unwrap();
+        let header = ["timestamp_s,function,duration_ms\n", "app,func,end_timestamp,duration\n", "HashOwner,HashApp,HashFunction,Trigger,1,2\n"][format as usize];
+        std::fs::write(dir.path().join("t.csv"), format!("{header}{body}")).unwrap();
+        let fmt = ["csv", "azure2021", "azure2019"][format as usize];
+        let src = format!("seed = 1\n[workload]\narrival = {{ kind = \"trace\", format = \"{fmt}\", path = \"t.csv\" }}\n[[platforms]]\nkind = \"lambda\"\n");
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, &src).unwrap();
+        if let Ok(s) = scenario::load(&file, Overrides::default()) {
+            // Whatever was accepted replays without panicking.
+            let n = s.workload.requests(1, 0, s.horizon).take(10_000).count();
+            prop_assert!(n as u64 <= s.workload.trace.as_ref().unwrap().rows * 2);
+        }
+    }
+}
+
+const SMALL: &str = "seed = 1\nduration_s = 30\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 5 }\n[[platforms]]\nkind = \"lambda\"\n";
+
+#[test]
+fn names_cannot_escape_the_output_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (name, folder) in [
+        ("../../x", "_._.._x"),
+        ("/abs/path", "_abs_path"),
+        ("..", "_."),
+    ] {
+        let file = dir.path().join("n.toml");
+        std::fs::write(&file, format!("name = \"{name}\"\n{SMALL}")).unwrap();
+        surgesim()
+            .args(["run", "-q", "-o"])
+            .arg(&out)
+            .arg(&file)
+            .assert()
+            .success();
+        assert!(out.join(folder).join("summary.csv").is_file(), "{name}");
+    }
+    // Nothing was written outside `out`.
+    let mut entries: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, vec!["n.toml", "out"]);
+    // Control characters are refused.
+    let file = dir.path().join("n.toml");
+    std::fs::write(&file, format!("name = \"a\\u0007b\"\n{SMALL}")).unwrap();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("control characters"));
+}
+
+#[test]
+fn an_unusable_output_folder_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_dir = dir.path().join("file");
+    std::fs::write(&not_a_dir, "x").unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, SMALL).unwrap();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(not_a_dir.join("sub"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot create folder"));
+}
+
+#[test]
+fn a_failing_writer_is_reported_not_swallowed() {
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let s = scenario::parse(SMALL, Path::new("s.toml"), Overrides::default()).unwrap();
+    let log = surgesim::metrics::RequestLog::new(
+        Box::new(Full),
+        "lambda",
+        vec!["default".to_string()].into(),
+    );
+    let mut r = surgesim::runner::run_platform(&s, &s.platforms[0], 0, Some(log));
+    let err = r
+        .rec
+        .take_log()
+        .unwrap()
+        .into_inner()
+        .err()
+        .expect("the write error surfaces");
+    assert_eq!(err.kind(), std::io::ErrorKind::StorageFull);
+}
+
+#[test]
+fn huge_scenarios_are_refused_up_front_saying_how_big() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    std::fs::write(
+        &file,
+        "seed = 1\nduration_s = 100000000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1000 }\n[[platforms]]\nkind = \"lambda\"\n",
+    )
+    .unwrap();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(
+            predicates::str::contains("about 1.000e11 requests")
+                .and(predicates::str::contains("--max-requests")),
+        );
+    assert!(!dir.path().join("out").exists());
+    // requests.csv has its own limit.
+    std::fs::write(
+        &file,
+        SMALL.replace("duration_s = 30", "duration_s = 100000"),
+    )
+    .unwrap();
+    surgesim()
+        .args([
+            "run",
+            "-q",
+            "--requests-csv",
+            "--max-requests-csv-mb",
+            "1",
+            "-o",
+        ])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "requests.csv would be about 45 MB",
+        ));
+}
+
+#[test]
+fn extreme_numbers_are_rejected_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (body, needle) in [
+        (
+            "duration_s = 1e300\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }",
+            "duration_s",
+        ),
+        (
+            "[workload]\narrival = { kind = \"poisson\", rate_per_s = 1e12 }",
+            "rate_per_s",
+        ),
+        (
+            "[workload]\narrival = { kind = \"poisson\", rate_per_s = nan }",
+            "rate_per_s",
+        ),
+        (
+            "[workload]\narrival = { kind = \"poisson\", rate_per_s = inf }",
+            "rate_per_s",
+        ),
+        (
+            "[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\nwork = { kind = \"constant\", s = 1e15 }",
+            "work.s",
+        ),
+        (
+            "[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\nwork = { kind = \"exponential\", mean_ms = -inf }",
+            "mean_ms",
+        ),
+        (
+            "warmup_s = nan\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }",
+            "warmup_s",
+        ),
+        (
+            "timeseries_interval_s = 1e-9\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }",
+            "timeseries_interval_s",
+        ),
+    ] {
+        let file = dir.path().join("x.toml");
+        std::fs::write(
+            &file,
+            format!("seed = 1\n{body}\n[[platforms]]\nkind = \"lambda\"\n"),
+        )
+        .unwrap();
+        let out = surgesim().args(["validate"]).arg(&file).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {stderr}");
+        assert!(stderr.contains(needle), "{body}: {stderr}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_leaves_no_output_that_looks_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        "name = \"long\"\nseed = 1\nduration_s = 200000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 200 }\n[[platforms]]\nkind = \"lambda\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let bin = assert_cmd::cargo::cargo_bin("surgesim");
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "-q", "--requests-csv", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    // No output file, complete-looking or not, and no temporaries left.
+    let left: Vec<String> = std::fs::read_dir(out.join("long"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
