@@ -165,10 +165,11 @@ fn missing_column(file: &Path, name: &str, headers: &[String]) -> Error {
 
 /// One parsed row of a per-invocation trace (csv, azure2021).
 #[derive(Debug, Clone)]
-struct Row {
+struct Row<'a> {
     /// Arrival in trace time [s].
     t: f64,
-    function: String,
+    /// Borrowed from the record where possible: no allocation per row.
+    function: std::borrow::Cow<'a, str>,
     work: Option<SimDuration>,
     memory_mb: Option<u32>,
 }
@@ -251,7 +252,12 @@ impl Columns {
             .collect()
     }
 
-    fn parse(&self, rec: &csv::StringRecord, file: &Path, default_fn: &str) -> Result<Row> {
+    fn parse<'a>(
+        &self,
+        rec: &'a csv::StringRecord,
+        file: &Path,
+        default_fn: &'a str,
+    ) -> Result<Row<'a>> {
         let line = rec.position().map_or(0, |p| p.line());
         let field = |c: usize, name: &str| -> Result<&str> {
             rec.get(c)
@@ -296,9 +302,9 @@ impl Columns {
                                 "an empty function name",
                             ));
                         }
-                        f.to_string()
+                        std::borrow::Cow::Borrowed(f)
                     }
-                    None => default_fn.to_string(),
+                    None => std::borrow::Cow::Borrowed(default_fn),
                 };
                 let work = match self.duration_ms {
                     Some(c) => {
@@ -365,7 +371,7 @@ impl Columns {
                 }
                 Ok(Row {
                     t,
-                    function: format!("{app}/{func}"),
+                    function: std::borrow::Cow::Owned(format!("{app}/{func}")),
                     work: Some(SimDuration::from_secs_f64(duration)),
                     memory_mb: None,
                 })
@@ -956,10 +962,11 @@ impl TraceStream {
             if row.t < self.trace.start_s || row.t >= self.trace.end_s {
                 continue;
             }
-            let Some(&f) = self.trace.index.get(&row.function) else {
+            let Some(&f) = self.trace.index.get(row.function.as_ref()) else {
                 continue;
             };
-            self.push(row.t, f, row.work);
+            let (time, work) = (row.t, row.work);
+            self.push(time, f, work);
             return true;
         }
     }
