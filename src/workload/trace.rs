@@ -386,6 +386,34 @@ fn lambda_memory(mb: f64) -> u32 {
     mb.ceil().clamp(128.0, 10_240.0) as u32
 }
 
+/// Reads the next record into `rec`: `Ok(false)` at the end of the file. An
+/// unreadable row is skipped and counted in `skipped` when `skip`, else it is
+/// an error naming its line.
+fn next_record(
+    reader: &mut csv::Reader<BufReader<File>>,
+    rec: &mut csv::StringRecord,
+    file: &Path,
+    skip: bool,
+    skipped: &mut u64,
+) -> Result<bool> {
+    loop {
+        match reader.read_record(rec) {
+            Ok(more) => return Ok(more),
+            Err(_) if skip => *skipped += 1,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                return Err(row_error(
+                    file,
+                    line,
+                    "(row)",
+                    "",
+                    &format!("unreadable row: {e}"),
+                ));
+            }
+        }
+    }
+}
+
 /// Azure 2019 invocation files: `HashOwner,HashApp,HashFunction,Trigger,1..1440`.
 fn minute_columns(headers: &[String], file: &Path) -> Result<(usize, usize, Vec<usize>)> {
     let need = |n: &str| column(headers, n).ok_or_else(|| missing_column(file, n, headers));
@@ -512,29 +540,16 @@ impl TraceSpec {
                     let mut window: BinaryHeap<Reverse<OrdF64>> = BinaryHeap::new();
                     let mut released = f64::NEG_INFINITY;
                     let mut rec = csv::StringRecord::new();
-                    loop {
-                        match reader.read_record(&mut rec) {
-                            Ok(false) => break,
-                            Ok(true) => {}
-                            Err(e) => {
-                                let line = e.position().map_or(0, |p| p.line());
-                                if trace.skip_bad_rows {
-                                    trace.skipped += 1;
-                                    continue;
-                                }
-                                return Err(row_error(
-                                    file,
-                                    line,
-                                    "(row)",
-                                    "",
-                                    &format!("unreadable row: {e}"),
-                                ));
-                            }
-                        }
+                    while next_record(
+                        &mut reader,
+                        &mut rec,
+                        file,
+                        trace.skip_bad_rows,
+                        &mut trace.skipped,
+                    )? {
                         let row = match cols.parse(&rec, file, &default_fn) {
                             Ok(r) => r,
-                            Err(e) if trace.skip_bad_rows => {
-                                let _ = e;
+                            Err(_) if trace.skip_bad_rows => {
                                 trace.skipped += 1;
                                 continue;
                             }
@@ -573,25 +588,13 @@ impl TraceSpec {
                     let headers = headers(&mut reader, file)?;
                     let (_, func, minutes) = minute_columns(&headers, file)?;
                     let mut rec = csv::StringRecord::new();
-                    loop {
-                        match reader.read_record(&mut rec) {
-                            Ok(false) => break,
-                            Ok(true) => {}
-                            Err(e) => {
-                                if trace.skip_bad_rows {
-                                    trace.skipped += 1;
-                                    continue;
-                                }
-                                let line = e.position().map_or(0, |p| p.line());
-                                return Err(row_error(
-                                    file,
-                                    line,
-                                    "(row)",
-                                    "",
-                                    &format!("unreadable row: {e}"),
-                                ));
-                            }
-                        }
+                    while next_record(
+                        &mut reader,
+                        &mut rec,
+                        file,
+                        trace.skip_bad_rows,
+                        &mut trace.skipped,
+                    )? {
                         match parse_counts(&rec, file, func, &minutes) {
                             Ok((name, counts)) => {
                                 let mut n = 0u64;
@@ -740,20 +743,8 @@ fn read_durations(files: &[PathBuf], skip: bool) -> Result<HashMap<String, Dist>
             .iter()
             .map(|(n, _)| column(&headers, n).ok_or_else(|| missing_column(file, n, &headers)))
             .collect::<Result<_>>()?;
-        for rec in reader.records() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(_) if skip => continue,
-                Err(e) => {
-                    return Err(row_error(
-                        file,
-                        e.position().map_or(0, |p| p.line()),
-                        "(row)",
-                        "",
-                        &format!("unreadable row: {e}"),
-                    ));
-                }
-            };
+        let (mut rec, mut skipped) = (csv::StringRecord::new(), 0);
+        while next_record(&mut reader, &mut rec, file, skip, &mut skipped)? {
             let line = rec.position().map_or(0, |p| p.line());
             let parsed: Result<Vec<f64>> = cols
                 .iter()
@@ -808,20 +799,8 @@ fn read_app_memory(
             column(&headers, "HashApp").ok_or_else(|| missing_column(file, "HashApp", &headers))?;
         let mb = column(&headers, "AverageAllocatedMb")
             .ok_or_else(|| missing_column(file, "AverageAllocatedMb", &headers))?;
-        for rec in reader.records() {
-            let rec = match rec {
-                Ok(r) => r,
-                Err(_) if skip => continue,
-                Err(e) => {
-                    return Err(row_error(
-                        file,
-                        e.position().map_or(0, |p| p.line()),
-                        "(row)",
-                        "",
-                        &format!("unreadable row: {e}"),
-                    ));
-                }
-            };
+        let (mut rec, mut skipped) = (csv::StringRecord::new(), 0);
+        while next_record(&mut reader, &mut rec, file, skip, &mut skipped)? {
             let line = rec.position().map_or(0, |p| p.line());
             let s = rec.get(mb).unwrap_or("");
             match s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0) {
