@@ -575,6 +575,13 @@ pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
     if !s.description.is_empty() {
         let _ = writeln!(out, "  {}", s.description);
     }
+    if let Some(t) = s.workload.trace.as_ref().filter(|t| t.skipped > 0) {
+        let _ = writeln!(
+            out,
+            "  trace: {} rows replayed, {} bad rows skipped",
+            t.rows, t.skipped
+        );
+    }
     let _ = writeln!(
         out,
         "  {:<22} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14}",

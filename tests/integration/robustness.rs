@@ -158,6 +158,22 @@ proptest! {
                 }
             }
         }
+        // Every completed request took at least its work (CPU time at one
+        // vCPU): no platform runs a request faster than a full core.
+        let mut work: std::collections::HashMap<(u64, u32), f64> = std::collections::HashMap::new();
+        for r in s.workload.requests(s.seed, 0, s.horizon) {
+            let e = work.entry((r.arrival.as_nanos(), r.function)).or_insert(f64::INFINITY);
+            *e = e.min(r.work.as_millis_f64());
+        }
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            if f[6] == "completed" {
+                let arrival = (f[0].parse::<f64>().unwrap() * 1e9).round() as u64;
+                let w = work[&(arrival, 0)];
+                let latency: f64 = f[5].parse().unwrap();
+                prop_assert!(latency + 1e-6 >= w, "latency {} < work {}", latency, w);
+            }
+        }
         // requests.csv: one row per measured request.
         let total: u64 = runs.iter().map(|r| r.rec.counts.requests).sum();
         let logged = text.lines().skip(1).filter(|l| l.split(',').next().unwrap().parse::<f64>().unwrap() >= 5.0).count() as u64;
