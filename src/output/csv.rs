@@ -1,0 +1,266 @@
+//! summary.csv and timeseries.csv: column names and definitions of SPEC 5.
+//! Renderers return bytes, so they are tested without touching files.
+
+use std::fmt::Write as _;
+
+use crate::metrics::csv_field;
+use crate::runner::RunResult;
+use crate::time::SimTime;
+
+/// The columns of summary.csv, in order.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "scenario",
+    "platform",
+    "point",
+    "replication",
+    "seed",
+    "requests",
+    "completed",
+    "throttled",
+    "rejected",
+    "timed_out",
+    "dropped",
+    "in_flight_end",
+    "cold_starts",
+    "cold_start_ratio",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "mean_ms",
+    "error_rate",
+    "mean_concurrency",
+    "peak_concurrency",
+    "mean_instances",
+    "peak_instances",
+    "mean_nodes",
+    "peak_nodes",
+    "cost_usd",
+    "cost_per_million_usd",
+    "cost_per_month_usd",
+    "cost_requests_usd",
+    "cost_compute_usd",
+    "cost_provisioned_usd",
+    "cost_nodes_usd",
+    "cost_control_plane_usd",
+    "cost_front_door_usd",
+];
+
+/// The columns of timeseries.csv, in order.
+pub const TIMESERIES_COLUMNS: &[&str] = &[
+    "t_s",
+    "platform",
+    "arrivals",
+    "completed",
+    "errors",
+    "in_flight",
+    "queued",
+    "cold_starts",
+    "instances_busy",
+    "instances_idle",
+    "instances_initialising",
+    "pods_desired",
+    "pods_ready",
+    "pods_pending",
+    "nodes",
+    "nodes_provisioning",
+    "p95_ms",
+    "cost_usd",
+];
+
+fn ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.3}")).unwrap_or_default()
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// One summary.csv row as named values (also used for the stdout table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryRow {
+    pub platform: String,
+    pub replication: u32,
+    pub values: Vec<String>,
+}
+
+/// Error rate as SPEC 5 defines it: errors over requests with a final outcome.
+pub fn error_rate(r: &RunResult) -> f64 {
+    let c = &r.rec.counts;
+    let decided = c.requests - c.in_flight_end;
+    if decided == 0 {
+        0.0
+    } else {
+        c.errors() as f64 / decided as f64
+    }
+}
+
+/// The summary.csv fields of one run, in [`SUMMARY_COLUMNS`] order.
+pub fn summary_fields(scenario: &str, point: usize, r: &RunResult) -> Vec<String> {
+    let c = &r.rec.counts;
+    let cost = &r.bill.cost;
+    let total = cost.total();
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let per_million = if c.requests == 0 {
+        0.0
+    } else {
+        total / c.requests as f64 * 1e6
+    };
+    // Nodes do not apply to Lambda: empty rather than a misleading 0.
+    let (nodes_mean, nodes_peak) = if r.has_nodes {
+        (
+            format!("{:.4}", r.rec.nodes.mean()),
+            r.rec.nodes.peak().to_string(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    vec![
+        csv_field(scenario),
+        csv_field(&r.platform),
+        point.to_string(),
+        r.replication.to_string(),
+        r.seed.to_string(),
+        c.requests.to_string(),
+        c.completed.to_string(),
+        c.throttled.to_string(),
+        c.rejected.to_string(),
+        c.timed_out.to_string(),
+        c.dropped.to_string(),
+        c.in_flight_end.to_string(),
+        c.cold_starts.to_string(),
+        format!("{:.6}", ratio(c.cold_starts, c.requests)),
+        ms(r.rec.quantile_ms(0.50)),
+        ms(r.rec.quantile_ms(0.90)),
+        ms(r.rec.quantile_ms(0.95)),
+        ms(r.rec.quantile_ms(0.99)),
+        ms(r.rec.quantile_ms(0.999)),
+        ms(r.rec.max_ms()),
+        ms(r.rec.mean_ms()),
+        format!("{:.6}", error_rate(r)),
+        format!("{:.4}", r.rec.in_service.mean()),
+        r.rec.in_service.peak().to_string(),
+        format!("{:.4}", r.rec.instances.mean()),
+        r.rec.instances.peak().to_string(),
+        nodes_mean,
+        nodes_peak,
+        format!("{total:.6}"),
+        format!("{per_million:.6}"),
+        format!("{:.6}", r.bill.per_month_usd),
+        format!("{:.6}", cost.requests),
+        format!("{:.6}", cost.compute),
+        format!("{:.6}", cost.provisioned),
+        format!("{:.6}", cost.nodes),
+        format!("{:.6}", cost.control_plane),
+        format!("{:.6}", cost.front_door),
+    ]
+}
+
+/// Per-function summary.csv rows of one run (`--per-function`): the platform
+/// column reads `<platform>/<function>`; counts, latency and error rate are
+/// filled, the platform-wide columns (concurrency, instances, nodes, cost) left empty.
+pub fn function_rows(scenario: &str, functions: &[String], r: &RunResult) -> Vec<Vec<String>> {
+    let Some(stats) = &r.rec.per_function else {
+        return Vec::new();
+    };
+    stats
+        .iter()
+        .zip(functions)
+        .map(|(f, name)| {
+            let c = &f.counts;
+            let decided = c.requests - c.in_flight_end;
+            let err = if decided == 0 {
+                0.0
+            } else {
+                c.errors() as f64 / decided as f64
+            };
+            let ratio = if c.requests == 0 {
+                0.0
+            } else {
+                c.cold_starts as f64 / c.requests as f64
+            };
+            let mut row = vec![
+                csv_field(scenario),
+                csv_field(&format!("{}/{name}", r.platform)),
+                r.point.to_string(),
+                r.replication.to_string(),
+                r.seed.to_string(),
+                c.requests.to_string(),
+                c.completed.to_string(),
+                c.throttled.to_string(),
+                c.rejected.to_string(),
+                c.timed_out.to_string(),
+                c.dropped.to_string(),
+                c.in_flight_end.to_string(),
+                c.cold_starts.to_string(),
+                format!("{ratio:.6}"),
+                ms(f.quantile_ms(0.50)),
+                ms(f.quantile_ms(0.90)),
+                ms(f.quantile_ms(0.95)),
+                ms(f.quantile_ms(0.99)),
+                ms(f.quantile_ms(0.999)),
+                ms(f.max_ms()),
+                ms(f.mean_ms()),
+                format!("{err:.6}"),
+            ];
+            row.resize(SUMMARY_COLUMNS.len(), String::new());
+            row
+        })
+        .collect()
+}
+
+/// summary.csv for the runs of one scenario, in run order.
+pub fn summary_csv(scenario: &str, runs: &[RunResult]) -> String {
+    let mut out = SUMMARY_COLUMNS.join(",");
+    out.push('\n');
+    for r in runs {
+        out.push_str(&summary_fields(scenario, r.point, r).join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// timeseries.csv for the runs of one scenario: each run's intervals in time
+/// order. With sweeps or replications, only point 0, replication 0 (the
+/// series of every run would multiply the file; aggregate.csv covers them).
+pub fn timeseries_csv(runs: &[RunResult]) -> String {
+    let mut out = TIMESERIES_COLUMNS.join(",");
+    out.push('\n');
+    for r in runs.iter().filter(|r| r.point == 0 && r.replication == 0) {
+        let platform = csv_field(&r.platform);
+        for row in r.rec.rows() {
+            let s = &row.snap;
+            let _ = writeln!(
+                out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6}",
+                secs(row.start),
+                platform,
+                row.arrivals,
+                row.completed,
+                row.errors,
+                s.in_flight,
+                s.queued,
+                row.cold_starts,
+                opt(s.instances_busy),
+                opt(s.instances_idle),
+                opt(s.instances_initialising),
+                opt(s.pods_desired),
+                opt(s.pods_ready),
+                opt(s.pods_pending),
+                opt(s.nodes),
+                opt(s.nodes_provisioning),
+                ms(row.p95_ms),
+                s.cost_usd,
+            );
+        }
+    }
+    out
+}
+
+/// Seconds with up to 9 decimals and no trailing zeros.
+fn secs(t: SimTime) -> String {
+    let s = crate::time::Secs9(t.0).to_string();
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
