@@ -845,7 +845,9 @@ impl Kubernetes {
         pod.ready_at = Some(now);
         let d = &mut self.deployments[pod.deployment as usize];
         d.ready.push(p);
-        d.by_outstanding.insert((pod.server.outstanding(), p));
+        if self.cfg.load_balancer == LoadBalancer::LeastOutstanding {
+            d.by_outstanding.insert((pod.server.outstanding(), p));
+        }
     }
 
     fn leave_load_balancer(&mut self, p: u32) {
@@ -969,7 +971,11 @@ impl Kubernetes {
         let after = (pod.server.busy(), pod.server.queued());
         self.in_service = self.in_service + after.0 as u64 - before.0 as u64;
         self.queued = self.queued + after.1 as u64 - before.1 as u64;
-        if pod.state == PodState::Ready && before.0 + before.1 != after.0 + after.1 {
+        // The least-outstanding index is kept only when it is used.
+        if self.cfg.load_balancer == LoadBalancer::LeastOutstanding
+            && pod.state == PodState::Ready
+            && before.0 + before.1 != after.0 + after.1
+        {
             let d = &mut self.deployments[pod.deployment as usize];
             d.by_outstanding.remove(&(before.0 + before.1, p));
             d.by_outstanding.insert((after.0 + after.1, p));

@@ -158,7 +158,10 @@ impl Server {
         let Reverse(first) = self.in_service.peek()?;
         let rate = self.rate(self.busy());
         let remaining = (first.tag - self.v).max(0.0) / rate;
-        Some(self.last + SimDuration(remaining.ceil() as u64))
+        // Round up to the next nanosecond (without a libm call).
+        let whole = remaining as u64;
+        let ns = whole + u64::from((whole as f64) < remaining);
+        Some(self.last + SimDuration(ns))
     }
 
     /// Completes, at `now`, every request whose work is done (pushing them to
