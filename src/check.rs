@@ -148,7 +148,7 @@ pub fn validate(
         let Some(text) = value.as_str() else {
             return Err(at.error("an expectation is a string such as \"< 900\""));
         };
-        let Some((platform, metric)) = key.split_once('.') else {
+        let Some((platform, metric)) = key.rsplit_once('.') else {
             return Err(at.error(format!(
                 "`{key}`: write \"<platform>.<metric>\", e.g. \"{}.p95_ms\"",
                 platforms.first().map_or("lambda", String::as_str)
@@ -304,6 +304,7 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
         .map_err(|e| Error::Usage(format!("{}: not a CSV file: {e}", file.display())))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
+    let sc = col("scenario");
     let (Some(pc), Some(ptc)) = (col("platform"), col("point")) else {
         return Err(Error::Usage(format!(
             "{}: not a surgesim summary.csv or aggregate.csv (no platform and point columns)",
@@ -315,8 +316,11 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
         let rec =
             rec.map_err(|e| Error::Usage(format!("{}: row {}: {e}", file.display(), i + 2)))?;
         let platform = rec.get(pc).unwrap_or_default().to_string();
-        if platform.contains(" - ") {
-            continue; // paired-difference rows of aggregate.csv
+        if platform.contains(" - ") || platform.contains('/') {
+            continue; // paired-difference rows of aggregate.csv, per-function rows
+        }
+        if sc.and_then(|c| rec.get(c)).is_some_and(|n| n != scenario) {
+            continue; // another scenario's rows
         }
         let point: usize = rec.get(ptc).and_then(|p| p.parse().ok()).unwrap_or(0);
         for m in metric_names() {
@@ -353,6 +357,20 @@ pub fn compare(
         }
     }
     for (point, platform) in &keys {
+        if !baseline
+            .keys()
+            .any(|(p, name, _)| p == point && name == platform)
+        {
+            out.push(CheckRow {
+                kind: "baseline",
+                name: format!("{platform} @point {point}"),
+                expected: "a baseline row".into(),
+                actual: "none in the baseline".into(),
+                pass: false,
+                verdict: "FAIL (missing)".into(),
+            });
+            continue;
+        }
         // in_flight_end only measures where the horizon cut: not a quality.
         for m in metric_names().iter().filter(|m| **m != "in_flight_end") {
             let Some(&old) = baseline.get(&(*point, platform.clone(), m.to_string())) else {

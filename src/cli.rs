@@ -195,6 +195,18 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             args.tolerance
         )));
     }
+    // Baselines are read before running: the run may overwrite the very folder.
+    let mut baselines = std::collections::BTreeMap::new();
+    if let Some(base) = &args.baseline {
+        let overrides = Overrides {
+            seed: args.run.seed,
+            replications: args.run.replications,
+        };
+        for s in load_scenarios(&args.run.scenarios, overrides)? {
+            let b = crate::check::read_baseline(base, &s.name)?;
+            baselines.insert(s.name.clone(), b);
+        }
+    }
     let results = run(&args.run)?;
     let mut suites = Vec::new();
     let mut failed = false;
@@ -202,10 +214,9 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         let rows = crate::check::rows_of(runs, &s.name);
         let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
         let mut checks = crate::check::evaluate(&s.expect, &points, &rows);
-        if let Some(base) = &args.baseline {
-            let baseline = crate::check::read_baseline(base, &s.name)?;
+        if let Some(baseline) = baselines.get(&s.name) {
             checks.extend(crate::check::compare(
-                &baseline,
+                baseline,
                 &rows,
                 args.tolerance,
                 &s.expect.tolerance,
@@ -295,6 +306,18 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
                 * sc.platforms.len() as f64
         })
         .sum();
+    let count: usize = s
+        .point_scenarios()
+        .iter()
+        .map(|(_, sc)| sc.replications as usize * sc.platforms.len())
+        .sum();
+    if count > MAX_RUNS {
+        return Err(Error::Usage(format!(
+            "{}: {count} runs (points x replications x platforms), more than {MAX_RUNS}; \
+             sweep fewer values or run fewer replications",
+            s.file.display()
+        )));
+    }
     if runs > args.max_requests as f64 {
         return Err(Error::Usage(format!(
             "{}: about {runs:.3e} requests would be simulated (all points, replications and \
@@ -334,6 +357,9 @@ pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<V
 /// One run to do: (sweep point, its scenario, replication, platform index).
 type RunSpec<'a> = (usize, &'a Scenario, u32, usize);
 
+/// Most runs (points x replications x platforms) one scenario may have.
+pub const MAX_RUNS: usize = 1_000_000;
+
 /// Runs every sweep point x replication x platform of `s` on `opts.jobs`
 /// threads and writes the output folder under `parent`. Results come back in
 /// that order whatever the number of threads, so the files are identical.
@@ -355,44 +381,44 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .map(|f| f.name.clone())
         .collect();
     let progress = Progress::new(specs.len() as u64, opts.quiet);
-    let run_one = |&(point, sc, rep, p): &RunSpec| -> Result<(RunResult, Option<std::fs::File>)> {
-        if crate::engine::interrupted() {
-            return Err(Error::Interrupted);
-        }
-        let platform = &sc.platforms[p];
-        // Each run logs to its own anonymous file; they are joined in order.
-        let part = if opts.requests_csv {
-            Some(
-                tempfile::tempfile_in(&dir)
-                    .map_err(|e| Error::io(&dir, "cannot create a file in", e))?,
-            )
-        } else {
-            None
-        };
-        let log = match &part {
-            Some(f) => {
-                let f = f
+    let run_one =
+        |&(point, sc, rep, p): &RunSpec| -> Result<(RunResult, Option<tempfile::TempPath>)> {
+            if crate::engine::interrupted() {
+                return Err(Error::Interrupted);
+            }
+            let platform = &sc.platforms[p];
+            // Each run logs to its own temporary file (closed after the run, so
+            // many runs hold no file handles); they are joined in order.
+            let (part, log) = if opts.requests_csv {
+                let tmp = output::temp_builder()
+                    .tempfile_in(&dir)
+                    .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
+                let f = tmp
+                    .as_file()
                     .try_clone()
                     .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
                 let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
-                Some(RequestLog::new(w, &platform.name, names.clone()))
+                (
+                    Some(tmp.into_temp_path()),
+                    Some(RequestLog::new(w, &platform.name, names.clone())),
+                )
+            } else {
+                (None, None)
+            };
+            // timeseries.csv and the charts show point 0, replication 0 only.
+            let series = point == 0 && rep == 0;
+            let mut result =
+                runner::run_platform_with(sc, platform, rep, log, opts.per_function, series);
+            result.point = point;
+            if let Some(log) = result.rec.take_log() {
+                log.into_inner()
+                    .and_then(|mut w| w.flush())
+                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
             }
-            None => None,
+            progress.inc();
+            Ok((result, part))
         };
-        // timeseries.csv and the charts show point 0, replication 0 only.
-        let series = point == 0 && rep == 0;
-        let mut result =
-            runner::run_platform_with(sc, platform, rep, log, opts.per_function, series);
-        result.point = point;
-        if let Some(log) = result.rec.take_log() {
-            log.into_inner()
-                .and_then(|mut w| w.flush())
-                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-        }
-        progress.inc();
-        Ok((result, part))
-    };
-    let done: Vec<Result<(RunResult, Option<std::fs::File>)>> = if opts.jobs <= 1 {
+    let done: Vec<Result<(RunResult, Option<tempfile::TempPath>)>> = if opts.jobs <= 1 {
         specs.iter().map(run_one).collect()
     } else {
         use rayon::prelude::*;
@@ -456,6 +482,10 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         Some(p) => output::write_atomic(&dir.join("points.csv"), p.as_bytes())?,
         None => remove_stale(&dir.join("points.csv"))?,
     }
+    // Charts and the report this run does not write would be stale.
+    for stale in output::CHART_FILES.iter().chain(["report.html"].iter()) {
+        remove_stale(&dir.join(stale))?;
+    }
     if opts.charts {
         let charts = output::figures(s, &runs, &summaries)?;
         for (file, _, svg) in &charts {
@@ -481,10 +511,9 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         {
             let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
             w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
-            for mut part in parts.into_iter().flatten() {
-                use std::io::Seek;
-                part.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-                std::io::copy(&mut part, &mut w).map_err(io)?;
+            for part in parts.into_iter().flatten() {
+                let mut f = std::fs::File::open(&part).map_err(io)?;
+                std::io::copy(&mut f, &mut w).map_err(io)?;
             }
             w.flush().map_err(io)?;
         }

@@ -346,7 +346,11 @@ fn validate_workload(
             out
         }
         (None, Some(ArrivalSpec::Trace(_))) => {
-            let trace = trace.expect("a trace arrival is scanned before validation");
+            let Some(trace) = trace else {
+                return Err(path.key("arrival").error(
+                    "a sweep cannot switch the arrival to a trace: use one scenario file per trace",
+                ));
+            };
             let default = work(&raw.work, path.key("work"))?;
             let functions = trace
                 .functions

@@ -179,6 +179,20 @@ pub(crate) fn expand(
                 format!("the sweep has more than {MAX_POINTS} points: sweep fewer values"),
             )
         })?;
+    // A trace is scanned once for the file: its settings cannot be swept.
+    let traced = matches!(
+        table.get("workload").and_then(|w| w.get("arrival")).and_then(|a| a.get("kind")),
+        Some(toml::Value::String(k)) if k == "trace"
+    );
+    if let Some((k, _)) = keys
+        .iter()
+        .find(|(k, _)| traced && k.starts_with("workload"))
+    {
+        return Err(at(
+            k,
+            format!("`{k}`: a replayed trace's settings cannot be swept; use one file per setting"),
+        ));
+    }
     let mut points = Vec::with_capacity(total);
     for id in 0..total {
         let mut t = table.clone();

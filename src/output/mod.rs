@@ -46,6 +46,15 @@ pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Every chart file a run may write.
+pub const CHART_FILES: &[&str] = &[
+    "latency_cdf.svg",
+    "load_capacity.svg",
+    "p95_cost.svg",
+    "sweep_p95.svg",
+    "sweep_cost.svg",
+];
+
 /// Options of one `run`.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {

@@ -5,7 +5,11 @@ use std::fmt::Write as _;
 
 /// Escapes text for HTML.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
+    // Control characters other than tab and newline are not allowed in XML.
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\t' || *c == '\n')
+        .collect::<String>()
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

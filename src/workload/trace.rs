@@ -396,10 +396,15 @@ fn next_record(
     skip: bool,
     skipped: &mut u64,
 ) -> Result<bool> {
+    let mut in_a_row = 0;
     loop {
         match reader.read_record(rec) {
             Ok(more) => return Ok(more),
-            Err(_) if skip => *skipped += 1,
+            // Skip bad rows, but not forever on a file that fails to read at all.
+            Err(_) if skip && in_a_row < 1000 => {
+                *skipped += 1;
+                in_a_row += 1;
+            }
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
                 return Err(row_error(
@@ -524,6 +529,10 @@ impl TraceSpec {
                 let default_fn = trace.paths[0]
                     .file_stem()
                     .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
+                // The replay's reorder buffer, simulated on times alone; it
+                // runs on across files, as the replay's does.
+                let mut window: BinaryHeap<Reverse<OrdF64>> = BinaryHeap::new();
+                let mut released = f64::NEG_INFINITY;
                 for file in &trace.paths {
                     let mut reader = open_csv(file)?;
                     let headers = headers(&mut reader, file)?;
@@ -536,9 +545,6 @@ impl TraceSpec {
                             ignored.join(", ")
                         ));
                     }
-                    // The replay's reorder buffer, simulated on times alone.
-                    let mut window: BinaryHeap<Reverse<OrdF64>> = BinaryHeap::new();
-                    let mut released = f64::NEG_INFINITY;
                     let mut rec = csv::StringRecord::new();
                     while next_record(
                         &mut reader,
@@ -836,8 +842,10 @@ fn read_app_memory(
     Ok(out)
 }
 
-/// One arrival waiting in a reorder buffer: (time, sequence, function, work).
-type Pending = Reverse<(SimTime, u64, u32, Option<SimDuration>)>;
+/// One arrival waiting in a reorder buffer: (time, sequence, function, work,
+/// copies still to hand out under `rate_scale`). One entry per row, so the
+/// buffer stays bounded by the reorder window whatever `rate_scale` is.
+type Pending = Reverse<(SimTime, u64, u32, Option<SimDuration>, u32)>;
 
 /// The replay of a trace: requests in time order.
 pub struct TraceStream {
@@ -853,6 +861,8 @@ pub struct TraceStream {
     seq: u64,
     next_id: u64,
     last: SimTime,
+    /// Consecutive unreadable rows in the current file.
+    errors: u32,
     done: bool,
     /// azure2019: counts of the current day per kept function, and the next minute.
     day_counts: Vec<Vec<u32>>,
@@ -878,6 +888,7 @@ impl TraceStream {
             seq: 0,
             next_id: 0,
             last: SimTime::ZERO,
+            errors: 0,
             done: false,
             day_counts: Vec::new(),
             minute: 1440,
@@ -895,8 +906,10 @@ impl TraceStream {
 
     fn push(&mut self, t_trace: f64, function: u32, work: Option<SimDuration>) {
         let t = SimTime::from_secs_f64(t_trace / self.trace.time_scale);
-        for _ in 0..self.copies() {
-            self.buffer.push(Reverse((t, self.seq, function, work)));
+        let copies = self.copies();
+        if copies > 0 {
+            self.buffer
+                .push(Reverse((t, self.seq, function, work, copies)));
             self.seq += 1;
         }
     }
@@ -931,9 +944,17 @@ impl TraceStream {
                     self.reader = None;
                     continue;
                 }
-                // Bad rows were reported (or counted) by the scan.
-                Err(_) => continue,
+                // Bad rows were reported (or counted) by the scan; a file
+                // that keeps failing (changed since the scan) is given up.
+                Err(_) => {
+                    self.errors += 1;
+                    if self.errors > 1000 {
+                        self.reader = None;
+                    }
+                    continue;
+                }
             }
+            self.errors = 0;
             let path = self.trace.paths[self.file - 1].clone();
             let Ok(row) = cols.parse(&self.record, &path, default_fn) else {
                 continue;
@@ -974,7 +995,10 @@ impl TraceStream {
                     if let Ok((name, counts)) = parse_counts(&rec, &file, func, &minutes)
                         && let Some(&f) = self.trace.index.get(&name)
                     {
-                        self.day_counts[f as usize] = counts;
+                        // A hash may repeat across apps: their counts add up, as in the scan.
+                        for (total, c) in self.day_counts[f as usize].iter_mut().zip(counts) {
+                            *total += c;
+                        }
                     }
                 }
             }
@@ -1016,9 +1040,7 @@ impl Iterator for TraceStream {
                     }
                 }
                 Format::Csv | Format::Azure2021 => {
-                    // Each file row may become up to ceil(rate_scale) requests.
-                    let limit = REORDER_WINDOW * (self.trace.rate_scale.ceil() as usize).max(1);
-                    while self.buffer.len() <= limit {
+                    while self.buffer.len() <= REORDER_WINDOW {
                         if !self.fill_rows() {
                             self.done = true;
                             break;
@@ -1027,7 +1049,14 @@ impl Iterator for TraceStream {
                 }
             }
         }
-        let Reverse((arrival, _, function, work)) = self.buffer.pop()?;
+        let mut top = self.buffer.peek_mut()?;
+        let Reverse((arrival, _, function, work, copies)) = *top;
+        if copies > 1 {
+            // The copy count is not part of the order: the entry stays first.
+            top.0.4 -= 1;
+        } else {
+            std::collections::binary_heap::PeekMut::pop(top);
+        }
         // The scan proved the order; never hand the engine a step back anyway.
         let arrival = arrival.max(self.last);
         self.last = arrival;

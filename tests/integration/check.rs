@@ -213,3 +213,34 @@ fn baselines_fail_beyond_tolerance_and_report_improvements() {
     let out = check(dir.path(), GATE, &["--baseline", "/nonexistent/base"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_baseline_is_read_before_the_run_overwrites_it() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(check(dir.path(), GATE, &[]).status.code(), Some(0));
+    // Same -o folder as the baseline: the slower run must still be compared
+    // with the old numbers, not with itself.
+    let slower = GATE
+        .replace("memory_mb = 1769", "memory_mb = 884")
+        .replace("\"lambda.p50_ms\" = \"< 150\"\n", "")
+        .replace("\"lambda.p95_ms\" = \"<= 400 @ci_high\"\n", "");
+    let base = dir.path().join("out");
+    let out = check(dir.path(), &slower, &["--baseline", base.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
+
+#[test]
+fn platform_names_with_dots_can_be_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = GATE
+        .replace("\"lambda.", "\"lambda.v2.")
+        .replace("name = \"lambda\"", "name = \"lambda.v2\"");
+    let out = check(dir.path(), &src, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("lambda.v2.p50_ms"));
+}

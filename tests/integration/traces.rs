@@ -451,3 +451,56 @@ fn rows_too_far_out_of_order_are_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn review_regressions_for_traces() {
+    let dir = tempfile::tempdir().unwrap();
+    // A hash repeated in two apps: both rows' counts replay.
+    let mut inv = String::from("HashOwner,HashApp,HashFunction,Trigger");
+    for m in 1..=1440 {
+        let _ = write!(inv, ",{m}");
+    }
+    inv.push('\n');
+    for app in ["x", "y"] {
+        let _ = write!(inv, "o,{app},same,http");
+        for m in 0..1440 {
+            let _ = write!(inv, ",{}", u32::from(m < 2));
+        }
+        inv.push('\n');
+    }
+    std::fs::write(dir.path().join("dup.csv"), inv).unwrap();
+    let s = load(&scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"azure2019\", path = \"dup.csv\" }",
+        LAMBDA,
+    ));
+    assert_eq!(arrivals(&s).len(), 4);
+    // Files in sequence must be in order across the boundary too.
+    std::fs::write(dir.path().join("one.csv"), "timestamp_s\n100\n").unwrap();
+    let mut two = String::from("timestamp_s\n");
+    for i in 0..(surgesim::workload::trace::REORDER_WINDOW + 5) {
+        let _ = writeln!(two, "{}", 200 + i);
+    }
+    two.push_str("50\n");
+    std::fs::write(dir.path().join("two.csv"), two).unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = [\"one.csv\", \"two.csv\"] }",
+        LAMBDA,
+    );
+    let err = scenario::load(Path::new(&file), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("out of time order"), "{err}");
+    // A trace's settings cannot be swept (it is scanned once per file).
+    std::fs::write(dir.path().join("one.csv"), "timestamp_s\n1\n2\n").unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"one.csv\" }",
+        &format!("{LAMBDA}[sweep]\n\"workload.arrival.rate_scale\" = [1, 2]\n"),
+    );
+    let err = scenario::load(Path::new(&file), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot be swept"), "{err}");
+}
