@@ -72,6 +72,47 @@ fn steady_kubernetes(c: &mut Criterion) {
     bench_platforms(c, "kubernetes_steady_200rps", STEADY_KUBERNETES);
 }
 
+/// Trace replay end to end: scan (at load) and replay on Lambda, in trace
+/// rows per second, over a generated 500,000-row CSV of 50 functions.
+fn trace_replay(c: &mut Criterion) {
+    use std::fmt::Write as _;
+    const ROWS: u64 = 500_000;
+    let dir = std::env::temp_dir().join(format!("surgesim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let mut text = String::from("timestamp_s,function,duration_ms\n");
+    for i in 0..ROWS {
+        // 2,000 rows per second, 50 functions, durations 10-89 ms.
+        let _ = writeln!(
+            text,
+            "{:.6},fn{},{}",
+            i as f64 / 2000.0,
+            i % 50,
+            10 + i * 7 % 80
+        );
+    }
+    std::fs::write(dir.join("trace.csv"), text).expect("the trace is written");
+    let scenario = dir.join("trace.toml");
+    std::fs::write(
+        &scenario,
+        "seed = 1\ntimeseries_interval_s = 60\n[workload]\narrival = { kind = \"trace\", format = \"csv\", path = \"trace.csv\" }\n[[platforms]]\nkind = \"lambda\"\nmemory_mb = 1769\n",
+    )
+    .expect("the scenario is written");
+    let mut g = c.benchmark_group("trace_csv_500k_rows");
+    g.throughput(Throughput::Elements(ROWS));
+    g.sample_size(10);
+    g.bench_function("scan_and_replay_on_lambda", |b| {
+        b.iter(|| {
+            let s = scenario::load(&scenario, Overrides::default()).expect("valid");
+            run_platform(&s, &s.platforms[0], 0, None)
+                .rec
+                .counts
+                .completed
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn event_queue(c: &mut Criterion) {
     // Hold 1,000 pending events; each step pops the earliest and schedules
     // one a pseudo-random delay later (the pattern of a busy platform).
@@ -98,5 +139,11 @@ fn event_queue(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, steady_lambda, steady_kubernetes, event_queue);
+criterion_group!(
+    benches,
+    steady_lambda,
+    steady_kubernetes,
+    trace_replay,
+    event_queue
+);
 criterion_main!(benches);

@@ -133,7 +133,6 @@ fn open_csv(file: &Path) -> Result<csv::Reader<BufReader<File>>> {
     Ok(csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(BufReader::with_capacity(1 << 16, f)))
 }
 
@@ -144,7 +143,7 @@ fn headers(reader: &mut csv::Reader<BufReader<File>>, file: &Path) -> Result<Vec
         field: None,
         message: format!("cannot read the header row: {e}"),
     })?;
-    Ok(h.iter().map(String::from).collect())
+    Ok(h.iter().map(|s| s.trim().to_string()).collect())
 }
 
 fn column(headers: &[String], name: &str) -> Option<usize> {
@@ -261,6 +260,7 @@ impl Columns {
         let line = rec.position().map_or(0, |p| p.line());
         let field = |c: usize, name: &str| -> Result<&str> {
             rec.get(c)
+                .map(str::trim)
                 .ok_or_else(|| row_error(file, line, name, "", "the row has too few columns"))
         };
         let number = |c: usize, name: &str| -> Result<f64> {
@@ -509,15 +509,20 @@ impl TraceSpec {
         let mut seen_index: HashMap<String, usize> = HashMap::new();
         let mut note =
             |name: &str, memory_mb: Option<u32>, n: u64, seen: &mut Vec<TraceFunction>| {
-                let i = *seen_index.entry(name.to_string()).or_insert_with(|| {
-                    seen.push(TraceFunction {
-                        name: name.to_string(),
-                        invocations: 0,
-                        work: None,
-                        memory_mb: None,
-                    });
-                    seen.len() - 1
-                });
+                // Look up before inserting: no allocation per row for known functions.
+                let i = match seen_index.get(name) {
+                    Some(&i) => i,
+                    None => {
+                        seen.push(TraceFunction {
+                            name: name.to_string(),
+                            invocations: 0,
+                            work: None,
+                            memory_mb: None,
+                        });
+                        seen_index.insert(name.to_string(), seen.len() - 1);
+                        seen.len() - 1
+                    }
+                };
                 seen[i].invocations += n;
                 if memory_mb.is_some() {
                     seen[i].memory_mb = memory_mb;
@@ -701,11 +706,12 @@ fn parse_counts(
     let line = rec.position().map_or(0, |p| p.line());
     let name = rec
         .get(func)
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| row_error(file, line, "HashFunction", "", "a missing function hash"))?;
     let mut counts = Vec::with_capacity(minutes.len());
     for (m, &c) in minutes.iter().enumerate() {
-        let s = rec.get(c).ok_or_else(|| {
+        let s = rec.get(c).map(str::trim).ok_or_else(|| {
             row_error(
                 file,
                 line,
@@ -756,7 +762,7 @@ fn read_durations(files: &[PathBuf], skip: bool) -> Result<HashMap<String, Dist>
                 .iter()
                 .zip(P)
                 .map(|(&c, (n, _))| {
-                    let s = rec.get(c).unwrap_or("");
+                    let s = rec.get(c).map_or("", str::trim);
                     s.parse::<f64>()
                         .ok()
                         .filter(|v| v.is_finite() && *v >= 0.0)
@@ -774,7 +780,7 @@ fn read_durations(files: &[PathBuf], skip: bool) -> Result<HashMap<String, Dist>
                 let s = x / 1e3;
                 secs.push(secs.last().map_or(s, |&l: &f64| l.max(s)));
             }
-            let name = rec.get(func).unwrap_or("").to_string();
+            let name = rec.get(func).map_or("", str::trim).to_string();
             out.insert(
                 name,
                 Dist::Empirical {
@@ -808,10 +814,13 @@ fn read_app_memory(
         let (mut rec, mut skipped) = (csv::StringRecord::new(), 0);
         while next_record(&mut reader, &mut rec, file, skip, &mut skipped)? {
             let line = rec.position().map_or(0, |p| p.line());
-            let s = rec.get(mb).unwrap_or("");
+            let s = rec.get(mb).map_or("", str::trim);
             match s.parse::<f64>().ok().filter(|v| v.is_finite() && *v > 0.0) {
                 Some(v) => {
-                    app_mb.insert(rec.get(app).unwrap_or("").to_string(), lambda_memory(v));
+                    app_mb.insert(
+                        rec.get(app).map_or("", str::trim).to_string(),
+                        lambda_memory(v),
+                    );
                 }
                 None if skip => continue,
                 None => {
@@ -832,7 +841,7 @@ fn read_app_memory(
         let headers = headers(&mut reader, file)?;
         let (app, func, _) = minute_columns(&headers, file)?;
         for rec in reader.records().flatten() {
-            if let (Some(a), Some(f)) = (rec.get(app), rec.get(func))
+            if let (Some(a), Some(f)) = (rec.get(app).map(str::trim), rec.get(func).map(str::trim))
                 && let Some(&mb) = app_mb.get(a)
             {
                 out.insert(f.to_string(), mb);
