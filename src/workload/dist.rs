@@ -250,15 +250,21 @@ impl DistSpec {
                 };
                 let fpath = path.key(field);
                 if knots.len() < 2 {
-                    return Err(fpath.error("needs at least two [percent, value] points"));
+                    return Err(fpath.error("needs at least two [p, value] points"));
                 }
+                // p is a percent (0-100) or, when the last is 1, a fraction (0-1).
+                let scale = if knots.last().map(|k| k.0) == Some(1.0) {
+                    1.0
+                } else {
+                    100.0
+                };
                 let mut p = Vec::with_capacity(knots.len());
                 let mut v = Vec::with_capacity(knots.len());
                 for (i, &(pct, val)) in knots.iter().enumerate() {
-                    if !(pct.is_finite() && (0.0..=100.0).contains(&pct)) {
-                        return Err(fpath
-                            .index(i)
-                            .error(format!("percent {pct} must be between 0 and 100")));
+                    if !(pct.is_finite() && (0.0..=scale).contains(&pct)) {
+                        return Err(fpath.index(i).error(format!(
+                            "p = {pct} must be a percent from 0 to 100 (or a fraction from 0 to 1)"
+                        )));
                     }
                     let secs = val * to_s;
                     if !(val.is_finite() && val >= 0.0 && secs <= MAX_DURATION_S) {
@@ -267,13 +273,13 @@ impl DistSpec {
                             .error(format!("value {val} must be a finite duration >= 0")));
                     }
                     if let (Some(&lp), Some(&lv)) = (p.last(), v.last())
-                        && (pct < lp || secs < lv)
+                        && (pct / scale < lp || secs < lv)
                     {
                         return Err(fpath
                             .index(i)
                             .error("percents and values must both be non-decreasing"));
                     }
-                    p.push(pct / 100.0);
+                    p.push(pct / scale);
                     v.push(secs);
                 }
                 if p[0] != 0.0 || p[p.len() - 1] != 1.0 {
@@ -421,6 +427,15 @@ mod tests {
                 d.mean_s()
             );
         }
+    }
+
+    #[test]
+    fn empirical_points_may_be_percents_or_fractions() {
+        let pct =
+            compile("kind = 'empirical'\npercentiles = [[0, 1], [50, 10], [100, 200]]").unwrap();
+        let frac =
+            compile("kind = 'empirical'\npercentiles = [[0, 1], [0.5, 10], [1, 200]]").unwrap();
+        assert_eq!(pct, frac);
     }
 
     #[test]

@@ -392,3 +392,29 @@ fn lambda_and_kubernetes_side_by_side_are_deterministic_and_independent() {
     // The HPA really scaled during the spike.
     assert!(a[1].rec.instances.peak() > 2);
 }
+
+#[test]
+fn behaviour_rules_may_sit_inside_behavior_or_directly_in_the_hpa_table() {
+    use surgesim::platform::kubernetes::PodScaling;
+    let src = |hpa: &str| {
+        format!(
+            "seed = 1\n[workload]\narrival = {{ kind = \"poisson\", rate_per_s = 1 }}\n[[platforms]]\nkind = \"kubernetes\"\nscaling = {{ kind = \"hpa\", max_replicas = 5, {hpa} }}\n"
+        )
+    };
+    let stab = |hpa: &str| {
+        let s = scenario::parse(&src(hpa), Path::new("b.toml"), Overrides::default()).unwrap();
+        let surgesim::scenario::Model::Kubernetes(k) = &s.platforms[0].model else {
+            panic!("kubernetes")
+        };
+        let PodScaling::Hpa(h) = &k.scaling else {
+            panic!("hpa")
+        };
+        h.scale_down.stabilization.as_secs_f64()
+    };
+    assert_eq!(
+        stab("behavior = { scale_down = { stabilization_s = 60 } }"),
+        60.0
+    );
+    assert_eq!(stab("scale_down = { stabilization_s = 30 }"), 30.0);
+    assert_eq!(stab("target = 0.5"), 300.0);
+}

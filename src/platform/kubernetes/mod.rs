@@ -66,6 +66,9 @@ pub(crate) struct HpaSpec {
     cpu_initialization_s: Option<f64>,
     initial_readiness_delay_s: Option<f64>,
     behavior: Option<BehaviorSpec>,
+    /// `scale_up` / `scale_down` may also sit directly in the HPA table.
+    scale_up: Option<RulesSpec>,
+    scale_down: Option<RulesSpec>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -330,21 +333,22 @@ impl HpaSpec {
             0.001,
             3600.0,
         )?;
-        let (up, down) = match &self.behavior {
-            None => (Rules::default_up(), Rules::default_down()),
-            Some(b) => {
-                let bp = path.key("behavior");
-                (
-                    match &b.scale_up {
-                        Some(r) => r.compile(&bp.key("scale_up"), Rules::default_up())?,
-                        None => Rules::default_up(),
-                    },
-                    match &b.scale_down {
-                        Some(r) => r.compile(&bp.key("scale_down"), Rules::default_down())?,
-                        None => Rules::default_down(),
-                    },
-                )
-            }
+        if self.behavior.is_some() && (self.scale_up.is_some() || self.scale_down.is_some()) {
+            return Err(path.key("behavior").error(
+                "give scale_up / scale_down either inside behavior = { ... } or directly, not both",
+            ));
+        }
+        let (up_spec, down_spec, at) = match &self.behavior {
+            Some(b) => (&b.scale_up, &b.scale_down, path.key("behavior")),
+            None => (&self.scale_up, &self.scale_down, path.clone()),
+        };
+        let up = match up_spec {
+            Some(r) => r.compile(&at.key("scale_up"), Rules::default_up())?,
+            None => Rules::default_up(),
+        };
+        let down = match down_spec {
+            Some(r) => r.compile(&at.key("scale_down"), Rules::default_down())?,
+            None => Rules::default_down(),
         };
         Ok(HpaConfig {
             min_replicas,
