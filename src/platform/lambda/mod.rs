@@ -521,19 +521,17 @@ impl Lambda {
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
         let f = job.req.function as usize;
         let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
-        for u in [
-            Some(&mut self.gross[f]),
-            measured.then_some(&mut self.measured[f]),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        let add = |u: &mut Usage| {
             u.requests += 1;
             if provisioned {
                 u.provisioned_mb_ms += mb_ms;
             } else {
                 u.on_demand_mb_ms += mb_ms;
             }
+        };
+        add(&mut self.gross[f]);
+        if measured {
+            add(&mut self.measured[f]);
         }
     }
 
