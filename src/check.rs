@@ -513,7 +513,7 @@ pub fn rows_of(
             (
                 r.point,
                 r.platform.clone(),
-                crate::output::csv::summary_fields(scenario, r.point, r),
+                crate::output::csv::summary_fields(scenario, r),
             )
         })
         .collect()

@@ -443,24 +443,15 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
 
     let summaries: Vec<Vec<String>> = runs
         .iter()
-        .map(|r| csv::summary_fields(&s.name, r.point, r))
+        .map(|r| csv::summary_fields(&s.name, r))
         .collect();
-    let mut summary = csv::SUMMARY_COLUMNS.join(",");
-    summary.push('\n');
     let fn_names: Vec<String> = s
         .workload
         .functions
         .iter()
         .map(|f| f.name.clone())
         .collect();
-    for (f, r) in summaries.iter().zip(&runs) {
-        summary.push_str(&f.join(","));
-        summary.push('\n');
-        for row in csv::function_rows(&s.name, &fn_names, r) {
-            summary.push_str(&row.join(","));
-            summary.push('\n');
-        }
-    }
+    let summary = csv::summary_csv(&s.name, &fn_names, &runs, &summaries);
     let rows: Vec<aggregate::Row> = runs
         .iter()
         .zip(&summaries)

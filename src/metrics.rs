@@ -264,14 +264,74 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant digits is a valid precision")
 }
 
+/// Latencies of completed requests: a histogram for quantiles, exact sum,
+/// minimum and maximum.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    hist: Histogram<u64>,
+    sum: u128,
+    count: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Latencies {
+    /// With `sigfig` significant digits in the histogram.
+    fn new(sigfig: u8) -> Self {
+        Latencies {
+            hist: Histogram::new(sigfig).expect("a valid histogram precision"),
+            sum: 0,
+            count: 0,
+            min: u64::MAX,
+            max: 0,
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, ns: u64) {
+        record(&mut self.hist, ns);
+        self.sum += u128::from(ns);
+        self.count += 1;
+        self.min = self.min.min(ns);
+        self.max = self.max.max(ns);
+    }
+
+    /// Quantile `q` [ms] (within the histogram's precision, inside [min, max]).
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        quantile(&self.hist, q, self.min, self.max)
+    }
+
+    /// Exact mean [ms].
+    pub fn mean_ms(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum as f64 / self.count as f64 / 1e6)
+    }
+
+    /// Exact maximum [ms].
+    pub fn max_ms(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.max as f64 / 1e6)
+    }
+}
+
+impl Counts {
+    /// Counts one final outcome.
+    #[inline]
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Completed => self.completed += 1,
+            Outcome::Throttled => self.throttled += 1,
+            Outcome::Rejected => self.rejected += 1,
+            Outcome::TimedOut => self.timed_out += 1,
+            Outcome::Dropped => self.dropped += 1,
+            Outcome::InFlight => self.in_flight_end += 1,
+        }
+    }
+}
+
 /// Per-function measurements (`--per-function`).
 #[derive(Debug, Clone)]
 pub struct FunctionStats {
     pub counts: Counts,
-    latency: Histogram<u64>,
-    latency_sum: u128,
-    latency_min: u64,
-    latency_max: u64,
+    pub latency: Latencies,
 }
 
 impl FunctionStats {
@@ -279,25 +339,8 @@ impl FunctionStats {
         FunctionStats {
             counts: Counts::default(),
             // Two significant digits (1 %): many functions, small histograms.
-            latency: Histogram::new(2).expect("2 significant digits is a valid precision"),
-            latency_sum: 0,
-            latency_min: u64::MAX,
-            latency_max: 0,
+            latency: Latencies::new(2),
         }
-    }
-
-    /// Latency quantile of the function's completed requests [ms].
-    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        quantile(&self.latency, q, self.latency_min, self.latency_max)
-    }
-
-    pub fn mean_ms(&self) -> Option<f64> {
-        (self.counts.completed > 0)
-            .then(|| self.latency_sum as f64 / self.counts.completed as f64 / 1e6)
-    }
-
-    pub fn max_ms(&self) -> Option<f64> {
-        (self.counts.completed > 0).then(|| self.latency_max as f64 / 1e6)
     }
 }
 
@@ -307,10 +350,8 @@ pub struct Recorder {
     pub per_function: Option<Vec<FunctionStats>>,
     window: (SimTime, SimTime),
     pub counts: Counts,
-    latency: Histogram<u64>,
-    latency_sum: u128,
-    latency_min: u64,
-    latency_max: u64,
+    /// Latencies of completed requests that arrived in the window.
+    pub latency: Latencies,
     /// Requests in service (Lambda: environments initialising or busy).
     pub in_service: Level,
     /// Lambda environments alive, or Kubernetes pods existing.
@@ -340,10 +381,8 @@ impl Recorder {
             per_function: None,
             window,
             counts: Counts::default(),
-            latency: new_histogram(),
-            latency_sum: 0,
-            latency_min: u64::MAX,
-            latency_max: 0,
+            // Three significant digits: quantiles within 0.1 %.
+            latency: Latencies::new(3),
             in_service: Level::new(window),
             instances: Level::new(window),
             nodes: Level::new(window),
@@ -437,37 +476,15 @@ impl Recorder {
             self.iv_max = self.iv_max.max(lat_ns);
         }
         if self.measured(req) {
-            let c = &mut self.counts;
-            match outcome {
-                Outcome::Completed => {
-                    c.completed += 1;
-                    record(&mut self.latency, lat_ns);
-                    self.latency_sum += u128::from(lat_ns);
-                    self.latency_min = self.latency_min.min(lat_ns);
-                    self.latency_max = self.latency_max.max(lat_ns);
-                }
-                Outcome::Throttled => c.throttled += 1,
-                Outcome::Rejected => c.rejected += 1,
-                Outcome::TimedOut => c.timed_out += 1,
-                Outcome::Dropped => c.dropped += 1,
-                Outcome::InFlight => c.in_flight_end += 1,
+            self.counts.count(outcome);
+            if outcome == Outcome::Completed {
+                self.latency.record(lat_ns);
             }
             if let Some(fs) = &mut self.per_function {
                 let f = &mut fs[req.function as usize];
-                let c = &mut f.counts;
-                match outcome {
-                    Outcome::Completed => {
-                        c.completed += 1;
-                        record(&mut f.latency, lat_ns);
-                        f.latency_sum += u128::from(lat_ns);
-                        f.latency_min = f.latency_min.min(lat_ns);
-                        f.latency_max = f.latency_max.max(lat_ns);
-                    }
-                    Outcome::Throttled => c.throttled += 1,
-                    Outcome::Rejected => c.rejected += 1,
-                    Outcome::TimedOut => c.timed_out += 1,
-                    Outcome::Dropped => c.dropped += 1,
-                    Outcome::InFlight => c.in_flight_end += 1,
+                f.counts.count(outcome);
+                if outcome == Outcome::Completed {
+                    f.latency.record(lat_ns);
                 }
             }
         }
@@ -521,36 +538,30 @@ impl Recorder {
 
     /// Latency quantile of completed requests [ms] (within 0.1 %), or `None` if none completed.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
-        quantile(&self.latency, q, self.latency_min, self.latency_max)
+        self.latency.quantile_ms(q)
     }
 
     /// The latency distribution of completed requests as (latency [ms],
     /// cumulative fraction) points, for a CDF chart.
     pub fn latency_cdf(&self) -> Vec<(f64, f64)> {
-        if self.latency.is_empty() {
+        if self.latency.count == 0 {
             return Vec::new();
         }
         let mut qs: Vec<f64> = (1..200).map(|i| f64::from(i) / 200.0).collect();
         qs.extend([0.999, 0.9999, 1.0]);
         qs.into_iter()
-            .map(|q| {
-                (
-                    quantile(&self.latency, q, self.latency_min, self.latency_max).unwrap_or(0.0),
-                    q,
-                )
-            })
+            .map(|q| (self.latency.quantile_ms(q).unwrap_or(0.0), q))
             .collect()
     }
 
     /// Exact mean latency of completed requests [ms].
     pub fn mean_ms(&self) -> Option<f64> {
-        (self.counts.completed > 0)
-            .then(|| self.latency_sum as f64 / self.counts.completed as f64 / 1e6)
+        self.latency.mean_ms()
     }
 
     /// Exact maximum latency of completed requests [ms].
     pub fn max_ms(&self) -> Option<f64> {
-        (self.counts.completed > 0).then(|| self.latency_max as f64 / 1e6)
+        self.latency.max_ms()
     }
 }
 

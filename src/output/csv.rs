@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::metrics::csv_field;
+use crate::metrics::{Counts, Latencies, csv_field};
 use crate::runner::RunResult;
 use crate::time::SimTime;
 
@@ -78,14 +78,6 @@ fn opt(v: Option<u64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// One summary.csv row as named values (also used for the stdout table).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SummaryRow {
-    pub platform: String,
-    pub replication: u32,
-    pub values: Vec<String>,
-}
-
 /// Error rate as SPEC 5 defines it: errors over requests with a final outcome.
 pub fn error_rate(r: &RunResult) -> f64 {
     let c = &r.rec.counts;
@@ -97,30 +89,20 @@ pub fn error_rate(r: &RunResult) -> f64 {
     }
 }
 
-/// The summary.csv fields of one run, in [`SUMMARY_COLUMNS`] order.
-pub fn summary_fields(scenario: &str, point: usize, r: &RunResult) -> Vec<String> {
-    let c = &r.rec.counts;
-    let cost = &r.bill.cost;
-    let total = cost.total();
+/// The summary.csv fields from `scenario` to `error_rate` for one set of
+/// counts and latencies (a run, or one function of it).
+fn leading_fields(
+    scenario: &str,
+    platform: &str,
+    r: &RunResult,
+    c: &Counts,
+    lat: &Latencies,
+) -> Vec<String> {
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let per_million = if c.requests == 0 {
-        0.0
-    } else {
-        total / c.requests as f64 * 1e6
-    };
-    // Nodes do not apply to Lambda: empty rather than a misleading 0.
-    let (nodes_mean, nodes_peak) = if r.has_nodes {
-        (
-            format!("{:.4}", r.rec.nodes.mean()),
-            r.rec.nodes.peak().to_string(),
-        )
-    } else {
-        (String::new(), String::new())
-    };
     vec![
         csv_field(scenario),
-        csv_field(&r.platform),
-        point.to_string(),
+        csv_field(platform),
+        r.point.to_string(),
         r.replication.to_string(),
         r.seed.to_string(),
         c.requests.to_string(),
@@ -132,14 +114,38 @@ pub fn summary_fields(scenario: &str, point: usize, r: &RunResult) -> Vec<String
         c.in_flight_end.to_string(),
         c.cold_starts.to_string(),
         format!("{:.6}", ratio(c.cold_starts, c.requests)),
-        ms(r.rec.quantile_ms(0.50)),
-        ms(r.rec.quantile_ms(0.90)),
-        ms(r.rec.quantile_ms(0.95)),
-        ms(r.rec.quantile_ms(0.99)),
-        ms(r.rec.quantile_ms(0.999)),
-        ms(r.rec.max_ms()),
-        ms(r.rec.mean_ms()),
-        format!("{:.6}", error_rate(r)),
+        ms(lat.quantile_ms(0.50)),
+        ms(lat.quantile_ms(0.90)),
+        ms(lat.quantile_ms(0.95)),
+        ms(lat.quantile_ms(0.99)),
+        ms(lat.quantile_ms(0.999)),
+        ms(lat.max_ms()),
+        ms(lat.mean_ms()),
+        format!("{:.6}", ratio(c.errors(), c.requests - c.in_flight_end)),
+    ]
+}
+
+/// The summary.csv fields of one run, in [`SUMMARY_COLUMNS`] order.
+pub fn summary_fields(scenario: &str, r: &RunResult) -> Vec<String> {
+    let cost = &r.bill.cost;
+    let total = cost.total();
+    let requests = r.rec.counts.requests;
+    let per_million = if requests == 0 {
+        0.0
+    } else {
+        total / requests as f64 * 1e6
+    };
+    // Nodes do not apply to Lambda: empty rather than a misleading 0.
+    let (nodes_mean, nodes_peak) = if r.has_nodes {
+        (
+            format!("{:.4}", r.rec.nodes.mean()),
+            r.rec.nodes.peak().to_string(),
+        )
+    } else {
+        (String::new(), String::new())
+    };
+    let mut fields = leading_fields(scenario, &r.platform, r, &r.rec.counts, &r.rec.latency);
+    fields.extend([
         format!("{:.4}", r.rec.in_service.mean()),
         r.rec.in_service.peak().to_string(),
         format!("{:.4}", r.rec.instances.mean()),
@@ -155,7 +161,8 @@ pub fn summary_fields(scenario: &str, point: usize, r: &RunResult) -> Vec<String
         format!("{:.6}", cost.nodes),
         format!("{:.6}", cost.control_plane),
         format!("{:.6}", cost.front_door),
-    ]
+    ]);
+    fields
 }
 
 /// Per-function summary.csv rows of one run (`--per-function`): the platform
@@ -169,55 +176,31 @@ pub fn function_rows(scenario: &str, functions: &[String], r: &RunResult) -> Vec
         .iter()
         .zip(functions)
         .map(|(f, name)| {
-            let c = &f.counts;
-            let decided = c.requests - c.in_flight_end;
-            let err = if decided == 0 {
-                0.0
-            } else {
-                c.errors() as f64 / decided as f64
-            };
-            let ratio = if c.requests == 0 {
-                0.0
-            } else {
-                c.cold_starts as f64 / c.requests as f64
-            };
-            let mut row = vec![
-                csv_field(scenario),
-                csv_field(&format!("{}/{name}", r.platform)),
-                r.point.to_string(),
-                r.replication.to_string(),
-                r.seed.to_string(),
-                c.requests.to_string(),
-                c.completed.to_string(),
-                c.throttled.to_string(),
-                c.rejected.to_string(),
-                c.timed_out.to_string(),
-                c.dropped.to_string(),
-                c.in_flight_end.to_string(),
-                c.cold_starts.to_string(),
-                format!("{ratio:.6}"),
-                ms(f.quantile_ms(0.50)),
-                ms(f.quantile_ms(0.90)),
-                ms(f.quantile_ms(0.95)),
-                ms(f.quantile_ms(0.99)),
-                ms(f.quantile_ms(0.999)),
-                ms(f.max_ms()),
-                ms(f.mean_ms()),
-                format!("{err:.6}"),
-            ];
+            let platform = format!("{}/{name}", r.platform);
+            let mut row = leading_fields(scenario, &platform, r, &f.counts, &f.latency);
             row.resize(SUMMARY_COLUMNS.len(), String::new());
             row
         })
         .collect()
 }
 
-/// summary.csv for the runs of one scenario, in run order.
-pub fn summary_csv(scenario: &str, runs: &[RunResult]) -> String {
+/// summary.csv for the runs of one scenario, in run order, from their
+/// [`summary_fields`], each run followed by its per-function rows (if kept).
+pub fn summary_csv(
+    scenario: &str,
+    functions: &[String],
+    runs: &[RunResult],
+    fields: &[Vec<String>],
+) -> String {
     let mut out = SUMMARY_COLUMNS.join(",");
     out.push('\n');
-    for r in runs {
-        out.push_str(&summary_fields(scenario, r.point, r).join(","));
+    for (r, f) in runs.iter().zip(fields) {
+        out.push_str(&f.join(","));
         out.push('\n');
+        for row in function_rows(scenario, functions, r) {
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
     }
     out
 }
