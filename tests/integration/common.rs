@@ -127,3 +127,45 @@ pub fn close(actual: f64, expected: f64) {
         "expected {expected}, got {actual}"
     );
 }
+
+/// A scenario run through `run_scenario` into a temporary folder.
+pub struct Simulated {
+    pub runs: Vec<surgesim::runner::RunResult>,
+    pub name: String,
+    dir: tempfile::TempDir,
+}
+
+impl Simulated {
+    /// Runs `s` (with requests.csv when `requests`), checking every run's
+    /// accounting identity.
+    pub fn of(s: &Scenario, requests: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let runs = surgesim::cli::run_scenario(s, dir.path(), requests).unwrap();
+        for r in &runs {
+            let c = &r.rec.counts;
+            assert_eq!(c.requests, c.accounted(), "{}: {}", s.name, r.platform);
+        }
+        Simulated {
+            runs,
+            name: scenario::sanitize_name(&s.name),
+            dir,
+        }
+    }
+
+    /// Runs scenario text.
+    pub fn text(src: &str, requests: bool) -> Self {
+        let s = scenario::parse(src, Path::new("scenario.toml"), Overrides::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        Simulated::of(&s, requests)
+    }
+
+    /// The scenario's output folder.
+    pub fn out(&self) -> std::path::PathBuf {
+        self.dir.path().join(&self.name)
+    }
+
+    /// An output file's text (empty if it was not written).
+    pub fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.out().join(file)).unwrap_or_default()
+    }
+}

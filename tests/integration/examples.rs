@@ -8,7 +8,7 @@ use surgesim::output::csv::error_rate;
 use surgesim::runner::RunResult;
 use surgesim::scenario::{self, Overrides};
 
-use crate::common::parse_rows;
+use crate::common::{Simulated, parse_rows};
 
 /// Runs `scenarios/<file>` and returns its runs by platform name, and requests.csv.
 fn run(file: &str) -> (BTreeMap<String, RunResult>, String) {
@@ -16,21 +16,14 @@ fn run(file: &str) -> (BTreeMap<String, RunResult>, String) {
         .join("scenarios")
         .join(file);
     let s = scenario::load(&path, Overrides::default()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runs = run_scenario(&s, dir.path(), true).unwrap();
-    let requests = std::fs::read_to_string(
-        dir.path()
-            .join(scenario::sanitize_name(&s.name))
-            .join("requests.csv"),
-    )
-    .unwrap();
-    for r in &runs {
-        let c = &r.rec.counts;
-        assert_eq!(c.requests, c.accounted(), "{file}: {}", r.platform);
-    }
-    golden(&s.name, dir.path());
+    let sim = Simulated::of(&s, true);
+    golden(&s.name, &sim.out());
+    let requests = sim.read("requests.csv");
     (
-        runs.into_iter().map(|r| (r.platform.clone(), r)).collect(),
+        sim.runs
+            .into_iter()
+            .map(|r| (r.platform.clone(), r))
+            .collect(),
         requests,
     )
 }
@@ -39,7 +32,7 @@ fn run(file: &str) -> (BTreeMap<String, RunResult>, String) {
 /// tests/golden/, so a change that moves any number shows in review.
 /// `UPDATE_GOLDEN=1 cargo test --test integration examples` rewrites them.
 fn golden(name: &str, out: &Path) {
-    let actual = std::fs::read_to_string(out.join(name).join("summary.csv")).unwrap();
+    let actual = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
         .join(format!("{name}.summary.csv"));
@@ -256,7 +249,7 @@ fn the_sweep_shows_lambda_flat_and_the_hpa_growing_with_the_spike() {
     let s = scenario::load(&path, Overrides::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
-    golden(&s.name, dir.path());
+    golden(&s.name, &dir.path().join(scenario::sanitize_name(&s.name)));
     let p95 = |platform: &str, point: usize| -> f64 {
         let v: Vec<f64> = runs
             .iter()
@@ -286,7 +279,7 @@ fn the_ci_gate_passes_its_own_expectations() {
     assert!(!s.expect.entries.is_empty());
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
-    golden(&s.name, dir.path());
+    golden(&s.name, &dir.path().join(scenario::sanitize_name(&s.name)));
     let rows = surgesim::check::rows_of(&runs, &s.name);
     let checks = surgesim::check::evaluate(&s.expect, &[0], &rows);
     assert!(checks.iter().all(|c| c.pass), "{checks:?}");

@@ -3,35 +3,22 @@
 
 use std::path::Path;
 
-use surgesim::cli::run_scenario;
 use surgesim::runner::RunResult;
 use surgesim::scenario::{self, Overrides};
 
-use crate::common::parse_rows;
+use crate::common::{Simulated, parse_rows};
 
 /// Runs scenario text; returns the runs, timeseries.csv rows (as fields) and requests.csv.
 fn run(src: &str, requests: bool) -> (Vec<RunResult>, Vec<Vec<String>>, String) {
-    let s = scenario::parse(src, Path::new("k.toml"), Overrides::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
-    let runs = run_scenario(&s, dir.path(), requests).unwrap();
-    let out = dir.path().join(scenario::sanitize_name(&s.name));
-    let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
-    let rows = ts
+    let sim = Simulated::text(src, requests);
+    let rows = sim
+        .read("timeseries.csv")
         .lines()
         .skip(1)
         .map(|l| l.split(',').map(String::from).collect())
         .collect();
-    let req = if requests {
-        std::fs::read_to_string(out.join("requests.csv")).unwrap()
-    } else {
-        String::new()
-    };
-    for r in &runs {
-        let c = &r.rec.counts;
-        assert_eq!(c.requests, c.accounted(), "{}", r.platform);
-    }
-    (runs, rows, req)
+    let req = sim.read("requests.csv");
+    (sim.runs, rows, req)
 }
 
 /// Column `name` of timeseries.csv.

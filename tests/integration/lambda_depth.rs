@@ -1,13 +1,9 @@
 //! Lambda in depth: provisioned concurrency, async invocation, client
 //! retries, volume tiers and the front door.
 
-use std::path::Path;
-
-use surgesim::cli::run_scenario;
 use surgesim::runner::RunResult;
-use surgesim::scenario::{self, Overrides};
 
-use crate::common::{close, lambda_scenario, parse_rows, run_requests};
+use crate::common::{Simulated, close, lambda_scenario, parse_rows, run_requests};
 
 fn cents(x: f64) -> i64 {
     (x * 100.0).round() as i64
@@ -15,21 +11,9 @@ fn cents(x: f64) -> i64 {
 
 /// Runs scenario text; returns the runs and requests.csv.
 fn run(src: &str) -> (Vec<RunResult>, String) {
-    let s = scenario::parse(src, Path::new("d.toml"), Overrides::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap();
-    let runs = run_scenario(&s, dir.path(), true).unwrap();
-    let requests = std::fs::read_to_string(
-        dir.path()
-            .join(scenario::sanitize_name(&s.name))
-            .join("requests.csv"),
-    )
-    .unwrap();
-    for r in &runs {
-        let c = &r.rec.counts;
-        assert_eq!(c.requests, c.accounted(), "{}", r.platform);
-    }
-    (runs, requests)
+    let sim = Simulated::text(src, true);
+    let requests = sim.read("requests.csv");
+    (sim.runs, requests)
 }
 
 #[test]
