@@ -418,17 +418,23 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
             progress.inc();
             Ok((result, part))
         };
-    let done: Vec<Result<(RunResult, Option<tempfile::TempPath>)>> = if opts.jobs <= 1 {
-        specs.iter().map(run_one).collect()
-    } else {
-        use rayon::prelude::*;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(opts.jobs)
-            .build()
-            .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
-        pool.install(|| specs.par_iter().map(run_one).collect())
-    };
-    progress.finish();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
+    // A watcher shows the bar once the work has taken a second, even while
+    // a single long run has not finished yet.
+    let done: Vec<Result<(RunResult, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
+        scope.spawn(|| progress.watch());
+        let done = if opts.jobs <= 1 {
+            specs.iter().map(run_one).collect()
+        } else {
+            use rayon::prelude::*;
+            pool.install(|| specs.par_iter().map(run_one).collect())
+        };
+        progress.finish();
+        done
+    });
     if crate::engine::interrupted() {
         // Temporary files are removed as they drop; finished files stay untouched.
         return Err(Error::Interrupted);
@@ -531,6 +537,7 @@ fn remove_stale(path: &Path) -> Result<()> {
 struct Progress {
     bar: indicatif::ProgressBar,
     shown: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicBool,
     allowed: bool,
     started: std::time::Instant,
 }
@@ -550,25 +557,43 @@ impl Progress {
         Progress {
             bar,
             shown: std::sync::atomic::AtomicBool::new(false),
+            finished: std::sync::atomic::AtomicBool::new(false),
             allowed: !quiet && std::io::stderr().is_terminal(),
             started: std::time::Instant::now(),
         }
     }
 
     fn inc(&self) {
-        use std::sync::atomic::Ordering;
-        if self.allowed
-            && self.started.elapsed() > std::time::Duration::from_secs(1)
-            && !self.shown.swap(true, Ordering::Relaxed)
-        {
-            self.bar
-                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        }
         self.bar.inc(1);
     }
 
+    /// Waits until the work is done or has taken a second; then shows the
+    /// bar (when allowed), ticking so a long single run shows its time.
+    fn watch(&self) {
+        use std::sync::atomic::Ordering;
+        let second = std::time::Duration::from_secs(1);
+        while !self.finished.load(Ordering::Relaxed) {
+            if self.started.elapsed() >= second {
+                if self.allowed && !self.shown.swap(true, Ordering::Relaxed) {
+                    self.bar
+                        .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    self.bar
+                        .enable_steady_tick(std::time::Duration::from_millis(250));
+                    // The work may have finished meanwhile: clear the bar again.
+                    if self.finished.load(Ordering::Relaxed) {
+                        self.bar.finish_and_clear();
+                    }
+                }
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     fn finish(&self) {
-        if self.shown.load(std::sync::atomic::Ordering::Relaxed) {
+        use std::sync::atomic::Ordering;
+        self.finished.store(true, Ordering::Relaxed);
+        if self.shown.load(Ordering::Relaxed) {
             self.bar.finish_and_clear();
         }
     }
