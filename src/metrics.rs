@@ -112,10 +112,6 @@ impl Level {
         self.last = now.max(self.last);
     }
 
-    pub fn value(&self) -> u64 {
-        self.value
-    }
-
     /// Time average over the window (after [`Recorder::finish`]).
     pub fn mean(&self) -> f64 {
         let span = self.window.1.since(self.window.0).0;

@@ -116,11 +116,6 @@ impl<E> Sim<E> {
         self.queue.push(at.max(self.now), event);
     }
 
-    /// Schedules `event` after `delay`.
-    #[inline]
-    pub fn schedule_in(&mut self, delay: SimDuration, event: E) {
-        self.queue.push(self.now + delay, event);
-    }
 }
 
 /// The clock settings of one run.
