@@ -115,7 +115,6 @@ impl<E> Sim<E> {
         debug_assert!(at >= self.now, "event scheduled in the past");
         self.queue.push(at.max(self.now), event);
     }
-
 }
 
 /// The clock settings of one run.
