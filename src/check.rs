@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, FieldError, FieldPath, Result};
-use crate::output::aggregate::interval;
+use crate::output::aggregate::{Row, estimate};
 use crate::output::csv::SUMMARY_COLUMNS;
 use crate::output::report::escape;
 
@@ -194,21 +194,15 @@ pub struct CheckRow {
     pub verdict: String,
 }
 
-/// Mean and interval of `metric` for (point, platform) over replications,
-/// from summary.csv rows (point, platform, fields).
-pub fn statistic(
-    rows: &[(usize, String, Vec<String>)],
+/// Mean and interval of `metric` for (point, platform) over replications.
+fn statistic(
+    rows: &[Row],
     point: usize,
     platform: &str,
     metric: &str,
 ) -> Option<(f64, Option<(f64, f64)>)> {
-    let c = SUMMARY_COLUMNS.iter().position(|m| *m == metric)?;
-    let v: Vec<f64> = rows
-        .iter()
-        .filter(|(p, name, _)| *p == point && name == platform)
-        .filter_map(|(_, _, f)| f.get(c)?.parse().ok())
-        .collect();
-    interval(&v)
+    let column = SUMMARY_COLUMNS.iter().position(|m| *m == metric)?;
+    estimate(rows, point, platform, column)
 }
 
 fn fmt(v: f64) -> String {
@@ -222,11 +216,7 @@ fn fmt(v: f64) -> String {
 }
 
 /// Evaluates the expectations against this run's summary rows.
-pub fn evaluate(
-    exp: &Expectations,
-    points: &[usize],
-    rows: &[(usize, String, Vec<String>)],
-) -> Vec<CheckRow> {
+pub fn evaluate(exp: &Expectations, points: &[usize], rows: &[Row]) -> Vec<CheckRow> {
     let mut out = Vec::new();
     for e in &exp.entries {
         for &point in points {
@@ -345,21 +335,21 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
 /// Compares this run's means with a baseline, metric by metric.
 pub fn compare(
     baseline: &Baseline,
-    rows: &[(usize, String, Vec<String>)],
+    rows: &[Row],
     tolerance_pct: f64,
     overrides: &BTreeMap<String, f64>,
 ) -> Vec<CheckRow> {
     let mut out = Vec::new();
-    let mut keys: Vec<(usize, String)> = Vec::new();
-    for (p, name, _) in rows {
-        if !keys.contains(&(*p, name.clone())) {
-            keys.push((*p, name.clone()));
+    let mut keys: Vec<(usize, &str)> = Vec::new();
+    for r in rows {
+        if !keys.contains(&(r.point, r.platform)) {
+            keys.push((r.point, r.platform));
         }
     }
-    for (point, platform) in &keys {
+    for &(point, platform) in &keys {
         if !baseline
             .keys()
-            .any(|(p, name, _)| p == point && name == platform)
+            .any(|(p, name, _)| *p == point && name == platform)
         {
             out.push(CheckRow {
                 kind: "baseline",
@@ -373,10 +363,10 @@ pub fn compare(
         }
         // in_flight_end only measures where the horizon cut: not a quality.
         for m in metric_names().iter().filter(|m| **m != "in_flight_end") {
-            let Some(&old) = baseline.get(&(*point, platform.clone(), m.to_string())) else {
+            let Some(&old) = baseline.get(&(point, platform.to_string(), m.to_string())) else {
                 continue;
             };
-            let Some((new, _)) = statistic(rows, *point, platform, m) else {
+            let Some((new, _)) = statistic(rows, point, platform, m) else {
                 continue;
             };
             // Compare at the 6 decimals the CSV files carry, so a baseline
@@ -503,22 +493,6 @@ pub fn junit(suites: &[(String, Vec<CheckRow>)]) -> String {
     out
 }
 
-/// Summary rows of runs as (point, platform, fields).
-pub fn rows_of(
-    runs: &[crate::runner::RunResult],
-    scenario: &str,
-) -> Vec<(usize, String, Vec<String>)> {
-    runs.iter()
-        .map(|r| {
-            (
-                r.point,
-                r.platform.clone(),
-                crate::output::csv::summary_fields(scenario, r),
-            )
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,17 +521,19 @@ mod tests {
 
     #[test]
     fn baseline_directions() {
-        let rows = vec![(0, "l".to_string(), {
-            let mut f = vec![String::new(); SUMMARY_COLUMNS.len()];
-            let p95 = SUMMARY_COLUMNS.iter().position(|c| *c == "p95_ms").unwrap();
-            let done = SUMMARY_COLUMNS
-                .iter()
-                .position(|c| *c == "completed")
-                .unwrap();
-            f[p95] = "110".into();
-            f[done] = "90".into();
-            f
-        })];
+        let mut fields = vec![String::new(); SUMMARY_COLUMNS.len()];
+        let p95 = SUMMARY_COLUMNS.iter().position(|c| *c == "p95_ms").unwrap();
+        let done = SUMMARY_COLUMNS
+            .iter()
+            .position(|c| *c == "completed")
+            .unwrap();
+        fields[p95] = "110".into();
+        fields[done] = "90".into();
+        let rows = [Row {
+            point: 0,
+            platform: "l",
+            fields: &fields,
+        }];
         let mut base = Baseline::new();
         base.insert((0, "l".into(), "p95_ms".into()), 100.0);
         base.insert((0, "l".into(), "completed".into()), 100.0);

@@ -211,7 +211,11 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     let mut suites = Vec::new();
     let mut failed = false;
     for (s, runs) in &results {
-        let rows = crate::check::rows_of(runs, &s.name);
+        let summaries: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| csv::summary_fields(&s.name, r))
+            .collect();
+        let rows = aggregate::rows(runs, &summaries);
         let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
         let mut checks = crate::check::evaluate(&s.expect, &points, &rows);
         if let Some(baseline) = baselines.get(&s.name) {
@@ -458,15 +462,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .map(|f| f.name.clone())
         .collect();
     let summary = csv::summary_csv(&s.name, &fn_names, &runs, &summaries);
-    let rows: Vec<aggregate::Row> = runs
-        .iter()
-        .zip(&summaries)
-        .map(|(r, f)| aggregate::Row {
-            point: r.point,
-            platform: &r.platform,
-            fields: f,
-        })
-        .collect();
+    let rows = aggregate::rows(&runs, &summaries);
     let aggregate_csv = aggregate::aggregate_csv(&s.name, &rows);
     let points_csv = output::points_csv(s);
     output::write_atomic(&dir.join("summary.csv"), summary.as_bytes())?;
@@ -484,7 +480,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         remove_stale(&dir.join(stale))?;
     }
     if opts.charts {
-        let charts = output::figures(s, &runs, &summaries)?;
+        let charts = output::figures(s, &runs, &rows)?;
         for (file, _, svg) in &charts {
             output::write_atomic(&dir.join(file), svg.as_bytes())?;
         }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 use crate::metrics::csv_field;
 use crate::output::csv::SUMMARY_COLUMNS;
+use crate::runner::RunResult;
 
 /// Index of the first metric column of summary.csv (`requests`).
 const FIRST_METRIC: usize = 5;
@@ -71,8 +72,40 @@ pub struct Row<'a> {
     pub fields: &'a [String],
 }
 
+/// Pairs each run with its summary.csv fields (both in run order).
+pub fn rows<'a>(runs: &'a [RunResult], summaries: &'a [Vec<String>]) -> Vec<Row<'a>> {
+    runs.iter()
+        .zip(summaries)
+        .map(|(r, fields)| Row {
+            point: r.point,
+            platform: &r.platform,
+            fields,
+        })
+        .collect()
+}
+
 fn value(fields: &[String], column: usize) -> Option<f64> {
     fields.get(column).and_then(|f| f.parse().ok())
+}
+
+/// The replications' values of summary column `column` for (point, platform).
+fn values(rows: &[Row], point: usize, platform: &str, column: usize) -> Vec<f64> {
+    rows.iter()
+        .filter(|r| r.point == point && r.platform == platform)
+        .filter_map(|r| value(r.fields, column))
+        .collect()
+}
+
+/// Mean and 95 % interval over replications of summary column `column` for
+/// (point, platform): the numbers aggregate.csv prints, for `check` and the
+/// charts to read without parsing it back.
+pub fn estimate(
+    rows: &[Row],
+    point: usize,
+    platform: &str,
+    column: usize,
+) -> Option<(f64, Option<(f64, f64)>)> {
+    interval(&values(rows, point, platform, column))
 }
 
 /// The header of aggregate.csv.
@@ -108,20 +141,18 @@ pub fn aggregate_csv(scenario: &str, rows: &[Row]) -> String {
     }
     let metrics = FIRST_METRIC..SUMMARY_COLUMNS.len();
     for &(point, platform) in &groups {
-        let mine: Vec<&Row> = rows
+        let replications = rows
             .iter()
             .filter(|r| r.point == point && r.platform == platform)
-            .collect();
+            .count();
         let _ = write!(
             out,
-            "{},{},{point},{}",
+            "{},{},{point},{replications}",
             csv_field(scenario),
             csv_field(platform),
-            mine.len()
         );
         for c in metrics.clone() {
-            let v: Vec<f64> = mine.iter().filter_map(|r| value(r.fields, c)).collect();
-            cells(&mut out, &v);
+            cells(&mut out, &values(rows, point, platform, c));
         }
         out.push('\n');
     }

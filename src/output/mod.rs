@@ -104,7 +104,7 @@ pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
 pub fn figures(
     s: &crate::scenario::Scenario,
     runs: &[crate::runner::RunResult],
-    summaries: &[Vec<String>],
+    rows: &[aggregate::Row],
 ) -> Result<Vec<(String, String, String)>> {
     use chart::{Curve, Estimate, LoadPanel, Series};
     let first: Vec<&crate::runner::RunResult> = runs
@@ -180,16 +180,9 @@ pub fn figures(
             .position(|c| *c == name)
             .expect("a summary column")
     };
-    let estimate =
-        |point: usize, platform: &str, column: usize| -> Option<(f64, Option<(f64, f64)>)> {
-            let v: Vec<f64> = runs
-                .iter()
-                .zip(summaries)
-                .filter(|(r, _)| r.point == point && r.platform == platform)
-                .filter_map(|(_, f)| f[column].parse().ok())
-                .collect();
-            aggregate::interval(&v)
-        };
+    let estimate = |point: usize, platform: &str, column: usize| {
+        aggregate::estimate(rows, point, platform, column)
+    };
     let names: Vec<&str> = first.iter().map(|r| r.platform.as_str()).collect();
     let est = |column: usize| -> Vec<Estimate> {
         names

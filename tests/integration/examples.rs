@@ -280,7 +280,11 @@ fn the_ci_gate_passes_its_own_expectations() {
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
     golden(&s.name, &dir.path().join(scenario::sanitize_name(&s.name)));
-    let rows = surgesim::check::rows_of(&runs, &s.name);
+    let summaries: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| surgesim::output::csv::summary_fields(&s.name, r))
+        .collect();
+    let rows = surgesim::output::aggregate::rows(&runs, &summaries);
     let checks = surgesim::check::evaluate(&s.expect, &[0], &rows);
     assert!(checks.iter().all(|c| c.pass), "{checks:?}");
 }
