@@ -2,6 +2,7 @@
 //! viewer's fonts, so no font files are needed to build or render).
 //! Each function returns the SVG document as a string.
 
+use plotters::chart::SeriesLabelStyle;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -11,6 +12,24 @@ const FONT: &str = "sans-serif";
 
 fn chart_error(e: impl std::fmt::Display) -> Error {
     Error::Chart(e.to_string())
+}
+
+/// Draws the series legend in the house style at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    labels: &mut SeriesLabelStyle<'a, '_, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    labels
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(chart_error)
+}
+
+/// The legend mark of a line series: a short stroke in its colour.
+fn line_mark(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
 }
 
 fn color(i: usize) -> RGBColor {
@@ -84,17 +103,12 @@ pub fn latency_cdf(title: &str, series: &[Series]) -> Result<String> {
                 .draw_series(LineSeries::new(s.points.iter().copied(), c.stroke_width(2)))
                 .map_err(chart_error)?
                 .label(s.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
-                });
+                .legend(line_mark(c));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(chart_error)?;
+        draw_legend(
+            &mut chart.configure_series_labels(),
+            SeriesLabelPosition::LowerRight,
+        )?;
         root.present().map_err(chart_error)?;
     }
     Ok(svg)
@@ -172,9 +186,7 @@ pub fn load_capacity(title: &str, panels: &[LoadPanel]) -> Result<String> {
                 ))
                 .map_err(chart_error)?
                 .label("arrivals per second (left)")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], blue.stroke_width(2))
-                });
+                .legend(line_mark(blue));
             let red = RGBColor(200, 30, 30);
             chart
                 .draw_series(
@@ -194,18 +206,14 @@ pub fn load_capacity(title: &str, panels: &[LoadPanel]) -> Result<String> {
                 ))
                 .map_err(chart_error)?
                 .label(format!("{} (right)", panel.capacity_label))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], green.stroke_width(2))
-                });
+                .legend(line_mark(green));
             if let Some(nodes) = &panel.nodes {
                 let grey = color(6);
                 chart
                     .draw_secondary_series(LineSeries::new(line(nodes), grey.stroke_width(2)))
                     .map_err(chart_error)?
                     .label("nodes (right)")
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
-                    });
+                    .legend(line_mark(grey));
             }
             let orange = color(1);
             chart
@@ -218,13 +226,10 @@ pub fn load_capacity(title: &str, panels: &[LoadPanel]) -> Result<String> {
                 .map_err(chart_error)?
                 .label("cold starts in the interval (right)")
                 .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 4, orange.filled()));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(chart_error)?;
+            draw_legend(
+                &mut chart.configure_series_labels(),
+                SeriesLabelPosition::UpperLeft,
+            )?;
         }
         root.present().map_err(chart_error)?;
     }
@@ -369,9 +374,7 @@ pub fn sweep_curves(title: &str, x_desc: &str, y_desc: &str, curves: &[Curve]) -
                 ))
                 .map_err(chart_error)?
                 .label(c.name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
-                });
+                .legend(line_mark(col));
             chart
                 .draw_series(
                     c.points
@@ -387,13 +390,10 @@ pub fn sweep_curves(title: &str, x_desc: &str, y_desc: &str, curves: &[Curve]) -
                 }))
                 .map_err(chart_error)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(chart_error)?;
+        draw_legend(
+            &mut chart.configure_series_labels(),
+            SeriesLabelPosition::UpperLeft,
+        )?;
         root.present().map_err(chart_error)?;
     }
     Ok(svg)
