@@ -29,6 +29,13 @@ fn col(name: &str) -> usize {
         .unwrap()
 }
 
+/// Column `name` of the timeseries.csv row that starts at `t_s`.
+fn cell<'a>(rows: &'a [Vec<String>], t_s: u64, name: &str) -> &'a str {
+    let t = t_s.to_string();
+    let row = rows.iter().find(|r| r[0] == t);
+    &row.unwrap_or_else(|| panic!("no timeseries row at {t} s"))[col(name)]
+}
+
 fn erlang_c(c: u32, a: f64) -> f64 {
     let mut term = 1.0;
     let mut sum = 0.0;
@@ -229,11 +236,7 @@ fn the_hpa_holds_replicas_for_the_scale_down_window() {
         nodes = { instance = { vcpu = 64, memory_mb = 262144, usd_per_hour = 1.0, max_pods = 200 }, initial = 1, autoscaler = "none" }
     "#;
     let (_, rows, _) = run(src, false);
-    let desired = |t: u64| -> u32 {
-        rows.iter().find(|r| r[0] == t.to_string()).unwrap()[col("pods_desired")]
-            .parse()
-            .unwrap()
-    };
+    let desired = |t: u64| -> u32 { cell(&rows, t, "pods_desired").parse().unwrap() };
     // 40 req/s x 0.1 s = 4 cores at a 50 % target: about 8 pods.
     let high = desired(570);
     assert!((7..=9).contains(&high), "{high}");
@@ -265,9 +268,8 @@ fn pending_pods_get_a_node_after_the_provisioning_delay() {
         nodes = { instance = "m5.large", initial = 1, min = 1, max = 5, provision = { kind = "constant", s = 100 } }
     "#;
     let (runs, rows, _) = run(src, false);
-    let at = |t: u64, c: &str| rows.iter().find(|r| r[0] == t.to_string()).unwrap()[col(c)].clone();
-    // Row t_s shows the state at t_s + 5.
-    // (The row starting at t shows the state just before t + 5.)
+    let at = |t: u64, c: &str| cell(&rows, t, c);
+    // The row starting at t shows the state just before t + 5.
     assert_eq!(at(5, "nodes_provisioning"), "0");
     assert_eq!(at(10, "nodes_provisioning"), "1");
     assert_eq!(at(10, "pods_pending"), "2");
@@ -299,7 +301,7 @@ fn underused_nodes_go_after_the_unneeded_time_and_billing_follows() {
         nodes = { instance = "m5.large", initial = 3, min = 1, max = 5 }
     "#;
     let (runs, rows, _) = run(src, false);
-    let nodes = |t: u64| rows.iter().find(|r| r[0] == t.to_string()).unwrap()[col("nodes")].clone();
+    let nodes = |t: u64| cell(&rows, t, "nodes");
     // The row starting at t shows the state just before t + 10.
     assert_eq!(nodes(600), "3");
     assert_eq!(nodes(610), "1");
@@ -314,10 +316,9 @@ fn underused_nodes_go_after_the_unneeded_time_and_billing_follows() {
 
 #[test]
 fn a_node_with_pods_is_drained_only_when_they_fit_elsewhere() {
-    // 2 nodes, 2 pods of 0.5 CPU spread one per node? First-fit puts both on
-    // the first node (1 of 2 CPU: 50 %, not under the 0.5 threshold); the
-    // second node is empty and goes. With 3 pods of 0.5 the first node is
-    // at 75 %, and so on: the node count settles at the minimum that holds them.
+    // 2 nodes and 3 pods of 0.5 CPU. First-fit puts all three on the first
+    // node (1.5 of 2 CPU: 75 %, not under the 0.5 threshold); the second node
+    // is empty and goes: the node count settles at the minimum that holds them.
     let src = r#"
         seed = 7
         duration_s = 2000
