@@ -128,22 +128,74 @@ struct Source {
 /// Requests in arrival order, generated lazily.
 pub struct RequestStream {
     sources: Vec<Source>,
-    /// Next arrival of each source: (time, function index).
+    /// Next arrival of each source: (time, function index), when there are several.
     heads: BinaryHeap<Reverse<(SimTime, u32)>>,
+    /// Next arrival of the only source, when there is one.
+    single_head: Option<SimTime>,
     next_id: u64,
 }
 
 impl RequestStream {
     fn new(mut sources: Vec<Source>) -> Self {
-        let heads = sources
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, s)| s.arrivals.next().map(|t| Reverse((t, i as u32))))
-            .collect();
+        let (heads, single_head) = match sources.as_mut_slice() {
+            [only] => (BinaryHeap::new(), only.arrivals.next()),
+            _ => (
+                sources
+                    .iter_mut()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.arrivals.next().map(|t| Reverse((t, i as u32))))
+                    .collect(),
+                None,
+            ),
+        };
         RequestStream {
             sources,
             heads,
+            single_head,
             next_id: 0,
+        }
+    }
+}
+
+impl RequestStream {
+    /// The next request of the only source (no merge needed).
+    #[inline]
+    fn next_single(&mut self) -> Option<Request> {
+        let src = &mut self.sources[0];
+        let arrival = self.single_head?;
+        let work = src.work.sample(&mut src.work_rng);
+        self.single_head = src.arrivals.next();
+        Some(self.emit(arrival, 0, work))
+    }
+
+    /// The earliest request of several sources (ties by function index).
+    #[inline]
+    fn next_merged(&mut self) -> Option<Request> {
+        let mut head = self.heads.peek_mut()?;
+        let Reverse((arrival, function)) = *head;
+        let src = &mut self.sources[function as usize];
+        let work = src.work.sample(&mut src.work_rng);
+        match src.arrivals.next() {
+            Some(t) => {
+                *head = Reverse((t, function));
+                drop(head);
+            }
+            None => {
+                std::collections::binary_heap::PeekMut::pop(head);
+            }
+        }
+        Some(self.emit(arrival, function, work))
+    }
+
+    #[inline]
+    fn emit(&mut self, arrival: SimTime, function: u32, work: SimDuration) -> Request {
+        let id = self.next_id;
+        self.next_id += 1;
+        Request {
+            id,
+            arrival,
+            function,
+            work,
         }
     }
 }
@@ -153,24 +205,11 @@ impl Iterator for RequestStream {
 
     #[inline]
     fn next(&mut self) -> Option<Request> {
-        let mut head = self.heads.peek_mut()?;
-        let Reverse((arrival, function)) = *head;
-        let src = &mut self.sources[function as usize];
-        let work = src.work.sample(&mut src.work_rng);
-        match src.arrivals.next() {
-            Some(t) => *head = Reverse((t, function)),
-            None => {
-                std::collections::binary_heap::PeekMut::pop(head);
-            }
+        if self.sources.len() == 1 {
+            self.next_single()
+        } else {
+            self.next_merged()
         }
-        let id = self.next_id;
-        self.next_id += 1;
-        Some(Request {
-            id,
-            arrival,
-            function,
-            work,
-        })
     }
 }
 
