@@ -10,12 +10,13 @@
 //! functions (and the reorder window), never by the number of invocations.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use rand::RngExt;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::error::{Error, FieldError, FieldPath, Result};
@@ -95,7 +96,7 @@ pub struct Trace {
     pub spread: Spread,
     pub skip_bad_rows: bool,
     /// Kept functions: name -> index into the workload's functions.
-    pub index: HashMap<String, u32>,
+    pub index: FxHashMap<String, u32>,
     /// Kept functions in index order, with their scan-time data.
     pub functions: Vec<TraceFunction>,
     /// The last arrival (scaled), for the default horizon.
@@ -251,27 +252,43 @@ impl Columns {
             .collect()
     }
 
+    /// Parses one row. A bad row gives a [`RowFault`], made into an error
+    /// (with the file and line) only if it is reported.
     fn parse<'a>(
         &self,
         rec: &'a csv::StringRecord,
-        file: &Path,
         default_fn: &'a str,
-    ) -> Result<Row<'a>> {
-        let line = rec.position().map_or(0, |p| p.line());
-        let field = |c: usize, name: &str| -> Result<&str> {
-            rec.get(c)
-                .map(str::trim)
-                .ok_or_else(|| row_error(file, line, name, "", "the row has too few columns"))
+    ) -> std::result::Result<Row<'a>, RowFault> {
+        let field = |c: usize, name: &'static str| -> std::result::Result<&'a str, RowFault> {
+            rec.get(c).map(trim).ok_or(RowFault {
+                column: name,
+                value: None,
+                why: "the row has too few columns",
+            })
         };
-        let number = |c: usize, name: &str| -> Result<f64> {
+        let number = |c: usize, name: &'static str| -> std::result::Result<f64, RowFault> {
             let s = field(c, name)?;
-            let v: f64 = s
-                .parse()
-                .map_err(|_| row_error(file, line, name, s, "not a number"))?;
+            let fault = |why| RowFault {
+                column: name,
+                value: Some(c),
+                why,
+            };
+            let v = parse_f64(s).ok_or(fault("not a number"))?;
             if !v.is_finite() {
-                return Err(row_error(file, line, name, s, "not a finite number"));
+                return Err(fault("not a finite number"));
             }
             Ok(v)
+        };
+        let check = |ok: bool, c: usize, name: &'static str, why: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(RowFault {
+                    column: name,
+                    value: Some(c),
+                    why,
+                })
+            }
         };
         match self.format {
             Format::Csv => {
@@ -281,43 +298,19 @@ impl Columns {
                     "timestamp_ms"
                 };
                 let t = number(self.time, tname)? * self.time_unit;
-                if t < 0.0 {
-                    return Err(row_error(
-                        file,
-                        line,
-                        tname,
-                        field(self.time, tname)?,
-                        "a negative timestamp",
-                    ));
-                }
+                check(t >= 0.0, self.time, tname, "a negative timestamp")?;
                 let function = match self.function {
                     Some(c) => {
                         let f = field(c, "function")?;
-                        if f.is_empty() {
-                            return Err(row_error(
-                                file,
-                                line,
-                                "function",
-                                f,
-                                "an empty function name",
-                            ));
-                        }
-                        std::borrow::Cow::Borrowed(f)
+                        check(!f.is_empty(), c, "function", "an empty function name")?;
+                        f
                     }
-                    None => std::borrow::Cow::Borrowed(default_fn),
+                    None => default_fn,
                 };
                 let work = match self.duration_ms {
                     Some(c) => {
                         let d = number(c, "duration_ms")?;
-                        if d < 0.0 {
-                            return Err(row_error(
-                                file,
-                                line,
-                                "duration_ms",
-                                field(c, "duration_ms")?,
-                                "a negative duration",
-                            ));
-                        }
+                        check(d >= 0.0, c, "duration_ms", "a negative duration")?;
                         Some(SimDuration::from_millis_f64(d))
                     }
                     None => None,
@@ -325,50 +318,38 @@ impl Columns {
                 let memory_mb = match self.memory_mb {
                     Some(c) => {
                         let m = number(c, "memory_mb")?;
-                        if !(1.0..=1e6).contains(&m) {
-                            return Err(row_error(
-                                file,
-                                line,
-                                "memory_mb",
-                                field(c, "memory_mb")?,
-                                "memory must be between 1 and 1000000 MB",
-                            ));
-                        }
+                        check(
+                            (1.0..=1e6).contains(&m),
+                            c,
+                            "memory_mb",
+                            "memory must be between 1 and 1000000 MB",
+                        )?;
                         Some(lambda_memory(m))
                     }
                     None => None,
                 };
                 Ok(Row {
                     t,
-                    function,
+                    function: std::borrow::Cow::Borrowed(function),
                     work,
                     memory_mb,
                 })
             }
             Format::Azure2021 => {
                 let app = field(self.app, "app")?;
-                let func = field(self.function.expect("func"), "func")?;
+                let fc = self.function.expect("func");
+                let func = field(fc, "func")?;
                 let end = number(self.end, "end_timestamp")?;
-                let duration = number(self.duration_ms.expect("duration"), "duration")?;
-                if duration < 0.0 {
-                    return Err(row_error(
-                        file,
-                        line,
-                        "duration",
-                        &duration.to_string(),
-                        "a negative duration",
-                    ));
-                }
+                let dc = self.duration_ms.expect("duration");
+                let duration = number(dc, "duration")?;
+                check(duration >= 0.0, dc, "duration", "a negative duration")?;
                 let t = end - duration;
-                if t < 0.0 {
-                    return Err(row_error(
-                        file,
-                        line,
-                        "end_timestamp",
-                        &end.to_string(),
-                        "the arrival (end_timestamp - duration) is negative",
-                    ));
-                }
+                check(
+                    t >= 0.0,
+                    self.end,
+                    "end_timestamp",
+                    "the arrival (end_timestamp - duration) is negative",
+                )?;
                 Ok(Row {
                     t,
                     function: std::borrow::Cow::Owned(format!("{app}/{func}")),
@@ -379,6 +360,81 @@ impl Columns {
             Format::Azure2019 => unreachable!(),
         }
     }
+}
+
+/// What is wrong with a row: cheap to make, so that parsing good rows stays fast.
+#[derive(Debug, Clone, Copy)]
+struct RowFault {
+    column: &'static str,
+    /// The offending field's position, to quote its value.
+    value: Option<usize>,
+    why: &'static str,
+}
+
+impl RowFault {
+    /// The error for this fault in row `rec` of `file`.
+    fn error(self, rec: &csv::StringRecord, file: &Path) -> Error {
+        let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
+        row_error(file, line_of(rec), self.column, value, self.why)
+    }
+}
+
+/// `str::trim`, skipping the Unicode scan for the usual field with no
+/// space at either end.
+#[inline]
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// Parses a number as `str::parse::<f64>` does, with a fast path for plain
+/// decimals (`123`, `0.25`, `-1.5`) of at most 15 digits (not counting
+/// leading zeros) and no exponent: the digits form an integer below 2^53 and
+/// the scale a power of ten up to 10^22, both exact in an `f64`, so one
+/// correctly rounded division gives the correctly rounded value, the same one `parse` gives
+/// (the fast path of Clinger's algorithm). Anything else goes to `parse`.
+#[inline]
+fn parse_f64(s: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let b = s.as_bytes();
+    let (negative, body) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    // Digits after the leading zeros; too many and the mantissa may have wrapped.
+    let mut significant = 0usize;
+    let mut any = false;
+    let mut dot = None;
+    for (i, &c) in body.iter().enumerate() {
+        let digit = c.wrapping_sub(b'0');
+        if digit <= 9 {
+            any = true;
+            significant += usize::from(mantissa != 0 || digit != 0);
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if c == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return s.parse().ok();
+        }
+    }
+    let scale = dot.map_or(0, |d| body.len() - d - 1);
+    if !any || significant > 15 || scale > 22 {
+        return s.parse().ok();
+    }
+    let v = mantissa as f64 / POW10[scale];
+    Some(if negative { -v } else { v })
+}
+
+/// The line a record starts on.
+fn line_of(rec: &csv::StringRecord) -> u64 {
+    rec.position().map_or(0, |p| p.line())
 }
 
 /// Lambda memory for a trace's memory figure: 1 MB steps within 128-10,240 MB.
@@ -498,7 +554,7 @@ impl TraceSpec {
             rate_scale,
             spread: self.spread.unwrap_or(Spread::Uniform),
             skip_bad_rows: self.skip_bad_rows.unwrap_or(false),
-            index: HashMap::new(),
+            index: FxHashMap::default(),
             functions: Vec::new(),
             last_arrival: SimTime::ZERO,
             rows: 0,
@@ -506,7 +562,7 @@ impl TraceSpec {
         };
         // Every function seen, in order of first appearance, with its count.
         let mut seen: Vec<TraceFunction> = Vec::new();
-        let mut seen_index: HashMap<String, usize> = HashMap::new();
+        let mut seen_index: FxHashMap<String, usize> = FxHashMap::default();
         let mut note =
             |name: &str, memory_mb: Option<u32>, n: u64, seen: &mut Vec<TraceFunction>| {
                 // Look up before inserting: no allocation per row for known functions.
@@ -536,7 +592,7 @@ impl TraceSpec {
                     .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
                 // The replay's reorder buffer, simulated on times alone; it
                 // runs on across files, as the replay's does.
-                let mut window: BinaryHeap<Reverse<OrdF64>> = BinaryHeap::new();
+                let mut window: Reorder<OrdF64> = Reorder::default();
                 let mut released = f64::NEG_INFINITY;
                 for file in &trace.paths {
                     let mut reader = open_csv(file)?;
@@ -558,22 +614,21 @@ impl TraceSpec {
                         trace.skip_bad_rows,
                         &mut trace.skipped,
                     )? {
-                        let row = match cols.parse(&rec, file, &default_fn) {
+                        let row = match cols.parse(&rec, &default_fn) {
                             Ok(r) => r,
                             Err(_) if trace.skip_bad_rows => {
                                 trace.skipped += 1;
                                 continue;
                             }
-                            Err(e) => return Err(e),
+                            Err(fault) => return Err(fault.error(&rec, file)),
                         };
                         if row.t < trace.start_s || row.t >= trace.end_s {
                             continue;
                         }
                         if row.t < released {
-                            let line = rec.position().map_or(0, |p| p.line());
                             return Err(row_error(
                                 file,
-                                line,
+                                line_of(&rec),
                                 "timestamp",
                                 &row.t.to_string(),
                                 &format!(
@@ -583,9 +638,9 @@ impl TraceSpec {
                                 ),
                             ));
                         }
-                        window.push(Reverse(OrdF64(row.t)));
+                        window.push(OrdF64(row.t));
                         if window.len() > REORDER_WINDOW {
-                            released = window.pop().expect("non-empty").0.0;
+                            released = window.take_min(|_| false).expect("non-empty").0;
                         }
                         last_t = last_t.max(row.t);
                         trace.rows += 1;
@@ -694,6 +749,74 @@ impl PartialOrd for OrdF64 {
 impl Ord for OrdF64 {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)
+    }
+}
+
+/// A reorder buffer: hands out the smallest item held. Items that come in
+/// order (the whole of a sorted file) queue in a FIFO at O(1); only those
+/// that come early go into a heap. The smallest item is the smaller of the
+/// FIFO's front and the heap's top, so the order handed out is exactly that
+/// of one heap holding everything.
+#[derive(Debug)]
+struct Reorder<T> {
+    /// Items in non-decreasing order.
+    run: VecDeque<T>,
+    /// Items smaller than the FIFO's back when they came.
+    early: BinaryHeap<Reverse<T>>,
+}
+
+impl<T> Default for Reorder<T> {
+    fn default() -> Self {
+        Reorder {
+            run: VecDeque::new(),
+            early: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T: Ord + Copy> Reorder<T> {
+    fn len(&self) -> usize {
+        self.run.len() + self.early.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.early.is_empty()
+    }
+
+    #[inline]
+    fn push(&mut self, item: T) {
+        if self.run.back().is_none_or(|last| *last <= item) {
+            self.run.push_back(item);
+        } else {
+            self.early.push(Reverse(item));
+        }
+    }
+
+    /// The smallest item; it stays held when `keep` (given it to change in a
+    /// way that keeps its order) says so. Returns it as it was.
+    #[inline]
+    fn take_min(&mut self, keep: impl FnOnce(&mut T) -> bool) -> Option<T> {
+        let from_run = match (self.run.front(), self.early.peek()) {
+            (Some(a), Some(Reverse(b))) => a <= b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if from_run {
+            let front = self.run.front_mut().expect("checked");
+            let item = *front;
+            if !keep(front) {
+                self.run.pop_front();
+            }
+            Some(item)
+        } else {
+            let mut top = self.early.peek_mut().expect("checked");
+            let item = top.0;
+            if !keep(&mut top.0) {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+            Some(item)
+        }
     }
 }
 
@@ -854,7 +977,7 @@ fn read_app_memory(
 /// One arrival waiting in a reorder buffer: (time, sequence, function, work,
 /// copies still to hand out under `rate_scale`). One entry per row, so the
 /// buffer stays bounded by the reorder window whatever `rate_scale` is.
-type Pending = Reverse<(SimTime, u64, u32, Option<SimDuration>, u32)>;
+type Pending = (SimTime, u64, u32, Option<SimDuration>, u32);
 
 /// The replay of a trace: requests in time order.
 pub struct TraceStream {
@@ -866,7 +989,7 @@ pub struct TraceStream {
     file: usize,
     reader: Option<(csv::Reader<BufReader<File>>, Columns, String)>,
     record: csv::StringRecord,
-    buffer: BinaryHeap<Pending>,
+    buffer: Reorder<Pending>,
     seq: u64,
     next_id: u64,
     last: SimTime,
@@ -893,7 +1016,7 @@ impl TraceStream {
             file: 0,
             reader: None,
             record: csv::StringRecord::new(),
-            buffer: BinaryHeap::new(),
+            buffer: Reorder::default(),
             seq: 0,
             next_id: 0,
             last: SimTime::ZERO,
@@ -917,8 +1040,7 @@ impl TraceStream {
         let t = SimTime::from_secs_f64(t_trace / self.trace.time_scale);
         let copies = self.copies();
         if copies > 0 {
-            self.buffer
-                .push(Reverse((t, self.seq, function, work, copies)));
+            self.buffer.push((t, self.seq, function, work, copies));
             self.seq += 1;
         }
     }
@@ -964,8 +1086,7 @@ impl TraceStream {
                 }
             }
             self.errors = 0;
-            let path = self.trace.paths[self.file - 1].clone();
-            let Ok(row) = cols.parse(&self.record, &path, default_fn) else {
+            let Ok(row) = cols.parse(&self.record, default_fn) else {
                 continue;
             };
             if row.t < self.trace.start_s || row.t >= self.trace.end_s {
@@ -1058,14 +1179,12 @@ impl Iterator for TraceStream {
                 }
             }
         }
-        let mut top = self.buffer.peek_mut()?;
-        let Reverse((arrival, _, function, work, copies)) = *top;
-        if copies > 1 {
-            // The copy count is not part of the order: the entry stays first.
-            top.0.4 -= 1;
-        } else {
-            std::collections::binary_heap::PeekMut::pop(top);
-        }
+        // While copies remain, the entry stays first: the sequence number
+        // makes it unique, so the copy count never decides the order.
+        let (arrival, _, function, work, _) = self.buffer.take_min(|top| {
+            top.4 -= 1;
+            top.4 > 0
+        })?;
         // The scan proved the order; never hand the engine a step back anyway.
         let arrival = arrival.max(self.last);
         self.last = arrival;
@@ -1081,5 +1200,57 @@ impl Iterator for TraceStream {
             function,
             work,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parse_f64_agrees_with_std_on_edge_cases() {
+        for s in [
+            "0", "-0", "+0", "1", "1.", ".5", "-.5", "0.000500", "123456789012345",
+            "1234567890123456", "0.1", "0.30000000000000004", "9007199254740993",
+            "1e3", "1E-3", "inf", "-inf", "NaN", "", ".", "-", "+", "1.2.3", "1,5",
+            " 1", "0x10", "00000000000000000000001.5", "0.0000000000000000000001",
+            "0.00000000000000000000001", "179769313486231570000000000000",
+        ] {
+            let ours = parse_f64(s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            assert_eq!(ours, std, "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_f64_agrees_with_std(s in "[+-]?[0-9]{0,20}(\\.[0-9]{0,25})?") {
+            let ours = parse_f64(&s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            prop_assert_eq!(ours, std);
+        }
+
+        #[test]
+        fn reorder_hands_out_what_one_heap_would(items in proptest::collection::vec(0u32..50, 0..300), window in 1usize..20) {
+            // Same pushes and takes against a plain heap: same items out, in the same order.
+            let mut ours: Reorder<(u32, usize)> = Reorder::default();
+            let mut heap: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::new();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (seq, &t) in items.iter().enumerate() {
+                ours.push((t, seq));
+                heap.push(Reverse((t, seq)));
+                if ours.len() > window {
+                    a.push(ours.take_min(|_| false));
+                    b.push(heap.pop().map(|r| r.0));
+                }
+            }
+            while !ours.is_empty() {
+                a.push(ours.take_min(|_| false));
+                b.push(heap.pop().map(|r| r.0));
+            }
+            prop_assert!(heap.is_empty());
+            prop_assert_eq!(a, b);
+        }
     }
 }
