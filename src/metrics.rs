@@ -513,7 +513,7 @@ impl Recorder {
 
     /// Records the end of `req`: its outcome at `end`, having started
     /// executing at `start` (if it did).
-    #[inline]
+    #[inline(always)]
     pub fn outcome(
         &mut self,
         req: &Request,

@@ -6,10 +6,12 @@
 //! environments in a deque, most recently freed at the back (reused first),
 //! and its idle provisioned environments in a stack (used before on-demand
 //! ones). Idle expiry is lazy: since `idle_s` is one platform-wide constant,
-//! idle deadlines are pushed in time order onto one FIFO, and every handler
-//! first retires the environments whose deadline has passed, *at* their
-//! deadline. That keeps the instance count exact at every point it is read,
-//! at O(1) amortised cost and without a timer event per request. The rarer
+//! the order in which environments become idle is the order of their idle
+//! deadlines, kept in a linked list threaded through the slab (an environment
+//! leaves it in O(1) when reused), and every handler first retires the
+//! environments whose deadline has passed, *at* their deadline. That keeps
+//! the instance count exact at every point it is read, at O(1) cost, without
+//! a timer event per request, and in memory bounded by the environments. The rarer
 //! retirement at `max_lifetime_s` of an idle environment uses a timer event;
 //! stale deque entries and timers are recognised by a generation counter.
 
@@ -131,8 +133,8 @@ pub struct Lambda {
     envs: Vec<Env>,
     free_slots: Vec<u32>,
     functions: Vec<FunctionState>,
-    /// Idle deadlines in time order: (deadline, env, epoch).
-    expiry: VecDeque<(SimTime, u32, u32)>,
+    /// Idle on-demand environments in deadline order.
+    expiry: ExpiryList,
     unreserved_in_use: u32,
     unreserved_cap: u32,
     legacy: Option<TokenBucket>,
@@ -147,6 +149,69 @@ pub struct Lambda {
     measured: Vec<Usage>,
     /// Usage of every request, for the running cost in the time series.
     gross: Vec<Usage>,
+}
+
+/// "No environment" in [`ExpiryList`] links.
+const NIL: u32 = u32::MAX;
+
+/// Idle environments in the order they became idle, which is the order of
+/// their idle deadlines: a doubly linked list over slab indices.
+#[derive(Debug, Clone)]
+struct ExpiryList {
+    head: u32,
+    tail: u32,
+    /// Per slab index: (previous, next, deadline, in the list).
+    links: Vec<(u32, u32, SimTime, bool)>,
+}
+
+impl Default for ExpiryList {
+    fn default() -> Self {
+        ExpiryList {
+            head: NIL,
+            tail: NIL,
+            links: Vec::new(),
+        }
+    }
+}
+
+impl ExpiryList {
+    /// Appends `env`, idle until `deadline` (no earlier than any deadline in the list).
+    #[inline]
+    fn push(&mut self, env: u32, deadline: SimTime) {
+        let i = env as usize;
+        if self.links.len() <= i {
+            self.links.resize(i + 1, (NIL, NIL, SimTime::ZERO, false));
+        }
+        self.links[i] = (self.tail, NIL, deadline, true);
+        match self.tail {
+            NIL => self.head = env,
+            tail => self.links[tail as usize].1 = env,
+        }
+        self.tail = env;
+    }
+
+    /// Takes `env` out, if it is in.
+    #[inline]
+    fn remove(&mut self, env: u32) {
+        let Some(&(prev, next, _, true)) = self.links.get(env as usize) else {
+            return;
+        };
+        self.links[env as usize].3 = false;
+        match prev {
+            NIL => self.head = next,
+            p => self.links[p as usize].1 = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.links[n as usize].0 = prev,
+        }
+    }
+
+    /// The environment with the earliest deadline, and the deadline.
+    #[inline]
+    fn first(&self) -> Option<(u32, SimTime)> {
+        (self.head != NIL).then(|| (self.head, self.links[self.head as usize].2))
+    }
 }
 
 /// A continuously refilled token bucket in exact integer arithmetic: one
@@ -251,7 +316,7 @@ impl Lambda {
             envs: Vec::new(),
             free_slots: Vec::new(),
             functions,
-            expiry: VecDeque::new(),
+            expiry: ExpiryList::default(),
             unreserved_in_use: 0,
             legacy,
             busy: 0,
@@ -265,6 +330,7 @@ impl Lambda {
         }
     }
 
+    #[inline(always)]
     fn has_concurrency(&self, f: usize) -> bool {
         match self.functions[f].reserved {
             Some(r) => self.functions[f].in_use < r,
@@ -272,6 +338,7 @@ impl Lambda {
         }
     }
 
+    #[inline(always)]
     fn take_token(&mut self, f: usize, now: SimTime) -> bool {
         match &mut self.legacy {
             Some(bucket) => bucket.take(now),
@@ -282,6 +349,7 @@ impl Lambda {
         }
     }
 
+    #[inline(always)]
     fn acquire(&mut self, f: usize) {
         let fs = &mut self.functions[f];
         fs.in_use += 1;
@@ -290,6 +358,7 @@ impl Lambda {
         }
     }
 
+    #[inline(always)]
     fn release(&mut self, f: usize) {
         let fs = &mut self.functions[f];
         fs.in_use -= 1;
@@ -301,19 +370,16 @@ impl Lambda {
     /// Retires every idle environment whose idle deadline is at or before `now`, at its deadline.
     #[inline]
     fn expire(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
-        while let Some(&(deadline, env, epoch)) = self.expiry.front() {
+        while let Some((env, deadline)) = self.expiry.first() {
             if deadline > now {
                 break;
             }
-            self.expiry.pop_front();
-            let e = &self.envs[env as usize];
-            if e.epoch == epoch && e.state == EnvState::Idle {
-                self.retire(env, deadline, sim);
-            }
+            self.retire(env, deadline, sim);
         }
     }
 
     fn retire(&mut self, env: u32, at: SimTime, sim: &mut Sim<LambdaEvent>) {
+        self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.state = EnvState::Dead;
         e.epoch = e.epoch.wrapping_add(1);
@@ -324,6 +390,7 @@ impl Lambda {
     }
 
     /// The most recently freed live idle on-demand environment of function `f`.
+    #[inline(always)]
     fn pop_warm(&mut self, f: usize) -> Option<u32> {
         while let Some((env, epoch)) = self.functions[f].idle.pop_back() {
             let e = &self.envs[env as usize];
@@ -362,7 +429,9 @@ impl Lambda {
     }
 
     /// Gives `env` the job `req` at `now` and starts its handler (a warm start).
+    #[inline(always)]
     fn start_warm(&mut self, env: u32, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
         e.job = Some(Job {
@@ -376,6 +445,7 @@ impl Lambda {
     }
 
     /// Starts the handler of the job held by `env` at `now`.
+    #[inline(always)]
     fn start_handler(&mut self, env: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
@@ -397,6 +467,7 @@ impl Lambda {
 
     /// One attempt to run `req` at `now`: a provisioned environment, a warm
     /// on-demand one, or a cold start. `false` when throttled.
+    #[inline(always)]
     fn attempt(&mut self, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) -> bool {
         let f = req.function as usize;
         if let Some(env) = self.functions[f].provisioned_idle.pop() {
@@ -518,6 +589,7 @@ impl Lambda {
         sim.rec.instances.set(now, u64::from(self.alive));
     }
 
+    #[inline(always)]
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
         let f = job.req.function as usize;
         let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
@@ -535,6 +607,7 @@ impl Lambda {
         }
     }
 
+    #[inline(always)]
     fn in_service(&self) -> u64 {
         u64::from(self.busy + self.initialising)
     }
@@ -658,7 +731,7 @@ impl Platform for Lambda {
                     if end_of_life < idle_until {
                         sim.schedule(end_of_life, LambdaEvent::Retire { env, epoch });
                     } else {
-                        self.expiry.push_back((idle_until, env, epoch));
+                        self.expiry.push(env, idle_until);
                     }
                     let fs = &mut self.functions[f];
                     // Drop stale entries at the old end so the deque stays bounded.
