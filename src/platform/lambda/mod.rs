@@ -384,9 +384,19 @@ impl Lambda {
         e.state = EnvState::Dead;
         e.epoch = e.epoch.wrapping_add(1);
         e.job = None;
+        let fs = &mut self.functions[e.function as usize];
         self.alive -= 1;
         self.free_slots.push(env);
         sim.rec.instances.set(at, u64::from(self.alive));
+        // Drop stale entries at the old end of the function's idle deque (the
+        // retired environment's among them, usually), so it stays bounded.
+        while let Some(&(old, g)) = fs.idle.front() {
+            let oe = &self.envs[old as usize];
+            if oe.epoch == g && oe.state == EnvState::Idle {
+                break;
+            }
+            fs.idle.pop_front();
+        }
     }
 
     /// The most recently freed live idle on-demand environment of function `f`.
@@ -733,16 +743,7 @@ impl Platform for Lambda {
                     } else {
                         self.expiry.push(env, idle_until);
                     }
-                    let fs = &mut self.functions[f];
-                    // Drop stale entries at the old end so the deque stays bounded.
-                    while let Some(&(old, g)) = fs.idle.front() {
-                        let oe = &self.envs[old as usize];
-                        if oe.epoch == g && oe.state == EnvState::Idle {
-                            break;
-                        }
-                        fs.idle.pop_front();
-                    }
-                    fs.idle.push_back((env, epoch));
+                    self.functions[f].idle.push_back((env, epoch));
                 }
             }
             LambdaEvent::Retire { env, epoch } => {
