@@ -678,7 +678,17 @@ mod tests {
             // Latencies from 1 us to ~17 min, spread over many buckets.
             1_000 + (x % 1_000_000_007) * (1 + x % 1_000)
         };
-        for n in [1, 2, 3, 19, 20, 21, 1_000, 4_096, IntervalLatencies::SPILL + 5_000] {
+        for n in [
+            1,
+            2,
+            3,
+            19,
+            20,
+            21,
+            1_000,
+            4_096,
+            IntervalLatencies::SPILL + 5_000,
+        ] {
             let mut iv = IntervalLatencies::new();
             let mut h: Histogram<u64> = Histogram::new(3).unwrap();
             let (mut min, mut max) = (u64::MAX, 0);
@@ -692,10 +702,18 @@ mod tests {
             for q in [0.5, 0.95, 0.99, 1.0] {
                 let mut again = iv.clone();
                 let got = again.take_quantile(q).map(f64::to_bits);
-                assert_eq!(got, quantile(&h, q, min, max).map(f64::to_bits), "n {n} q {q}");
+                assert_eq!(
+                    got,
+                    quantile(&h, q, min, max).map(f64::to_bits),
+                    "n {n} q {q}"
+                );
             }
             assert!(iv.take_quantile(0.95).is_some());
-            assert_eq!(iv.take_quantile(0.95), None, "a closed interval starts empty");
+            assert_eq!(
+                iv.take_quantile(0.95),
+                None,
+                "a closed interval starts empty"
+            );
         }
     }
 }

@@ -11,9 +11,11 @@
 //! leaves it in O(1) when reused), and every handler first retires the
 //! environments whose deadline has passed, *at* their deadline. That keeps
 //! the instance count exact at every point it is read, at O(1) cost, without
-//! a timer event per request, and in memory bounded by the environments. The rarer
-//! retirement at `max_lifetime_s` of an idle environment uses a timer event;
-//! stale deque entries and timers are recognised by a generation counter.
+//! a timer event per request, and in memory bounded by the environments.
+//! Retirement at `max_lifetime_s` uses one timer per environment, set when it
+//! is created (it retires the environment if idle then; a busy one is
+//! recycled when its request ends); stale deque entries are recognised by a
+//! generation counter.
 
 pub mod config;
 
@@ -89,8 +91,8 @@ pub enum LambdaEvent {
     InitDone(u32),
     /// The handler returned or was killed at the timeout.
     Finish(u32),
-    /// An idle environment reaches its maximum lifetime.
-    Retire { env: u32, epoch: u32 },
+    /// An on-demand environment reaches its maximum lifetime.
+    Retire(u32),
     /// A throttled request is tried again (client retry or async queue).
     Retry(u32),
     /// An async event reaches its maximum age.
@@ -500,6 +502,7 @@ impl Lambda {
         // Cold start: a new environment runs INIT, then the handler.
         self.acquire(f);
         let env = self.new_env(req.function, now, false);
+        sim.schedule(now + self.cfg.max_lifetime, LambdaEvent::Retire(env));
         self.envs[env as usize].job = Some(Job {
             req,
             taken: now,
@@ -738,17 +741,21 @@ impl Platform for Lambda {
                     e.state = EnvState::Idle;
                     let epoch = e.epoch;
                     let idle_until = now + self.cfg.idle;
-                    if end_of_life < idle_until {
-                        sim.schedule(end_of_life, LambdaEvent::Retire { env, epoch });
-                    } else {
+                    // Otherwise its lifetime timer retires it first.
+                    if idle_until <= end_of_life {
                         self.expiry.push(env, idle_until);
                     }
                     self.functions[f].idle.push_back((env, epoch));
                 }
             }
-            LambdaEvent::Retire { env, epoch } => {
+            LambdaEvent::Retire(env) => {
+                // The timer of an earlier environment in this slot finds a
+                // younger one (or none) and does nothing.
                 let e = &self.envs[env as usize];
-                if e.epoch == epoch && e.state == EnvState::Idle {
+                if e.state == EnvState::Idle
+                    && !e.provisioned
+                    && now >= e.created + self.cfg.max_lifetime
+                {
                     self.retire(env, now, sim);
                 }
             }
