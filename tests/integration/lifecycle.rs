@@ -90,6 +90,27 @@ fn environments_are_recycled_at_max_lifetime() {
 }
 
 #[test]
+fn end_of_life_and_idle_expiry_retire_in_time_order_each_at_its_own_instant() {
+    // Env A, born at 0, busy until 5.0, would idle until 13.0 but reaches
+    // its end of life (10 s) at 10.0. Env B, born at 0.05 and idle from 0.15,
+    // expires at 8.15 (idle_s = 8). Nothing happens between 5.0 and the
+    // request at 30, so both retirements are settled late, at that request,
+    // and must still land at their own instants, B's first. C lives from 30
+    // to 38.1. Instance-seconds: 10 + 8.1 + 8.1.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", ms = 0 }\n\
+         keep_alive = { kind = \"fixed\", idle_s = 8, max_lifetime_s = 10 }",
+        &["f"],
+        40.0,
+    );
+    let (rows, rec, _) = run_requests(&s, &[(0.0, 0, 5000.0), (0.05, 0, 100.0), (30.0, 0, 100.0)]);
+    let cold: Vec<bool> = rows.iter().map(|r| r.cold).collect();
+    assert_eq!(cold, vec![true, true, true]);
+    close(rec.instances.mean() * 40.0, 10.0 + 8.1 + 8.1);
+    assert_eq!(rec.instances.peak(), 2);
+}
+
+#[test]
 fn a_handler_over_the_timeout_is_killed_and_its_environment_discarded() {
     let s = lambda_scenario(&format!("{BASE}\ntimeout_s = 1"), &["f"], 100.0);
     let (rows, rec, _) = run_requests(&s, &[(0.0, 0, 2500.0), (5.0, 0, 100.0)]);

@@ -12,10 +12,12 @@
 //! environments whose deadline has passed, *at* their deadline. That keeps
 //! the instance count exact at every point it is read, at O(1) cost, without
 //! a timer event per request, and in memory bounded by the environments.
-//! Retirement at `max_lifetime_s` uses one timer per environment, set when it
-//! is created (it retires the environment if idle then; a busy one is
-//! recycled when its request ends); stale deque entries are recognised by a
-//! generation counter.
+//! Retirement at `max_lifetime_s` is lazy too: environments are created in
+//! the order of their end of life, so a FIFO of (end of life, environment)
+//! is drained the same way, in time order with the idle deadlines (an idle
+//! one retires then; a busy one is recycled when its request ends). No timer
+//! sits in the event queue, which stays as small as the work in progress.
+//! Stale deque entries are recognised by a generation counter.
 
 pub mod config;
 
@@ -91,8 +93,6 @@ pub enum LambdaEvent {
     InitDone(u32),
     /// The handler returned or was killed at the timeout.
     Finish(u32),
-    /// An on-demand environment reaches its maximum lifetime.
-    Retire(u32),
     /// A throttled request is tried again (client retry or async queue).
     Retry(u32),
     /// An async event reaches its maximum age.
@@ -137,6 +137,8 @@ pub struct Lambda {
     functions: Vec<FunctionState>,
     /// Idle on-demand environments in deadline order.
     expiry: ExpiryList,
+    /// On-demand environments by end of life: (end of life, environment).
+    lifetimes: VecDeque<(SimTime, u32)>,
     unreserved_in_use: u32,
     unreserved_cap: u32,
     legacy: Option<TokenBucket>,
@@ -319,6 +321,7 @@ impl Lambda {
             free_slots: Vec::new(),
             functions,
             expiry: ExpiryList::default(),
+            lifetimes: VecDeque::new(),
             unreserved_in_use: 0,
             legacy,
             busy: 0,
@@ -369,14 +372,38 @@ impl Lambda {
         }
     }
 
-    /// Retires every idle environment whose idle deadline is at or before `now`, at its deadline.
-    #[inline]
+    /// Retires, in time order and each at its own deadline, every idle
+    /// environment whose idle deadline or end of life is at or before `now`.
+    #[inline(always)]
     fn expire(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
-        while let Some((env, deadline)) = self.expiry.first() {
-            if deadline > now {
-                break;
+        let idle_due = self.expiry.first().is_some_and(|(_, at)| at <= now);
+        let old_due = self.lifetimes.front().is_some_and(|&(end, _)| end <= now);
+        if idle_due || old_due {
+            self.expire_due(now, sim);
+        }
+    }
+
+    #[inline(never)]
+    fn expire_due(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        loop {
+            let idle = self.expiry.first().filter(|&(_, at)| at <= now);
+            let old = self.lifetimes.front().copied().filter(|&(at, _)| at <= now);
+            match (idle, old) {
+                (None, None) => break,
+                (Some((env, at)), None) => self.retire(env, at, sim),
+                (Some((env, at)), Some((end, _))) if at <= end => self.retire(env, at, sim),
+                (_, Some((end, env))) => {
+                    self.lifetimes.pop_front();
+                    // A slot since reused holds a younger environment.
+                    let e = &self.envs[env as usize];
+                    if e.state == EnvState::Idle
+                        && !e.provisioned
+                        && e.created + self.cfg.max_lifetime == end
+                    {
+                        self.retire(env, end, sim);
+                    }
+                }
             }
-            self.retire(env, deadline, sim);
         }
     }
 
@@ -499,10 +526,18 @@ impl Lambda {
         if !self.take_token(f, now) {
             return false;
         }
-        // Cold start: a new environment runs INIT, then the handler.
-        self.acquire(f);
+        self.cold_start(req, now, sim);
+        true
+    }
+
+    /// Starts `req` on a new environment: INIT, then the handler. Out of
+    /// line: it is the rare path, and the warm path stays small.
+    #[cold]
+    #[inline(never)]
+    fn cold_start(&mut self, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+        self.acquire(req.function as usize);
         let env = self.new_env(req.function, now, false);
-        sim.schedule(now + self.cfg.max_lifetime, LambdaEvent::Retire(env));
+        self.lifetimes.push_back((now + self.cfg.max_lifetime, env));
         self.envs[env as usize].job = Some(Job {
             req,
             taken: now,
@@ -520,7 +555,6 @@ impl Lambda {
             sim.schedule(now + init, LambdaEvent::InitDone(env));
         }
         sim.rec.in_service.set(now, self.in_service());
-        true
     }
 
     /// After a throttled attempt (`attempts` made so far): retry later, drop,
@@ -741,22 +775,11 @@ impl Platform for Lambda {
                     e.state = EnvState::Idle;
                     let epoch = e.epoch;
                     let idle_until = now + self.cfg.idle;
-                    // Otherwise its lifetime timer retires it first.
+                    // Otherwise it reaches its end of life first.
                     if idle_until <= end_of_life {
                         self.expiry.push(env, idle_until);
                     }
                     self.functions[f].idle.push_back((env, epoch));
-                }
-            }
-            LambdaEvent::Retire(env) => {
-                // The timer of an earlier environment in this slot finds a
-                // younger one (or none) and does nothing.
-                let e = &self.envs[env as usize];
-                if e.state == EnvState::Idle
-                    && !e.provisioned
-                    && now >= e.created + self.cfg.max_lifetime
-                {
-                    self.retire(env, now, sim);
                 }
             }
             LambdaEvent::Retry(slot) => {
