@@ -61,7 +61,7 @@ struct Env {
     created: SimTime,
     function: u32,
     /// Bumped whenever the environment stops being idle: older deque entries
-    /// and timers for it are stale.
+    /// for it are stale.
     epoch: u32,
     state: EnvState,
     /// A provisioned environment: never expires, billed at the provisioned rates.
