@@ -280,7 +280,7 @@ fn functions_are_deployments_on_kubernetes_and_keep_their_memory_on_lambda() {
     let file = scenario_in(
         dir.path(),
         "{ kind = \"trace\", format = \"csv\", path = \"m.csv\" }",
-        &format!("{LAMBDA}{k8s}"),
+        &format!("{LAMBDA}init = {{ kind = \"constant\", ms = 0 }}\n{k8s}"),
     );
     let out = Command::cargo_bin("surgesim")
         .unwrap()
@@ -296,7 +296,8 @@ fn functions_are_deployments_on_kubernetes_and_keep_their_memory_on_lambda() {
     );
     let text = std::fs::read_to_string(dir.path().join("out/t/requests.csv")).unwrap();
     let rows = parse_rows(&text);
-    // Lambda: 512 MB runs 100 ms of work in 345.5 ms; 3,538 MB (2 vCPU) in 100 ms.
+    // Lambda, no INIT: 512 MB has 512/1769 of a vCPU, so 100 ms of work takes
+    // 100 x 1769 / 512 = 345.5 ms; 3,538 MB (2 vCPU) takes 100 ms.
     let lat = |f: &str| {
         let line = text
             .lines()
@@ -304,8 +305,8 @@ fn functions_are_deployments_on_kubernetes_and_keep_their_memory_on_lambda() {
             .unwrap();
         line.split(',').nth(5).unwrap().parse::<f64>().unwrap()
     };
-    assert!(lat("small") > 345.0);
-    assert!(lat("big") < 101.0 + 1200.0);
+    assert!((lat("small") - 100.0 * 1769.0 / 512.0).abs() < 1e-3);
+    assert!((lat("big") - 100.0).abs() < 1e-6);
     assert_eq!(rows.iter().filter(|r| r.outcome == "completed").count(), 4);
     // Each function has its own deployment of 2 pods: 4 pods in all.
     let ts = std::fs::read_to_string(dir.path().join("out/t/timeseries.csv")).unwrap();
