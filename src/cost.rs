@@ -243,6 +243,16 @@ impl LambdaPricing {
     /// The bill for `usage` accrued over `period_s` seconds: the usage rate is
     /// priced as a 30-day month (free tier and tiers apply to monthly
     /// volumes) and the month's bill is prorated back to the period.
+    /// `usage` at the list prices: tier 1, no free tier (the running cost of
+    /// the time series) [USD].
+    pub fn list_cost(&self, arch: Architecture, usage: &LambdaUsage) -> f64 {
+        usage.requests * self.request_per_million / 1e6
+            + usage.gb_s * self.gb_s(arch)
+            + usage.provisioned_duration_gb_s * self.provisioned_duration_gb_s
+            + usage.provisioned_gb_s * self.provisioned_gb_s
+            + usage.front_door_requests * self.api_gateway_per_million / 1e6
+    }
+
     pub fn bill(&self, arch: Architecture, usage: &LambdaUsage, period_s: f64) -> Cost {
         if period_s <= 0.0 {
             return Cost::default();

@@ -120,6 +120,20 @@ struct Usage {
     front_door: u64,
 }
 
+impl Usage {
+    /// Adds `job`, run on `memory` MB until `end` (1 ms rounding, INIT included).
+    #[inline(always)]
+    fn charge(&mut self, job: &Job, provisioned: bool, end: SimTime, memory: u32) {
+        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(memory);
+        self.requests += 1;
+        if provisioned {
+            self.provisioned_mb_ms += mb_ms;
+        } else {
+            self.on_demand_mb_ms += mb_ms;
+        }
+    }
+}
+
 /// MB-ms to GB-s.
 fn gb_s(mb_ms: u128) -> f64 {
     mb_ms as f64 / 1024.0 / 1000.0
@@ -639,18 +653,10 @@ impl Lambda {
     #[inline(always)]
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
         let f = job.req.function as usize;
-        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
-        let add = |u: &mut Usage| {
-            u.requests += 1;
-            if provisioned {
-                u.provisioned_mb_ms += mb_ms;
-            } else {
-                u.on_demand_mb_ms += mb_ms;
-            }
-        };
-        add(&mut self.gross[f]);
+        let memory = self.memory[f];
+        self.gross[f].charge(job, provisioned, end, memory);
         if measured {
-            add(&mut self.measured[f]);
+            self.measured[f].charge(job, provisioned, end, memory);
         }
     }
 
@@ -804,20 +810,14 @@ impl Platform for Lambda {
         self.expire(at, sim);
         // The running bill includes what requests still executing have used so far.
         let mut gross = self.gross.clone();
-        for job in self.envs.iter().filter_map(|e| e.job.as_ref()) {
-            let f = job.req.function as usize;
-            let g = &mut gross[f];
-            g.requests += 1;
-            g.on_demand_mb_ms +=
-                u128::from(at.since(job.taken).ceil_millis()) * u128::from(self.memory[f]);
+        for e in &self.envs {
+            if let Some(job) = &e.job {
+                let f = job.req.function as usize;
+                gross[f].charge(job, false, at, self.memory[f]);
+            }
         }
         let u = self.usage(&gross, SimTime::ZERO, at);
-        let p = &self.cfg.pricing;
-        let cost = u.requests * p.request_per_million / 1e6
-            + u.gb_s * p.gb_s(self.cfg.architecture)
-            + u.provisioned_duration_gb_s * p.provisioned_duration_gb_s
-            + u.provisioned_gb_s * p.provisioned_gb_s
-            + u.front_door_requests * p.api_gateway_per_million / 1e6;
+        let cost = self.cfg.pricing.list_cost(self.cfg.architecture, &u);
         Snapshot {
             in_flight: self.in_service() + self.waiting_count,
             queued: self.waiting_count,
