@@ -58,6 +58,30 @@ fn provisioned_environments_count_against_concurrency() {
 }
 
 #[test]
+fn the_running_cost_prices_executing_provisioned_requests_at_the_provisioned_rate() {
+    // One provisioned environment of 2 GB runs one request from 0.5 s to
+    // 10.5 s. Between the time-series edges at 4 s and 5 s the running cost
+    // grows by 1 s x 2 GB at the provisioned duration price ($0.0000097222
+    // per GB-s, platform-facts 1.4), not the on-demand one.
+    let s = lambda_scenario(
+        "memory_mb = 2048\nprovisioned_concurrency = 1\ninit = { kind = \"constant\", ms = 0 }",
+        &["f"],
+        20.0,
+    );
+    let (_, rec, _) = run_requests(&s, &[(0.5, 0, 10_000.0)]);
+    let cost_at = |t: f64| {
+        rec.rows()
+            .iter()
+            .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
+            .unwrap()
+            .snap
+            .cost_usd
+    };
+    let step = cost_at(5.0) - cost_at(4.0);
+    assert!((step - 2.0 * 0.000_009_722_2).abs() < 1e-12, "{step}");
+}
+
+#[test]
 fn a_provisioned_schedule_adds_and_removes_environments() {
     let s = lambda_scenario(
         "memory_mb = 2048\nprovisioned_concurrency = 1\n\

@@ -813,7 +813,7 @@ impl Platform for Lambda {
         for e in &self.envs {
             if let Some(job) = &e.job {
                 let f = job.req.function as usize;
-                gross[f].charge(job, false, at, self.memory[f]);
+                gross[f].charge(job, e.provisioned, at, self.memory[f]);
             }
         }
         let u = self.usage(&gross, SimTime::ZERO, at);
