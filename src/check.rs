@@ -12,11 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, FieldError, FieldPath, Result};
 use crate::output::aggregate::{Row, estimate};
-use crate::output::csv::SUMMARY_COLUMNS;
+use crate::output::csv::{FIRST_METRIC, SUMMARY_COLUMNS};
 use crate::output::report::escape;
 
-/// Index of the first metric column of summary.csv (`requests`).
-const FIRST_METRIC: usize = 5;
 
 /// The metrics an expectation or a baseline can name.
 pub fn metric_names() -> &'static [&'static str] {

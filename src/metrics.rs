@@ -162,7 +162,6 @@ pub struct RequestLog {
     out: Box<dyn Write + Send>,
     platform: String,
     functions: Arc<[String]>,
-    overhead: SimDuration,
     error: Option<std::io::Error>,
 }
 
@@ -176,7 +175,6 @@ impl RequestLog {
             out,
             platform: csv_field(platform),
             functions: functions.iter().map(|f| csv_field(f)).collect(),
-            overhead: SimDuration::ZERO,
             error: None,
         }
     }
@@ -473,9 +471,6 @@ impl Recorder {
     /// A fixed latency added to every request that gets an answer (Lambda `overhead_ms`).
     pub fn set_overhead(&mut self, overhead: SimDuration) {
         self.overhead = overhead;
-        if let Some(log) = &mut self.log {
-            log.overhead = overhead;
-        }
     }
 
     /// Whether `req` is inside the measurement window (arrived at or after warm-up).

@@ -60,16 +60,17 @@ pub fn run_platform_with(
     if !series {
         rec.drop_rows();
     }
+    // The platform's own random streams, named after it.
+    let named = |what: &str| {
+        stream(
+            scenario.seed,
+            replication,
+            &format!("platform/{}/{what}", platform.name),
+        )
+    };
     let (rec, bill) = match &platform.model {
         Model::Lambda(cfg) => {
             rec.set_overhead(cfg.overhead);
-            let named = |what: &str| {
-                stream(
-                    scenario.seed,
-                    replication,
-                    &format!("platform/{}/{what}", platform.name),
-                )
-            };
             let memory: Vec<Option<u32>> = scenario
                 .workload
                 .functions
@@ -80,13 +81,6 @@ pub fn run_platform_with(
             engine::run(lambda, requests, clock, rec)
         }
         Model::Kubernetes(cfg) => {
-            let named = |what: &str| {
-                stream(
-                    scenario.seed,
-                    replication,
-                    &format!("platform/{}/{what}", platform.name),
-                )
-            };
             let k8s = Kubernetes::new(
                 (**cfg).clone(),
                 scenario.workload.functions.len(),

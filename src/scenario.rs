@@ -263,7 +263,6 @@ pub(crate) fn validate(
     };
     let name = raw.name.unwrap_or(stem);
     check_name(&root.key("name"), &name)?;
-    let _ = file;
     Ok(Scenario {
         name,
         description: raw.description.unwrap_or_default(),

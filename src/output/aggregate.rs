@@ -6,11 +6,9 @@
 use std::fmt::Write as _;
 
 use crate::metrics::csv_field;
-use crate::output::csv::SUMMARY_COLUMNS;
+use crate::output::csv::{FIRST_METRIC, SUMMARY_COLUMNS};
 use crate::runner::RunResult;
 
-/// Index of the first metric column of summary.csv (`requests`).
-const FIRST_METRIC: usize = 5;
 
 /// Metrics compared between platforms in the paired-difference rows.
 pub const PAIRED: &[&str] = &["p95_ms", "cost_usd", "cost_per_month_usd"];

@@ -7,6 +7,9 @@ use crate::metrics::{Counts, Latencies, csv_field};
 use crate::runner::RunResult;
 use crate::time::SimTime;
 
+/// Index of the first metric column of summary.csv (`requests`).
+pub const FIRST_METRIC: usize = 5;
+
 /// The columns of summary.csv, in order.
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "scenario",
@@ -246,4 +249,15 @@ pub fn timeseries_csv(runs: &[RunResult]) -> String {
 fn secs(t: SimTime) -> String {
     let s = crate::time::Secs9(t.0).to_string();
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_metric_column_is_requests() {
+        assert_eq!(SUMMARY_COLUMNS[FIRST_METRIC], "requests");
+        assert_eq!(SUMMARY_COLUMNS[FIRST_METRIC - 1], "seed");
+    }
 }

@@ -643,7 +643,6 @@ impl TraceSpec {
                             released = window.take_min(|_| false).expect("non-empty").0;
                         }
                         last_t = last_t.max(row.t);
-                        trace.rows += 1;
                         note(&row.function, row.memory_mb, 1, &mut seen);
                     }
                 }
@@ -671,7 +670,6 @@ impl TraceSpec {
                                         last_t = last_t.max((t + 60.0).min(trace.end_s));
                                     }
                                 }
-                                trace.rows += n;
                                 note(&name, None, n, &mut seen);
                             }
                             Err(_) if trace.skip_bad_rows => trace.skipped += 1,
