@@ -240,9 +240,6 @@ impl LambdaPricing {
         }
     }
 
-    /// The bill for `usage` accrued over `period_s` seconds: the usage rate is
-    /// priced as a 30-day month (free tier and tiers apply to monthly
-    /// volumes) and the month's bill is prorated back to the period.
     /// `usage` at the list prices: tier 1, no free tier (the running cost of
     /// the time series) [USD].
     pub fn list_cost(&self, arch: Architecture, usage: &LambdaUsage) -> f64 {
@@ -253,13 +250,27 @@ impl LambdaPricing {
             + usage.front_door_requests * self.api_gateway_per_million / 1e6
     }
 
+    /// The bill for `usage` accrued over `period_s` seconds: the usage rate is
+    /// priced as a 30-day month (free tier and tiers apply to monthly
+    /// volumes) and the month's bill is prorated back to the period.
     pub fn bill(&self, arch: Architecture, usage: &LambdaUsage, period_s: f64) -> Cost {
+        self.bill_and_month(arch, usage, period_s).0
+    }
+
+    /// [`Self::bill`], and the bill of the same usage rate over a 30-day
+    /// month (from which it is prorated).
+    pub fn bill_and_month(
+        &self,
+        arch: Architecture,
+        usage: &LambdaUsage,
+        period_s: f64,
+    ) -> (Cost, Cost) {
         if period_s <= 0.0 {
-            return Cost::default();
+            return (Cost::default(), Cost::default());
         }
         let factor = MONTH_S / period_s;
-        self.bill_month(arch, &usage.scaled(factor))
-            .scaled(1.0 / factor)
+        let month = self.bill_month(arch, &usage.scaled(factor));
+        (month.scaled(1.0 / factor), month)
     }
 }
 

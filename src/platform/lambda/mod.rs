@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::cost::{LambdaUsage, MONTH_S};
+use crate::cost::LambdaUsage;
 use crate::engine::Sim;
 use crate::metrics::{Outcome, Snapshot};
 use crate::rng::SimRng;
@@ -854,16 +854,13 @@ impl Platform for Lambda {
         let (from, to) = sim.rec.window();
         let window_s = to.since(from).as_secs_f64();
         let usage = self.usage(&self.measured, from, to);
-        let p = &self.cfg.pricing;
-        let arch = self.cfg.architecture;
+        let (cost, month) =
+            self.cfg
+                .pricing
+                .bill_and_month(self.cfg.architecture, &usage, window_s);
         Bill {
-            cost: p.bill(arch, &usage, window_s),
-            per_month_usd: if window_s > 0.0 {
-                p.bill_month(arch, &usage.scaled(MONTH_S / window_s))
-                    .total()
-            } else {
-                0.0
-            },
+            cost,
+            per_month_usd: month.total(),
         }
     }
 }
