@@ -103,8 +103,6 @@ pub struct HpaConfig {
     pub tolerance: f64,
     /// CPU samples of pods started less than this ago need care: 300 s.
     pub cpu_initialization: SimDuration,
-    /// A never-ready pod this young is not counted: 30 s.
-    pub initial_readiness_delay: SimDuration,
     pub scale_up: Rules,
     pub scale_down: Rules,
 }
@@ -408,7 +406,6 @@ mod tests {
             metric_delay: SimDuration::from_secs(15),
             tolerance: 0.1,
             cpu_initialization: SimDuration::from_secs(300),
-            initial_readiness_delay: SimDuration::from_secs(30),
             scale_up: Rules::default_up(),
             scale_down: Rules::default_down(),
         }
