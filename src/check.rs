@@ -15,7 +15,6 @@ use crate::output::aggregate::{Row, estimate};
 use crate::output::csv::{FIRST_METRIC, SUMMARY_COLUMNS};
 use crate::output::report::escape;
 
-
 /// The metrics an expectation or a baseline can name.
 pub fn metric_names() -> &'static [&'static str] {
     &SUMMARY_COLUMNS[FIRST_METRIC..]

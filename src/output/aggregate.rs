@@ -9,7 +9,6 @@ use crate::metrics::csv_field;
 use crate::output::csv::{FIRST_METRIC, SUMMARY_COLUMNS};
 use crate::runner::RunResult;
 
-
 /// Metrics compared between platforms in the paired-difference rows.
 pub const PAIRED: &[&str] = &["p95_ms", "cost_usd", "cost_per_month_usd"];
 

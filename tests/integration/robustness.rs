@@ -412,7 +412,17 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
         .arg(&file)
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Interrupt once the run is under way (its output folder exists), so the
+    // test cannot pass by stopping a run that had not started writing.
+    let started = std::time::Instant::now();
+    while !out.join("long").exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started writing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
