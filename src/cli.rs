@@ -663,16 +663,8 @@ pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
             mean(&q(0.50)),
             mean(&q(0.95)),
             mean(&q(0.99)),
-            100.0 * mean(&csv::error_rate),
-            100.0
-                * mean(&|r| {
-                    let c = &r.rec.counts;
-                    if c.requests == 0 {
-                        0.0
-                    } else {
-                        c.cold_starts as f64 / c.requests as f64
-                    }
-                }),
+            100.0 * mean(&|r| r.rec.counts.error_rate()),
+            100.0 * mean(&|r| r.rec.counts.cold_start_ratio()),
             mean(&|r| r.bill.cost.total()),
             mean(&|r| r.bill.per_month_usd),
         );

@@ -69,6 +69,21 @@ impl Counts {
     pub fn errors(&self) -> u64 {
         self.throttled + self.rejected + self.timed_out + self.dropped
     }
+
+    /// Error rate as SPEC 5 defines it: errors over requests with a final
+    /// outcome (0 with none).
+    pub fn error_rate(&self) -> f64 {
+        ratio(self.errors(), self.requests - self.in_flight_end)
+    }
+
+    /// Cold starts over requests (0 with none).
+    pub fn cold_start_ratio(&self) -> f64 {
+        ratio(self.cold_starts, self.requests)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 /// A piecewise-constant quantity (requests in service, instances, nodes):

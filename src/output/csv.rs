@@ -81,17 +81,6 @@ fn opt(v: Option<u64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-/// Error rate as SPEC 5 defines it: errors over requests with a final outcome.
-pub fn error_rate(r: &RunResult) -> f64 {
-    let c = &r.rec.counts;
-    let decided = c.requests - c.in_flight_end;
-    if decided == 0 {
-        0.0
-    } else {
-        c.errors() as f64 / decided as f64
-    }
-}
-
 /// The summary.csv fields from `scenario` to `error_rate` for one set of
 /// counts and latencies (a run, or one function of it).
 fn leading_fields(
@@ -101,7 +90,6 @@ fn leading_fields(
     c: &Counts,
     lat: &Latencies,
 ) -> Vec<String> {
-    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     vec![
         csv_field(scenario),
         csv_field(platform),
@@ -116,7 +104,7 @@ fn leading_fields(
         c.dropped.to_string(),
         c.in_flight_end.to_string(),
         c.cold_starts.to_string(),
-        format!("{:.6}", ratio(c.cold_starts, c.requests)),
+        format!("{:.6}", c.cold_start_ratio()),
         ms(lat.quantile_ms(0.50)),
         ms(lat.quantile_ms(0.90)),
         ms(lat.quantile_ms(0.95)),
@@ -124,7 +112,7 @@ fn leading_fields(
         ms(lat.quantile_ms(0.999)),
         ms(lat.max_ms()),
         ms(lat.mean_ms()),
-        format!("{:.6}", ratio(c.errors(), c.requests - c.in_flight_end)),
+        format!("{:.6}", c.error_rate()),
     ]
 }
 

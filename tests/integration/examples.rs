@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use surgesim::cli::run_scenario;
-use surgesim::output::csv::error_rate;
 use surgesim::runner::RunResult;
 use surgesim::scenario::{self, Overrides};
 
@@ -110,8 +109,8 @@ fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
 fn a_diurnal_day_is_served_by_both() {
     let (runs, _) = run("diurnal.toml");
     let k = &runs["eks-hpa"];
-    assert!(error_rate(k) < 0.001);
-    assert!(error_rate(&runs["lambda"]) < 0.001);
+    assert!(k.rec.counts.error_rate() < 0.001);
+    assert!(runs["lambda"].rec.counts.error_rate() < 0.001);
     // The HPA follows the day: far more pods at the peak than at night.
     assert!(k.rec.instances.peak() >= 10, "{}", k.rec.instances.peak());
     assert!(k.rec.nodes.peak() >= 5);
