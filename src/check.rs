@@ -10,172 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, FieldError, FieldPath, Result};
-use crate::output::aggregate::{Row, estimate};
-use crate::output::csv::{FIRST_METRIC, SUMMARY_COLUMNS};
+use crate::error::{Error, Result};
+use crate::metrics::summary::{Better, Estimate, Grouped, METRICS, metric};
 use crate::output::report::escape;
-
-/// The metrics an expectation or a baseline can name.
-pub fn metric_names() -> &'static [&'static str] {
-    &SUMMARY_COLUMNS[FIRST_METRIC..]
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-}
-
-impl Op {
-    fn holds(self, a: f64, b: f64) -> bool {
-        match self {
-            Op::Lt => a < b,
-            Op::Le => a <= b,
-            Op::Gt => a > b,
-            Op::Ge => a >= b,
-            // Equal to the printed precision of summary.csv (6 decimals).
-            Op::Eq => (a - b).abs() <= 5e-7 * b.abs().max(1.0),
-        }
-    }
-}
-
-/// Which statistic over replications an expectation checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bound {
-    Mean,
-    CiLow,
-    CiHigh,
-}
-
-/// One `[expect]` entry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Expectation {
-    /// The key as written, e.g. `lambda.p95_ms`.
-    pub key: String,
-    pub platform: String,
-    pub metric: String,
-    pub op: Op,
-    pub value: f64,
-    pub bound: Bound,
-    /// The expression as written, e.g. `< 900 @ci_high`.
-    pub text: String,
-}
-
-/// The validated `[expect]` table.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Expectations {
-    pub entries: Vec<Expectation>,
-    /// Per-metric baseline tolerances [%].
-    pub tolerance: BTreeMap<String, f64>,
-}
-
-/// Parses `"< 900 @ci_high"`.
-fn parse_expression(text: &str) -> std::result::Result<(Op, f64, Bound), String> {
-    let t = text.trim();
-    let (op, rest) = [
-        ("<=", Op::Le),
-        (">=", Op::Ge),
-        ("==", Op::Eq),
-        ("<", Op::Lt),
-        (">", Op::Gt),
-    ]
-    .iter()
-    .find_map(|(s, op)| t.strip_prefix(s).map(|r| (*op, r.trim())))
-    .ok_or_else(|| {
-        format!(
-            "\"{text}\": expected an operator (<, <=, >, >=, ==), then a number, e.g. \"< 900\""
-        )
-    })?;
-    let (number, bound) = match rest.split_once('@') {
-        Some((n, b)) => (
-            n.trim(),
-            match b.trim() {
-                "ci_high" => Bound::CiHigh,
-                "ci_low" => Bound::CiLow,
-                other => {
-                    return Err(format!(
-                        "\"{text}\": unknown suffix `@{other}`: use @ci_high or @ci_low"
-                    ));
-                }
-            },
-        ),
-        None => (rest, Bound::Mean),
-    };
-    let value: f64 = number
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| format!("\"{text}\": `{number}` is not a number"))?;
-    Ok((op, value, bound))
-}
-
-/// Validates the `[expect]` table against the scenario's platform names.
-pub fn validate(
-    table: &toml::Table,
-    platforms: &[String],
-) -> std::result::Result<Expectations, FieldError> {
-    let root = FieldPath::root().key("expect");
-    let mut out = Expectations::default();
-    for (key, value) in table {
-        let at = root.key(key);
-        if key == "tolerance" {
-            let toml::Value::Table(t) = value else {
-                return Err(at.error("[expect.tolerance] must be a table of `metric = percent`"));
-            };
-            for (metric, pct) in t {
-                let p = at.key(metric);
-                if !metric_names().contains(&metric.as_str()) {
-                    return Err(p.error(format!(
-                        "unknown metric `{metric}`; the metrics are: {}",
-                        metric_names().join(", ")
-                    )));
-                }
-                let pct = pct
-                    .as_float()
-                    .or_else(|| pct.as_integer().map(|i| i as f64))
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .ok_or_else(|| p.error("a tolerance is a percentage >= 0, e.g. 10"))?;
-                out.tolerance.insert(metric.clone(), pct);
-            }
-            continue;
-        }
-        let Some(text) = value.as_str() else {
-            return Err(at.error("an expectation is a string such as \"< 900\""));
-        };
-        let Some((platform, metric)) = key.rsplit_once('.') else {
-            return Err(at.error(format!(
-                "`{key}`: write \"<platform>.<metric>\", e.g. \"{}.p95_ms\"",
-                platforms.first().map_or("lambda", String::as_str)
-            )));
-        };
-        if !platforms.iter().any(|p| p == platform) {
-            return Err(at.error(format!(
-                "unknown platform `{platform}`; the platforms are: {}",
-                platforms.join(", ")
-            )));
-        }
-        if !metric_names().contains(&metric) {
-            return Err(at.error(format!(
-                "unknown metric `{metric}`; the metrics are: {}",
-                metric_names().join(", ")
-            )));
-        }
-        let (op, value, bound) = parse_expression(text).map_err(|m| at.error(m))?;
-        out.entries.push(Expectation {
-            key: key.clone(),
-            platform: platform.to_string(),
-            metric: metric.to_string(),
-            op,
-            value,
-            bound,
-            text: text.trim().to_string(),
-        });
-    }
-    Ok(out)
-}
+use crate::scenario::expect::{Bound, Expectations};
 
 /// One line of the verdict table (and one JUnit test case).
 #[derive(Debug, Clone, PartialEq)]
@@ -191,15 +29,9 @@ pub struct CheckRow {
     pub verdict: String,
 }
 
-/// Mean and interval of `metric` for (point, platform) over replications.
-fn statistic(
-    rows: &[Row],
-    point: usize,
-    platform: &str,
-    metric: &str,
-) -> Option<(f64, Option<(f64, f64)>)> {
-    let column = SUMMARY_COLUMNS.iter().position(|m| *m == metric)?;
-    estimate(rows, point, platform, column)
+/// Mean and interval of `name` for (point, platform) over replications.
+fn statistic(grouped: &Grouped, point: usize, platform: &str, name: &str) -> Option<Estimate> {
+    grouped.estimate(point, platform, metric(name)?)
 }
 
 fn fmt(v: f64) -> String {
@@ -213,7 +45,7 @@ fn fmt(v: f64) -> String {
 }
 
 /// Evaluates the expectations against this run's summary rows.
-pub fn evaluate(exp: &Expectations, points: &[usize], rows: &[Row]) -> Vec<CheckRow> {
+pub fn evaluate(exp: &Expectations, points: &[usize], grouped: &Grouped) -> Vec<CheckRow> {
     let mut out = Vec::new();
     for e in &exp.entries {
         for &point in points {
@@ -222,7 +54,7 @@ pub fn evaluate(exp: &Expectations, points: &[usize], rows: &[Row]) -> Vec<Check
             } else {
                 e.key.clone()
             };
-            let stat = statistic(rows, point, &e.platform, &e.metric);
+            let stat = statistic(grouped, point, &e.platform, &e.metric);
             let (actual, note) = match (stat, e.bound) {
                 (None, _) => (None, String::new()),
                 (Some((m, _)), Bound::Mean) => (Some(m), String::new()),
@@ -245,15 +77,6 @@ pub fn evaluate(exp: &Expectations, points: &[usize], rows: &[Row]) -> Vec<Check
         }
     }
     out
-}
-
-/// Whether lower (`Some(true)`), higher (`Some(false)`) or neither is better.
-fn lower_is_better(metric: &str) -> Option<bool> {
-    match metric {
-        "requests" => None,
-        "completed" => Some(false),
-        _ => Some(true),
-    }
 }
 
 /// Baseline values by (point, platform, metric): the mean over replications.
@@ -310,7 +133,7 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
             continue; // another scenario's rows
         }
         let point: usize = rec.get(ptc).and_then(|p| p.parse().ok()).unwrap_or(0);
-        for m in metric_names() {
+        for m in METRICS.iter().map(|m| m.name) {
             if let Some(v) = col(m)
                 .and_then(|c| rec.get(c))
                 .and_then(|v| v.parse::<f64>().ok())
@@ -332,17 +155,17 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
 /// Compares this run's means with a baseline, metric by metric.
 pub fn compare(
     baseline: &Baseline,
-    rows: &[Row],
+    grouped: &Grouped,
     tolerance_pct: f64,
     overrides: &BTreeMap<String, f64>,
 ) -> Vec<CheckRow> {
     let mut out = Vec::new();
-    let mut keys: Vec<(usize, &str)> = Vec::new();
-    for r in rows {
-        if !keys.contains(&(r.point, r.platform)) {
-            keys.push((r.point, r.platform));
-        }
-    }
+    let keys: Vec<(usize, &str)> = grouped
+        .groups
+        .iter()
+        .map(|g| (g.point, g.platform.as_str()))
+        .collect();
+    let sweep = keys.iter().any(|k| k.0 != 0);
     for &(point, platform) in &keys {
         if !baseline
             .keys()
@@ -359,11 +182,12 @@ pub fn compare(
             continue;
         }
         // in_flight_end only measures where the horizon cut: not a quality.
-        for m in metric_names().iter().filter(|m| **m != "in_flight_end") {
+        for metric in METRICS.iter().filter(|m| m.name != "in_flight_end") {
+            let m = &metric.name;
             let Some(&old) = baseline.get(&(point, platform.to_string(), m.to_string())) else {
                 continue;
             };
-            let Some((new, _)) = statistic(rows, point, platform, m) else {
+            let Some((new, _)) = grouped.estimate(point, platform, metric) else {
                 continue;
             };
             // Compare at the 6 decimals the CSV files carry, so a baseline
@@ -378,19 +202,18 @@ pub fn compare(
             } else {
                 (new - old) / old.abs() * 100.0
             };
-            let worse = match lower_is_better(m) {
-                Some(true) => change_pct,
-                Some(false) => -change_pct,
-                None => change_pct.abs(),
+            let worse = match metric.better {
+                Better::Lower => change_pct,
+                Better::Higher => -change_pct,
+                Better::Neither => change_pct.abs(),
             };
             let (pass, verdict) = if worse > tol {
                 (false, "FAIL (regression)".to_string())
-            } else if worse < -tol && lower_is_better(m).is_some() {
+            } else if worse < -tol && metric.better != Better::Neither {
                 (true, "improved".to_string())
             } else {
                 (true, "pass".to_string())
             };
-            let sweep = keys.iter().any(|k| k.0 != 0);
             out.push(CheckRow {
                 kind: "baseline",
                 name: if sweep {
@@ -493,58 +316,38 @@ pub fn junit(suites: &[(String, Vec<CheckRow>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn expressions_parse() {
-        assert_eq!(parse_expression("< 900"), Ok((Op::Lt, 900.0, Bound::Mean)));
-        assert_eq!(
-            parse_expression(" <= 0.01 "),
-            Ok((Op::Le, 0.01, Bound::Mean))
-        );
-        assert_eq!(
-            parse_expression("> 5 @ci_low"),
-            Ok((Op::Gt, 5.0, Bound::CiLow))
-        );
-        assert_eq!(parse_expression("==0"), Ok((Op::Eq, 0.0, Bound::Mean)));
-        assert!(
-            parse_expression("< abc")
-                .unwrap_err()
-                .contains("not a number")
-        );
-        assert!(parse_expression("~ 5").unwrap_err().contains("operator"));
-        assert!(parse_expression("< 5 @p99").unwrap_err().contains("suffix"));
-        assert!(parse_expression("< inf").is_err());
-    }
+    use crate::metrics::Recorder;
+    use crate::metrics::summary::RunSummary;
+    use crate::time::SimTime;
 
     #[test]
     fn baseline_directions() {
-        let mut fields = vec![String::new(); SUMMARY_COLUMNS.len()];
-        let p95 = SUMMARY_COLUMNS.iter().position(|c| *c == "p95_ms").unwrap();
-        let done = SUMMARY_COLUMNS
-            .iter()
-            .position(|c| *c == "completed")
-            .unwrap();
-        fields[p95] = "110".into();
-        fields[done] = "90".into();
-        let rows = [Row {
-            point: 0,
-            platform: "l",
-            fields: &fields,
-        }];
+        let mut run = RunSummary::of(
+            &Recorder::new(SimTime::ZERO, SimTime(1), None),
+            crate::platform::Bill::default(),
+            false,
+            false,
+        );
+        run.platform = "l".into();
+        run.latency.p95 = Some(110.0);
+        run.counts.completed = 90;
+        let runs = [run];
+        let grouped = Grouped::new(&runs);
         let mut base = Baseline::new();
         base.insert((0, "l".into(), "p95_ms".into()), 100.0);
         base.insert((0, "l".into(), "completed".into()), 100.0);
         // +10 % latency and -10 % completed: both regressions beyond 5 %.
-        let r = compare(&base, &rows, 5.0, &BTreeMap::new());
+        let r = compare(&base, &grouped, 5.0, &BTreeMap::new());
+        assert_eq!(r.len(), 2);
         assert!(r.iter().all(|c| !c.pass), "{r:?}");
         // Within a 10 % per-metric override and a 15 % default: pass.
         let mut o = BTreeMap::new();
         o.insert("p95_ms".to_string(), 10.0);
-        let r = compare(&base, &rows, 15.0, &o);
+        let r = compare(&base, &grouped, 15.0, &o);
         assert!(r.iter().all(|c| c.pass), "{r:?}");
         // An improvement passes and says so.
         base.insert((0, "l".into(), "p95_ms".into()), 200.0);
-        let r = compare(&base, &rows, 5.0, &BTreeMap::new());
+        let r = compare(&base, &grouped, 5.0, &BTreeMap::new());
         assert_eq!(
             r.iter().find(|c| c.name == "l.p95_ms").unwrap().verdict,
             "improved"

@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::{Error, Result};
 use crate::metrics::RequestLog;
+use crate::metrics::summary::{Grouped, RunSummary, metric};
 use crate::output::{self, RunOptions, aggregate, csv, report};
-use crate::runner::{self, RunResult};
+use crate::runner;
 use crate::scenario::{self, Overrides, Scenario};
 
 #[derive(Debug, Parser)]
@@ -211,17 +212,13 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     let mut suites = Vec::new();
     let mut failed = false;
     for (s, runs) in &results {
-        let summaries: Vec<Vec<String>> = runs
-            .iter()
-            .map(|r| csv::summary_fields(&s.name, r))
-            .collect();
-        let rows = aggregate::rows(runs, &summaries);
+        let grouped = Grouped::new(runs);
         let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
-        let mut checks = crate::check::evaluate(&s.expect, &points, &rows);
+        let mut checks = crate::check::evaluate(&s.expect, &points, &grouped);
         if let Some(baseline) = baselines.get(&s.name) {
             checks.extend(crate::check::compare(
                 baseline,
-                &rows,
+                &grouped,
                 args.tolerance,
                 &s.expect.tolerance,
             ));
@@ -242,7 +239,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 
 /// `surgesim run`: simulate, write the outputs, print the summary table.
 /// Returns each scenario with its runs.
-pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunResult>)>> {
+pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunSummary>)>> {
     let overrides = Overrides {
         seed: args.seed,
         replications: args.replications,
@@ -347,7 +344,7 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
 
 /// Runs every replication x platform of `s` (one thread) and writes its
 /// output folder under `parent`.
-pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<Vec<RunResult>> {
+pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<Vec<RunSummary>> {
     run_scenario_with(
         s,
         parent,
@@ -367,7 +364,11 @@ pub const MAX_RUNS: usize = 1_000_000;
 /// Runs every sweep point x replication x platform of `s` on `opts.jobs`
 /// threads and writes the output folder under `parent`. Results come back in
 /// that order whatever the number of threads, so the files are identical.
-pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Result<Vec<RunResult>> {
+pub fn run_scenario_with(
+    s: &Scenario,
+    parent: &Path,
+    opts: &RunOptions,
+) -> Result<Vec<RunSummary>> {
     let dir = output::scenario_dir(parent, &s.name)?;
     let requests_path = dir.join("requests.csv");
     let specs: Vec<RunSpec> = s
@@ -386,7 +387,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .collect();
     let progress = Progress::new(specs.len() as u64, opts.quiet);
     let run_one =
-        |&(point, sc, rep, p): &RunSpec| -> Result<(RunResult, Option<tempfile::TempPath>)> {
+        |&(point, sc, rep, p): &RunSpec| -> Result<(RunSummary, Option<tempfile::TempPath>)> {
             if crate::engine::interrupted() {
                 return Err(Error::Interrupted);
             }
@@ -420,7 +421,8 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
                     .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
             }
             progress.inc();
-            Ok((result, part))
+            // Only the summary is kept: memory stays flat over many runs.
+            Ok((result.summarize(series), part))
         };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -428,7 +430,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
     // A watcher shows the bar once the work has taken a second, even while
     // a single long run has not finished yet.
-    let done: Vec<Result<(RunResult, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
+    let done: Vec<Result<(RunSummary, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
         scope.spawn(|| progress.watch());
         let done = if opts.jobs <= 1 {
             specs.iter().map(run_one).collect()
@@ -451,19 +453,15 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         parts.push(part);
     }
 
-    let summaries: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| csv::summary_fields(&s.name, r))
-        .collect();
     let fn_names: Vec<String> = s
         .workload
         .functions
         .iter()
         .map(|f| f.name.clone())
         .collect();
-    let summary = csv::summary_csv(&s.name, &fn_names, &runs, &summaries);
-    let rows = aggregate::rows(&runs, &summaries);
-    let aggregate_csv = aggregate::aggregate_csv(&s.name, &rows);
+    let summary = csv::summary_csv(&s.name, &fn_names, &runs);
+    let grouped = Grouped::new(&runs);
+    let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);
     let points_csv = output::points_csv(s);
     output::write_atomic(&dir.join("summary.csv"), summary.as_bytes())?;
     output::write_atomic(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
@@ -480,7 +478,7 @@ pub fn run_scenario_with(s: &Scenario, parent: &Path, opts: &RunOptions) -> Resu
         remove_stale(&dir.join(stale))?;
     }
     if opts.charts {
-        let charts = output::figures(s, &runs, &rows)?;
+        let charts = output::figures(s, &grouped)?;
         for (file, _, svg) in &charts {
             output::write_atomic(&dir.join(file), svg.as_bytes())?;
         }
@@ -597,7 +595,7 @@ impl Progress {
 
 /// The short human summary printed on stdout: one line per platform (per
 /// sweep point with a sweep), means over replications.
-pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
+pub fn summary_table(s: &Scenario, runs: &[RunSummary]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -636,37 +634,41 @@ pub fn summary_table(s: &Scenario, runs: &[RunResult]) -> String {
         "cost_usd",
         "usd_per_month"
     );
-    let mut groups: Vec<(usize, &str)> = Vec::new();
-    for r in runs {
-        if !groups.contains(&(r.point, r.platform.as_str())) {
-            groups.push((r.point, &r.platform));
-        }
-    }
-    for (point, platform) in groups {
-        let mine: Vec<&RunResult> = runs
-            .iter()
-            .filter(|r| r.point == point && r.platform == platform)
-            .collect();
-        let n = mine.len().max(1) as f64;
-        let mean = |f: &dyn Fn(&RunResult) -> f64| mine.iter().map(|r| f(r)).sum::<f64>() / n;
-        let q = |x: f64| move |r: &RunResult| r.rec.quantile_ms(x).unwrap_or(f64::NAN);
+    let grouped = Grouped::new(runs);
+    let stat = |name: &str| metric(name).expect("a summary metric");
+    let (p50, p95, p99) = (stat("p50_ms"), stat("p95_ms"), stat("p99_ms"));
+    let (requests, errors, cold) = (
+        stat("requests"),
+        stat("error_rate"),
+        stat("cold_start_ratio"),
+    );
+    let (cost, per_month) = (stat("cost_usd"), stat("cost_per_month_usd"));
+    for g in &grouped.groups {
+        let n = g.runs.len().max(1) as f64;
+        let mean = |m: &crate::metrics::summary::Metric| {
+            g.runs
+                .iter()
+                .map(|&i| m.value(&runs[i], None).unwrap_or(f64::NAN))
+                .sum::<f64>()
+                / n
+        };
         let label = if s.points.is_empty() {
-            platform.to_string()
+            g.platform.clone()
         } else {
-            format!("{platform} @{point}")
+            format!("{} @{}", g.platform, g.point)
         };
         let _ = writeln!(
             out,
             "  {:<22} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>7.2}% {:>7.2}% {:>12.4} {:>14.2}",
             label,
-            mean(&|r| r.rec.counts.requests as f64),
-            mean(&q(0.50)),
-            mean(&q(0.95)),
-            mean(&q(0.99)),
-            100.0 * mean(&|r| r.rec.counts.error_rate()),
-            100.0 * mean(&|r| r.rec.counts.cold_start_ratio()),
-            mean(&|r| r.bill.cost.total()),
-            mean(&|r| r.bill.per_month_usd),
+            mean(requests),
+            mean(p50),
+            mean(p95),
+            mean(p99),
+            100.0 * mean(errors),
+            100.0 * mean(cold),
+            mean(cost),
+            mean(per_month),
         );
     }
     out

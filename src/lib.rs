@@ -35,7 +35,6 @@ pub mod platform;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
-pub mod sweep;
 pub mod time;
 pub mod workload;
 

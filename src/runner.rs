@@ -2,6 +2,7 @@
 //! totally ordered simulation fed the same request stream.
 
 use crate::engine::{self, Clock};
+use crate::metrics::summary::RunSummary;
 use crate::metrics::{Recorder, RequestLog};
 use crate::platform::Bill;
 use crate::platform::kubernetes::Kubernetes;
@@ -20,6 +21,19 @@ pub struct RunResult {
     pub bill: Bill,
     /// Whether the platform has nodes (Kubernetes).
     pub has_nodes: bool,
+}
+
+impl RunResult {
+    /// The typed summary of this run; the recorder is dropped. `series`
+    /// keeps the time series and latency CDF (the run the charts show).
+    pub fn summarize(self, series: bool) -> RunSummary {
+        let mut s = RunSummary::of(&self.rec, self.bill, self.has_nodes, series);
+        s.point = self.point;
+        s.platform = self.platform;
+        s.replication = self.replication;
+        s.seed = self.seed;
+        s
+    }
 }
 
 /// Simulates `platform` of `scenario` for replication `replication`.

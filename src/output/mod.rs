@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::metrics::summary::{Grouped, Metric, RunSummary};
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder,
 /// renamed over `path` only once fully written and flushed.
@@ -103,20 +104,22 @@ pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
 /// The charts of a scenario: (file name, title, SVG).
 pub fn figures(
     s: &crate::scenario::Scenario,
-    runs: &[crate::runner::RunResult],
-    rows: &[aggregate::Row],
+    grouped: &Grouped,
 ) -> Result<Vec<(String, String, String)>> {
     use chart::{Curve, Estimate, LoadPanel, Series};
-    let first: Vec<&crate::runner::RunResult> = runs
+    // The runs whose series was kept: point 0, replication 0.
+    let first: Vec<(&RunSummary, &crate::metrics::summary::Series)> = grouped
+        .runs
         .iter()
         .filter(|r| r.point == 0 && r.replication == 0)
+        .filter_map(|r| Some((r, r.series.as_ref()?)))
         .collect();
     let mut out = Vec::new();
     let cdf: Vec<Series> = first
         .iter()
-        .map(|r| Series {
+        .map(|(r, series)| Series {
             name: r.platform.clone(),
-            points: r.rec.latency_cdf(),
+            points: series.cdf.clone(),
         })
         .collect();
     let title = format!("{}: latency CDF", s.name);
@@ -129,10 +132,10 @@ pub fn figures(
     let interval_s = s.interval.as_secs_f64();
     let panels: Vec<LoadPanel> = first
         .iter()
-        .map(|r| {
-            let rows = r.rec.rows();
+        .map(|(r, series)| {
+            let rows = &series.rows;
             let per_s = |x: u64| x as f64 / interval_s;
-            let kubernetes = r.has_nodes;
+            let kubernetes = r.nodes.is_some();
             LoadPanel {
                 platform: r.platform.clone(),
                 t: rows.iter().map(|w| w.start.as_secs_f64()).collect(),
@@ -174,17 +177,10 @@ pub fn figures(
     ));
 
     // Means and intervals per platform at point 0.
-    let col = |name: &str| {
-        csv::SUMMARY_COLUMNS
-            .iter()
-            .position(|c| *c == name)
-            .expect("a summary column")
-    };
-    let estimate = |point: usize, platform: &str, column: usize| {
-        aggregate::estimate(rows, point, platform, column)
-    };
-    let names: Vec<&str> = first.iter().map(|r| r.platform.as_str()).collect();
-    let est = |column: usize| -> Vec<Estimate> {
+    let col = |name: &str| crate::metrics::summary::metric(name).expect("a summary metric");
+    let estimate = |point: usize, platform: &str, m: &Metric| grouped.estimate(point, platform, m);
+    let names: Vec<&str> = first.iter().map(|(r, _)| r.platform.as_str()).collect();
+    let est = |column: &Metric| -> Vec<Estimate> {
         names
             .iter()
             .filter_map(|p| {

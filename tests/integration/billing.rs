@@ -79,9 +79,9 @@ fn an_hour_of_constant_traffic_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
     let x86 = &runs[0];
-    assert_eq!(x86.rec.counts.requests, 360_000);
-    assert_eq!(x86.rec.counts.in_flight_end, 100);
-    assert_eq!(x86.rec.counts.completed, 359_900);
+    assert_eq!(x86.counts.requests, 360_000);
+    assert_eq!(x86.counts.in_flight_end, 100);
+    assert_eq!(x86.counts.completed, 359_900);
     assert_eq!(cents(x86.bill.cost.requests), 7);
     assert!((x86.bill.cost.requests - 0.072).abs() < 1e-12);
     assert!((x86.bill.cost.compute - 60.051_853_436_8).abs() < 1e-6);
@@ -151,7 +151,7 @@ fn warmup_requests_are_not_billed() {
     let s = scenario::parse(src, Path::new("w.toml"), Overrides::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let r = &run_scenario(&s, dir.path(), false).unwrap()[0];
-    assert_eq!(r.rec.counts.requests, 50);
+    assert_eq!(r.counts.requests, 50);
     // 50 requests x 0.1 GB-s.
     assert!((r.bill.cost.compute / 0.000_016_666_7 - 5.0).abs() < 1e-9);
     // A month at that rate: 2,592,000 requests x $0.20/M = $0.5184 and

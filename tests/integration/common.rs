@@ -130,7 +130,7 @@ pub fn close(actual: f64, expected: f64) {
 
 /// A scenario run through `run_scenario` into a temporary folder.
 pub struct Simulated {
-    pub runs: Vec<surgesim::runner::RunResult>,
+    pub runs: Vec<surgesim::metrics::summary::RunSummary>,
     pub name: String,
     dir: tempfile::TempDir,
 }
@@ -142,7 +142,7 @@ impl Simulated {
         let dir = tempfile::tempdir().unwrap();
         let runs = surgesim::cli::run_scenario(s, dir.path(), requests).unwrap();
         for r in &runs {
-            let c = &r.rec.counts;
+            let c = &r.counts;
             assert_eq!(c.requests, c.accounted(), "{}: {}", s.name, r.platform);
         }
         Simulated {

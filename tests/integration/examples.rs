@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use surgesim::cli::run_scenario;
-use surgesim::runner::RunResult;
+use surgesim::metrics::summary::RunSummary;
 use surgesim::scenario::{self, Overrides};
 
 use crate::common::{Simulated, parse_rows};
 
 /// Runs `scenarios/<file>` and returns its runs by platform name, and requests.csv.
-fn run(file: &str) -> (BTreeMap<String, RunResult>, String) {
+fn run(file: &str) -> (BTreeMap<String, RunSummary>, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
@@ -76,21 +76,21 @@ fn every_bundled_scenario_has_a_golden_summary() {
     }
 }
 
-fn p50(r: &RunResult) -> f64 {
-    r.rec.quantile_ms(0.5).unwrap()
+fn p50(r: &RunSummary) -> f64 {
+    r.latency.p50.unwrap()
 }
 
 #[test]
 fn default_puts_lambda_and_eks_on_one_stream() {
     let (runs, _) = run("default.toml");
     let (l, k) = (&runs["lambda"], &runs["eks-hpa"]);
-    assert_eq!(l.rec.counts.requests, k.rec.counts.requests);
+    assert_eq!(l.counts.requests, k.counts.requests);
     // Lambda absorbs the spike (cold starts, no errors); the HPA lags it.
-    assert_eq!(l.rec.counts.throttled, 0);
-    assert!(l.rec.counts.cold_starts > 0);
-    assert!(k.rec.counts.rejected > 1000);
+    assert_eq!(l.counts.throttled, 0);
+    assert!(l.counts.cold_starts > 0);
+    assert!(k.counts.rejected > 1000);
     // It scales up (pods and nodes) during the spike, too late for most of it.
-    assert!(k.rec.instances.peak() >= 8 && k.rec.nodes.peak() > 2);
+    assert!(k.instances.peak >= 8 && k.nodes.unwrap().peak > 2);
     assert!(k.bill.cost.nodes > 0.0 && k.bill.cost.control_plane > 0.0);
 }
 
@@ -101,7 +101,7 @@ fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
     let (high, _) = run("cost_high_volume.toml");
     assert!(high["eks"].bill.per_month_usd < 0.8 * high["lambda"].bill.per_month_usd);
     for r in high.values().chain(low.values()) {
-        assert_eq!(r.rec.counts.errors(), 0, "{}", r.platform);
+        assert_eq!(r.counts.errors(), 0, "{}", r.platform);
     }
 }
 
@@ -109,18 +109,18 @@ fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
 fn a_diurnal_day_is_served_by_both() {
     let (runs, _) = run("diurnal.toml");
     let k = &runs["eks-hpa"];
-    assert!(k.rec.counts.error_rate() < 0.001);
-    assert!(runs["lambda"].rec.counts.error_rate() < 0.001);
+    assert!(k.counts.error_rate() < 0.001);
+    assert!(runs["lambda"].counts.error_rate() < 0.001);
     // The HPA follows the day: far more pods at the peak than at night.
-    assert!(k.rec.instances.peak() >= 10, "{}", k.rec.instances.peak());
-    assert!(k.rec.nodes.peak() >= 5);
+    assert!(k.instances.peak >= 10, "{}", k.instances.peak);
+    assert!(k.nodes.unwrap().peak >= 5);
 }
 
 #[test]
 fn steady_traffic_is_almost_always_warm() {
     let (runs, _) = run("steady.toml");
     for r in runs.values() {
-        let c = &r.rec.counts;
+        let c = &r.counts;
         assert!((c.cold_starts as f64) < 0.001 * c.requests as f64);
         assert_eq!(c.errors(), 0);
     }
@@ -132,40 +132,40 @@ fn steady_traffic_is_almost_always_warm() {
 #[test]
 fn after_idle_the_short_keep_alive_cold_starts_again() {
     let (runs, _) = run("after_idle.toml");
-    assert_eq!(runs["eks-hpa"].rec.counts.cold_starts, 0);
-    let short = runs["keep-alive-10min"].rec.counts.cold_starts;
-    let long = runs["keep-alive-45min"].rec.counts.cold_starts;
+    assert_eq!(runs["eks-hpa"].counts.cold_starts, 0);
+    let short = runs["keep-alive-10min"].counts.cold_starts;
+    let long = runs["keep-alive-45min"].counts.cold_starts;
     assert!(short > long && long > 0, "{short} vs {long}");
 }
 
 #[test]
 fn spike_is_throttled_by_the_account_limit() {
     let (runs, _) = run("spike.toml");
-    let low = runs["account-1000"].rec.counts.throttled;
-    let high = runs["account-5000"].rec.counts.throttled;
+    let low = runs["account-1000"].counts.throttled;
+    let high = runs["account-5000"].counts.throttled;
     assert!(low > 10 * high.max(1), "{low} vs {high}");
-    assert_eq!(runs["account-1000"].rec.in_service.peak(), 1000);
+    assert_eq!(runs["account-1000"].concurrency.peak, 1000);
     // The HPA cannot follow a one-minute 150x spike.
-    assert!(runs["eks-hpa"].rec.counts.rejected > low);
+    assert!(runs["eks-hpa"].counts.rejected > low);
 }
 
 #[test]
 fn legacy_scaling_throttles_where_per_function_buckets_do_not() {
     let (runs, _) = run("scaling_buckets.toml");
-    assert_eq!(runs["per-function"].rec.counts.throttled, 0);
-    assert!(runs["legacy-500"].rec.counts.throttled > 1000);
+    assert_eq!(runs["per-function"].counts.throttled, 0);
+    assert!(runs["legacy-500"].counts.throttled > 1000);
 }
 
 #[test]
 fn long_jobs_time_out_and_bill_the_full_timeout() {
     let (runs, _) = run("long_job.toml");
     let r = &runs["lambda-max-timeout"];
-    let c = &r.rec.counts;
+    let c = &r.counts;
     assert!(c.timed_out > 0 && c.completed > 0);
     // Every timed-out job bills at least 900 s at 3,008 MB.
     let gb_s = r.bill.cost.compute / 0.000_016_666_7;
     assert!(gb_s >= c.timed_out as f64 * 900.0 * 3008.0 / 1024.0);
-    assert!(r.rec.max_ms().unwrap() <= 900_000.0 + 10_000.0);
+    assert!(r.latency.max.unwrap() <= 900_000.0 + 10_000.0);
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn arm_costs_a_fifth_less_for_the_same_run() {
     // $0.0000133334 / $0.0000166667; INIT samples differ between the two
     // platforms' streams, which moves the ratio by far less than 0.5 %.
     assert!((ratio - 0.8).abs() < 0.004, "{ratio}");
-    assert_eq!(x.rec.counts.requests, a.rec.counts.requests);
+    assert_eq!(x.counts.requests, a.counts.requests);
 }
 
 #[test]
@@ -214,7 +214,7 @@ fn reserved_concurrency_shields_the_api() {
 fn provisioned_concurrency_trades_cold_starts_for_a_fixed_charge() {
     let (runs, _) = run("provisioned.toml");
     let (od, pc) = (&runs["on-demand"], &runs["provisioned"]);
-    assert!(pc.rec.counts.cold_starts * 2 < od.rec.counts.cold_starts);
+    assert!(pc.counts.cold_starts * 2 < od.counts.cold_starts);
     assert_eq!(od.bill.cost.provisioned, 0.0);
     assert!(pc.bill.cost.provisioned > 0.0);
     // Served duration is cheaper on provisioned environments.
@@ -225,10 +225,10 @@ fn provisioned_concurrency_trades_cold_starts_for_a_fixed_charge() {
 fn async_bursts_wait_in_the_queue_and_only_old_events_drop() {
     let (runs, _) = run("async_burst.toml");
     let (long, short) = (&runs["max-age-6h"], &runs["max-age-10min"]);
-    assert_eq!(long.rec.counts.dropped, 0);
-    assert_eq!(long.rec.counts.completed, long.rec.counts.requests);
-    assert!(short.rec.counts.dropped > 0);
-    assert_eq!(long.rec.counts.throttled + short.rec.counts.throttled, 0);
+    assert_eq!(long.counts.dropped, 0);
+    assert_eq!(long.counts.completed, long.counts.requests);
+    assert!(short.counts.dropped > 0);
+    assert_eq!(long.counts.throttled + short.counts.throttled, 0);
     // Dropped events were never started, so they are not billed.
     assert!(short.bill.cost.requests < long.bill.cost.requests);
 }
@@ -237,9 +237,9 @@ fn async_bursts_wait_in_the_queue_and_only_old_events_drop() {
 fn client_retries_turn_throttles_into_slower_successes() {
     let (runs, _) = run("retries.toml");
     let (none, with) = (&runs["no-retries"], &runs["retries"]);
-    assert!(with.rec.counts.throttled * 4 < none.rec.counts.throttled);
-    assert!(with.rec.counts.completed > none.rec.counts.completed);
-    assert!(with.rec.max_ms().unwrap() >= none.rec.max_ms().unwrap());
+    assert!(with.counts.throttled * 4 < none.counts.throttled);
+    assert!(with.counts.completed > none.counts.completed);
+    assert!(with.latency.max.unwrap() >= none.latency.max.unwrap());
 }
 
 #[test]
@@ -253,7 +253,7 @@ fn the_sweep_shows_lambda_flat_and_the_hpa_growing_with_the_spike() {
         let v: Vec<f64> = runs
             .iter()
             .filter(|r| r.platform == platform && r.point == point)
-            .map(|r| r.rec.quantile_ms(0.95).unwrap())
+            .map(|r| r.latency.p95.unwrap())
             .collect();
         v.iter().sum::<f64>() / v.len() as f64
     };
@@ -279,12 +279,8 @@ fn the_ci_gate_passes_its_own_expectations() {
     let dir = tempfile::tempdir().unwrap();
     let runs = run_scenario(&s, dir.path(), false).unwrap();
     golden(&s.name, &dir.path().join(scenario::sanitize_name(&s.name)));
-    let summaries: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| surgesim::output::csv::summary_fields(&s.name, r))
-        .collect();
-    let rows = surgesim::output::aggregate::rows(&runs, &summaries);
-    let checks = surgesim::check::evaluate(&s.expect, &[0], &rows);
+    let grouped = surgesim::metrics::summary::Grouped::new(&runs);
+    let checks = surgesim::check::evaluate(&s.expect, &[0], &grouped);
     assert!(checks.iter().all(|c| c.pass), "{checks:?}");
 }
 
@@ -293,12 +289,12 @@ fn the_trace_examples_replay_on_both_platforms() {
     for (file, rows) in [("trace_csv.toml", 16_758), ("trace_azure2021.toml", 11_188)] {
         let (runs, _) = run(file);
         for r in runs.values() {
-            assert_eq!(r.rec.counts.requests, rows, "{file}: {}", r.platform);
+            assert_eq!(r.counts.requests, rows, "{file}: {}", r.platform);
         }
     }
     let (runs, _) = run("trace_azure2019.toml");
     let l = &runs["lambda"];
     // Only noon to 14:00 of the day is replayed.
-    assert!(l.rec.counts.requests > 100_000);
-    assert_eq!(l.rec.counts.throttled, 0);
+    assert!(l.counts.requests > 100_000);
+    assert_eq!(l.counts.throttled, 0);
 }

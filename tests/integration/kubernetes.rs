@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use surgesim::runner::RunResult;
+use surgesim::metrics::summary::RunSummary;
 use surgesim::scenario::{self, Overrides};
 
 use crate::common::{Simulated, parse_rows};
 
 /// Runs scenario text; returns the runs, timeseries.csv rows (as fields) and requests.csv.
-fn run(src: &str, requests: bool) -> (Vec<RunResult>, Vec<Vec<String>>, String) {
+fn run(src: &str, requests: bool) -> (Vec<RunSummary>, Vec<Vec<String>>, String) {
     let sim = Simulated::text(src, requests);
     let rows = sim
         .read("timeseries.csv")
@@ -99,12 +99,12 @@ fn one_pod_with_c_slots_and_c_cores_is_m_m_c() {
         "W {mean_wait} vs {expected}"
     );
     // Mean latency = W + 1 s of service.
-    let mean_ms = runs[0].rec.mean_ms().unwrap();
+    let mean_ms = runs[0].latency.mean.unwrap();
     assert!(
         (mean_ms / 1e3 - (expected + 1.0)).abs() < 0.029,
         "{mean_ms}"
     );
-    assert_eq!(runs[0].rec.counts.rejected, 0);
+    assert_eq!(runs[0].counts.rejected, 0);
 }
 
 fn four_pods(lb: &str, seed: u64) -> String {
@@ -133,19 +133,19 @@ fn random_routing_over_single_slot_pods_is_independent_m_m_1_queues() {
     // Random splitting of Poisson(2.8) over 4 pods gives each a Poisson(0.7)
     // stream: M/M/1 at rho = 0.7, mean time in system 1 / (1 - 0.7) = 3.333 s.
     let (runs, _, _) = run(&four_pods("random", 31), false);
-    let mean_s = runs[0].rec.mean_ms().unwrap() / 1e3;
+    let mean_s = runs[0].latency.mean.unwrap() / 1e3;
     // M/M/1 at 0.7 has long busy periods: over seeds 31..40 the run-to-run
     // standard deviation of this mean measured 0.038 s (1.1 %, mean 3.323 s);
     // 0.19 s is 5 of them.
     assert!((mean_s - 10.0 / 3.0).abs() < 0.19, "{mean_s}");
-    assert_eq!(runs[0].rec.counts.rejected, 0);
+    assert_eq!(runs[0].counts.rejected, 0);
     // One request in service per pod at most.
-    assert!(runs[0].rec.in_service.peak() <= 4);
+    assert!(runs[0].concurrency.peak <= 4);
 }
 
 #[test]
 fn smarter_balancing_queues_less() {
-    let mean = |lb: &str| run(&four_pods(lb, 41), false).0[0].rec.mean_ms().unwrap();
+    let mean = |lb: &str| run(&four_pods(lb, 41), false).0[0].latency.mean.unwrap();
     let (random, rr, least) = (
         mean("random"),
         mean("round_robin"),
@@ -279,7 +279,7 @@ fn pending_pods_get_a_node_after_the_provisioning_delay() {
     assert_eq!(at(110, "pods_ready"), "2");
     assert_eq!(at(115, "pods_ready"), "4");
     assert_eq!(at(115, "pods_pending"), "0");
-    assert_eq!(runs[0].rec.nodes.peak(), 2);
+    assert_eq!(runs[0].nodes.unwrap().peak, 2);
 }
 
 #[test]
@@ -311,7 +311,7 @@ fn underused_nodes_go_after_the_unneeded_time_and_billing_follows() {
     assert!((cost.nodes - 0.0592).abs() < 1e-9, "{}", cost.nodes);
     assert!((cost.control_plane - 0.1 / 3.6).abs() < 1e-9);
     assert_eq!(cost.requests + cost.compute, 0.0);
-    assert!((runs[0].rec.nodes.mean() - 2220.0 / 1000.0).abs() < 1e-9);
+    assert!((runs[0].nodes.unwrap().mean - 2220.0 / 1000.0).abs() < 1e-9);
 }
 
 #[test]
@@ -337,7 +337,7 @@ fn a_node_with_pods_is_drained_only_when_they_fit_elsewhere() {
     let last = rows.last().unwrap();
     assert_eq!(last[col("nodes")], "1");
     assert_eq!(last[col("pods_ready")], "3");
-    assert_eq!(runs[0].rec.counts.rejected, 0);
+    assert_eq!(runs[0].counts.rejected, 0);
 }
 
 #[test]
@@ -366,10 +366,10 @@ fn lambda_and_kubernetes_side_by_side_are_deterministic_and_independent() {
     let (a, ta, ra) = run(&both, true);
     let (b, tb, rb) = run(&both, true);
     assert_eq!((ta, ra.clone()), (tb, rb));
-    assert_eq!(a[1].rec.counts, b[1].rec.counts);
+    assert_eq!(a[1].counts, b[1].counts);
     // The Lambda platform's results are the same without the Kubernetes one.
     let (alone, _, ralone) = run(lambda, true);
-    assert_eq!(alone[0].rec.counts, a[0].rec.counts);
+    assert_eq!(alone[0].counts, a[0].counts);
     let lambda_rows = |t: &str| -> Vec<String> {
         t.lines()
             .filter(|l| l.contains(",lambda,"))
@@ -378,7 +378,7 @@ fn lambda_and_kubernetes_side_by_side_are_deterministic_and_independent() {
     };
     assert_eq!(lambda_rows(&ralone), lambda_rows(&ra));
     // The HPA really scaled during the spike.
-    assert!(a[1].rec.instances.peak() > 2);
+    assert!(a[1].instances.peak > 2);
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Lambda in depth: provisioned concurrency, async invocation, client
 //! retries, volume tiers and the front door.
 
-use surgesim::runner::RunResult;
+use surgesim::metrics::summary::RunSummary;
 
 use crate::common::{Simulated, close, lambda_scenario, parse_rows, run_requests};
 
@@ -10,7 +10,7 @@ fn cents(x: f64) -> i64 {
 }
 
 /// Runs scenario text; returns the runs and requests.csv.
-fn run(src: &str) -> (Vec<RunResult>, String) {
+fn run(src: &str) -> (Vec<RunSummary>, String) {
     let sim = Simulated::text(src, true);
     let requests = sim.read("requests.csv");
     (sim.runs, requests)
@@ -138,7 +138,7 @@ fn provisioned_concurrency_bill_by_hand() {
     };
     let (runs, _) = run(&src(3600));
     let r = &runs[0];
-    assert_eq!(r.rec.counts.cold_starts, 0);
+    assert_eq!(r.counts.cold_starts, 0);
     let c = &r.bill.cost;
     assert!(
         (c.provisioned - 15.000_12).abs() < 1e-6,
@@ -182,7 +182,7 @@ fn duration_tiers_apply_across_a_boundary_by_hand() {
     "#;
     let (runs, _) = run(src);
     let r = &runs[0];
-    assert_eq!(r.rec.counts.in_flight_end, 299);
+    assert_eq!(r.counts.in_flight_end, 299);
     assert_eq!(cents(r.bill.per_month_usd), 12_666_298);
     assert_eq!(cents(r.bill.cost.compute), 17_570);
     assert!((r.bill.cost.requests - 0.216).abs() < 1e-9);
@@ -206,7 +206,7 @@ fn the_front_door_charges_every_request_even_throttled() {
     "#;
     let (runs, _) = run(src);
     let r = &runs[0];
-    assert!(r.rec.counts.throttled > 5000);
+    assert!(r.counts.throttled > 5000);
     assert!((r.bill.cost.front_door - 0.01).abs() < 1e-12);
 }
 
@@ -235,7 +235,7 @@ fn an_async_burst_beyond_concurrency_loses_nothing_within_the_event_age() {
     // ~1,000 events of 2 s against 20 environments: 10 events/s of capacity,
     // so the backlog takes about 100 s (longer with the retry backoff).
     let (runs, requests) = run(&async_burst(3600));
-    let c = &runs[0].rec.counts;
+    let c = &runs[0].counts;
     assert!(c.requests > 900);
     assert_eq!(c.dropped, 0);
     assert_eq!(c.throttled, 0);
@@ -252,7 +252,7 @@ fn an_async_burst_beyond_concurrency_loses_nothing_within_the_event_age() {
 #[test]
 fn async_events_past_the_maximum_age_are_dropped_and_only_those() {
     let (runs, requests) = run(&async_burst(60));
-    let c = &runs[0].rec.counts;
+    let c = &runs[0].counts;
     assert!(c.dropped > 0 && c.completed > 0);
     assert_eq!(c.completed + c.dropped, c.requests);
     for r in parse_rows(&requests) {
@@ -292,15 +292,15 @@ fn retries_lower_throttling_and_add_their_waits_to_latency() {
         "retries = { max_attempts = 4, base_ms = 200, cap_ms = 5000 }",
     ));
     let (n, w) = (&none[0], &with[0]);
-    let rate = |r: &RunResult| r.rec.counts.throttled as f64 / r.rec.counts.requests as f64;
+    let rate = |r: &RunSummary| r.counts.throttled as f64 / r.counts.requests as f64;
     // 12 erlangs on 12 environments: Erlang B(12, 12) = 0.1986 throttled
     // without retries (20,000 s: the estimate's sd is ~0.002). Retries turn
     // many of those into late successes, though at full load the retried
     // attempts also add load: the fraction falls from ~0.20 to ~0.12.
     assert!((rate(n) - 0.1986).abs() < 0.01, "{}", rate(n));
     assert!(rate(w) < 0.75 * rate(n), "{} vs {}", rate(w), rate(n));
-    assert!(w.rec.mean_ms().unwrap() > n.rec.mean_ms().unwrap());
-    assert!(w.rec.quantile_ms(0.99).unwrap() > n.rec.quantile_ms(0.99).unwrap());
+    assert!(w.latency.mean.unwrap() > n.latency.mean.unwrap());
+    assert!(w.latency.p99.unwrap() > n.latency.p99.unwrap());
     // Waits count: some successes started well after they arrived.
     let rows = parse_rows(&requests);
     assert!(
@@ -308,7 +308,7 @@ fn retries_lower_throttling_and_add_their_waits_to_latency() {
             .any(|r| r.outcome == "completed" && r.start_s.unwrap() - r.arrival_s > 0.2)
     );
     // Only started attempts are charged: one per completed or running request.
-    let c = &w.rec.counts;
+    let c = &w.counts;
     let started = (c.completed + c.timed_out) as f64;
     let charged = w.bill.cost.requests / 0.2 * 1e6;
     assert!(

@@ -131,15 +131,15 @@ proptest! {
         let max_r = replicas.0.max(replicas.1);
         let max_n = nodes.0.max(nodes.1);
         for (r, r2) in runs.iter().zip(&again) {
-            let c = &r.rec.counts;
+            let c = &r.counts;
             // Every request accounted for.
             prop_assert_eq!(c.requests, c.accounted());
             // Determinism: the same counts and bill twice.
-            prop_assert_eq!(c, &r2.rec.counts);
+            prop_assert_eq!(c, &r2.counts);
             prop_assert_eq!(r.bill, r2.bill);
             // Quantiles ordered, latencies non-negative.
-            let q: Vec<f64> = [0.5, 0.95, 0.99].iter().filter_map(|&x| r.rec.quantile_ms(x)).collect();
-            if let Some(max) = r.rec.max_ms() {
+            let q: Vec<f64> = [r.latency.p50, r.latency.p95, r.latency.p99].into_iter().flatten().collect();
+            if let Some(max) = r.latency.max {
                 prop_assert!(q.windows(2).all(|w| w[0] <= w[1]));
                 prop_assert!(q.iter().all(|&v| v >= 0.0 && v <= max));
             }
@@ -149,10 +149,10 @@ proptest! {
             prop_assert!(r.bill.per_month_usd >= 0.0);
             if r.platform == "lambda" {
                 // Concurrency never above the account's.
-                prop_assert!(r.rec.in_service.peak() <= u64::from(account));
+                prop_assert!(r.concurrency.peak <= u64::from(account));
             } else {
-                prop_assert!(r.rec.nodes.peak() <= u64::from(max_n));
-                for row in r.rec.rows() {
+                prop_assert!(r.nodes.unwrap().peak <= u64::from(max_n));
+                for row in r.series.iter().flat_map(|s| &s.rows) {
                     prop_assert!(row.snap.pods_desired.unwrap() <= u64::from(max_r));
                     prop_assert!(row.snap.nodes.unwrap() + row.snap.nodes_provisioning.unwrap() <= u64::from(max_n));
                 }
@@ -175,7 +175,7 @@ proptest! {
             }
         }
         // requests.csv: one row per measured request.
-        let total: u64 = runs.iter().map(|r| r.rec.counts.requests).sum();
+        let total: u64 = runs.iter().map(|r| r.counts.requests).sum();
         let logged = text.lines().skip(1).filter(|l| l.split(',').next().unwrap().parse::<f64>().unwrap() >= 5.0).count() as u64;
         prop_assert_eq!(logged, total);
     }

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use surgesim::output::aggregate::interval;
+use surgesim::metrics::summary::interval;
 use surgesim::runner::run_platform;
 use surgesim::scenario::{self, Overrides};
 

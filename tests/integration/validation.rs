@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use surgesim::cli::run_scenario;
-use surgesim::runner::RunResult;
+use surgesim::metrics::summary::RunSummary;
 use surgesim::scenario::{self, Overrides};
 
 /// Erlang B by the stable recursion B(k) = A B(k-1) / (k + A B(k-1)).
@@ -17,7 +17,7 @@ fn erlang_b(c: u32, a: f64) -> f64 {
     (1..=c).fold(1.0, |b, k| a * b / (f64::from(k) + a * b))
 }
 
-fn run(src: &str) -> Vec<RunResult> {
+fn run(src: &str) -> Vec<RunSummary> {
     let s = scenario::parse(src, Path::new("v.toml"), Overrides::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     run_scenario(&s, dir.path(), false).unwrap()
@@ -54,7 +54,7 @@ fn throttling_matches_erlang_b() {
         r#"{ kind = "lognormal", mu = -0.22314355, sigma = 0.66805 }"#,
     ] {
         let r = &run(&loss_scenario(3, work))[0];
-        let c = &r.rec.counts;
+        let c = &r.counts;
         let blocked = c.throttled as f64 / c.requests as f64;
         // ~792,000 measured arrivals. Blocking events are correlated over a
         // busy period (~1 s), so the estimator's standard error exceeds the
@@ -90,13 +90,13 @@ fn littles_law_holds_for_concurrency() {
         keep_alive = { kind = "fixed", idle_s = 60 }
     "#;
     let r = &run(src)[0];
-    let c = &r.rec.counts;
+    let c = &r.counts;
     assert!(c.cold_starts > 1000, "the test should exercise cold starts");
     assert_eq!(c.throttled, 0);
     let window_s = 49_500.0;
     let throughput = c.completed as f64 / window_s;
-    let little = throughput * r.rec.mean_ms().unwrap() / 1e3;
-    let measured = r.rec.in_service.mean();
+    let little = throughput * r.latency.mean.unwrap() / 1e3;
+    let measured = r.concurrency.mean;
     assert!(
         (measured / little - 1.0).abs() < 0.005,
         "{measured} vs {little}"
@@ -120,8 +120,8 @@ fn every_request_is_accounted_for() {
         scaling = { kind = "per_function", per_10s = 40 }
     "#;
     let r = &run(src)[0];
-    let c = &r.rec.counts;
+    let c = &r.counts;
     assert!(c.throttled > 0 && c.timed_out > 0 && c.completed > 0);
     assert_eq!(c.requests, c.accounted());
-    assert!(r.rec.in_service.peak() <= 150);
+    assert!(r.concurrency.peak <= 150);
 }

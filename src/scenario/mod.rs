@@ -2,6 +2,9 @@
 //! into a typed [`Scenario`]. Every error names the file, line and column, the
 //! field, what was expected and how to fix it.
 
+pub mod expect;
+pub mod sweep;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +22,7 @@ use crate::workload::trace::Trace;
 use crate::workload::{Function, Workload};
 
 /// The bundled default scenario, compiled into the binary.
-pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 /// The file name the bundled scenario is reported under.
 pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/default.toml";
 
@@ -92,9 +95,9 @@ pub struct Scenario {
     pub workload: Workload,
     pub platforms: Vec<PlatformConfig>,
     /// The sweep's points (empty without `[sweep]`): each a full scenario.
-    pub points: Vec<crate::sweep::Point>,
+    pub points: Vec<sweep::Point>,
     /// `[expect]`, for `surgesim check`.
-    pub expect: crate::check::Expectations,
+    pub expect: expect::Expectations,
     /// Notes for stderr (e.g. trace columns ignored, bad rows skipped).
     pub notes: Vec<String>,
 }
@@ -150,7 +153,7 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
         .map_err(|e| field_error(src, file, e))?;
     base.notes = notes;
     if has_sweep {
-        base.points = crate::sweep::expand(src, file, |raw| {
+        base.points = sweep::expand(src, file, |raw| {
             validate(raw, stem.clone(), file, overrides, trace.clone())
         })?;
     }
@@ -258,8 +261,8 @@ pub(crate) fn validate(
 
     let platform_names: Vec<String> = platforms.iter().map(|p| p.name.clone()).collect();
     let expect = match &raw.expect {
-        Some(t) => crate::check::validate(t, &platform_names)?,
-        None => crate::check::Expectations::default(),
+        Some(t) => expect::validate(t, &platform_names)?,
+        None => expect::Expectations::default(),
     };
     let name = raw.name.unwrap_or(stem);
     check_name(&root.key("name"), &name)?;

@@ -3,7 +3,10 @@
 //!
 //! Summary figures cover the measurement window [warmup, horizon): a request
 //! counts when it *arrived* in the window, and time averages integrate over the
-//! window only. The time series covers the whole run.
+//! window only. The time series covers the whole run. A finished run becomes
+//! a typed [`summary::RunSummary`].
+
+pub mod summary;
 
 use std::io::Write;
 use std::sync::Arc;
