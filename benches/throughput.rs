@@ -6,7 +6,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use surgesim::engine::EventQueue;
-use surgesim::runner::run_platform;
+use surgesim::experiment::run_platform;
 use surgesim::scenario::{self, Overrides};
 use surgesim::time::SimTime;
 

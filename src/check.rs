@@ -1,6 +1,6 @@
 //! `surgesim check` (SPEC 6): scenario outcomes as CI gates.
 //!
-//! `[expect]` entries are `"<platform>.<metric>" = "<op> <number>"` with an
+//! `\[expect\]` entries are `"<platform>.<metric>" = "<op> <number>"` with an
 //! optional `@ci_low` / `@ci_high` suffix; `[expect.tolerance]` sets
 //! per-metric tolerances [%] for baseline comparisons. Each entry is checked
 //! at every sweep point against the mean over replications (or an interval
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::metrics::summary::{Better, Estimate, Grouped, METRICS, metric};
-use crate::output::report::escape;
+use crate::report::html::escape;
 use crate::scenario::expect::{Bound, Expectations};
 
 /// One line of the verdict table (and one JUnit test case).
@@ -324,7 +324,7 @@ mod tests {
     fn baseline_directions() {
         let mut run = RunSummary::of(
             &Recorder::new(SimTime::ZERO, SimTime(1), None),
-            crate::platform::Bill::default(),
+            crate::cost::Bill::default(),
             false,
             false,
         );

@@ -1,16 +1,17 @@
-//! The command line (SPEC 1): `run` and `validate`.
+//! The command line (SPEC 1): `run`, `check` and `validate`. Thin: it parses
+//! arguments, loads scenarios, and calls the experiment, report and check
+//! layers.
 
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::CancelToken;
 use crate::error::{Error, Result};
-use crate::metrics::RequestLog;
-use crate::metrics::summary::{Grouped, RunSummary, metric};
-use crate::output::{self, RunOptions, aggregate, csv, report};
-use crate::runner;
+use crate::experiment::{self, MAX_RUNS, RunOptions};
+use crate::metrics::summary::{Grouped, RunSummary};
+use crate::report;
 use crate::scenario::{self, Overrides, Scenario};
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// These doc comments are the --help text (clap), not rustdoc markup.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate scenarios and write summary.csv and timeseries.csv per scenario.
@@ -38,6 +41,8 @@ pub enum Command {
     },
 }
 
+// These doc comments are the --help text (clap), not rustdoc markup.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario files, or folders of them (every *.toml inside). Default: the
@@ -80,6 +85,8 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+// These doc comments are the --help text (clap), not rustdoc markup.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -96,8 +103,10 @@ pub struct CheckArgs {
     pub junit: Option<PathBuf>,
 }
 
-/// Parses `args` and runs the command. `Err` means exit code 2.
-pub fn main_with_args<I, T>(args: I) -> Result<ExitCode>
+/// Parses `args` and runs the command; runs stop soon after `cancel` is set
+/// (the binary sets it on SIGINT / SIGTERM). `Err` means exit code 2
+/// (130 for [`Error::Interrupted`]).
+pub fn main_with_args<I, T>(args: I, cancel: &CancelToken) -> Result<ExitCode>
 where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
@@ -111,8 +120,8 @@ where
         }
     };
     match cli.command {
-        Command::Run(args) => run(&args).map(|_| ExitCode::SUCCESS),
-        Command::Check(args) => check(&args),
+        Command::Run(args) => run(&args, cancel).map(|_| ExitCode::SUCCESS),
+        Command::Check(args) => check(&args, cancel),
         Command::Validate { scenarios } => validate(&scenarios),
     }
 }
@@ -189,7 +198,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
 
 /// `surgesim check`: run, then evaluate expectations and the baseline.
 /// Exit 0 when every check passes, 1 when one fails.
-pub fn check(args: &CheckArgs) -> Result<ExitCode> {
+pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
     if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
         return Err(Error::Usage(format!(
             "--tolerance {}: give a percentage >= 0",
@@ -208,7 +217,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             baselines.insert(s.name.clone(), b);
         }
     }
-    let results = run(&args.run)?;
+    let results = run(&args.run, cancel)?;
     let mut suites = Vec::new();
     let mut failed = false;
     for (s, runs) in &results {
@@ -228,7 +237,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         suites.push((s.name.clone(), checks));
     }
     if let Some(path) = &args.junit {
-        output::write_atomic(path, crate::check::junit(&suites).as_bytes())?;
+        crate::files::write_atomic(path, crate::check::junit(&suites).as_bytes())?;
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -239,7 +248,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
 
 /// `surgesim run`: simulate, write the outputs, print the summary table.
 /// Returns each scenario with its runs.
-pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunSummary>)>> {
+pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<RunSummary>)>> {
     let overrides = Overrides {
         seed: args.seed,
         replications: args.replications,
@@ -248,10 +257,6 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunSummary>)>> {
     for s in &scenarios {
         guard_size(s, args)?;
     }
-    // SIGINT / SIGTERM: runs stop at their next check; nothing is written.
-    let _ = ctrlc::set_handler(|| {
-        crate::engine::INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed)
-    });
     let mut seen = std::collections::BTreeSet::new();
     for s in &scenarios {
         let dir = scenario::sanitize_name(&s.name);
@@ -279,8 +284,8 @@ pub fn run(args: &RunArgs) -> Result<Vec<(Scenario, Vec<RunSummary>)>> {
                 eprintln!("{}: {n}", s.file.display());
             }
         }
-        let runs = run_scenario_with(&s, &args.output, &opts)?;
-        print!("{}", summary_table(&s, &runs));
+        let runs = run_scenario_with(&s, &args.output, &opts, cancel)?;
+        print!("{}", report::table::summary_table(&s, &runs));
         if !args.quiet {
             eprintln!(
                 "wrote {}",
@@ -352,14 +357,9 @@ pub fn run_scenario(s: &Scenario, parent: &Path, requests_csv: bool) -> Result<V
             requests_csv,
             ..RunOptions::default()
         },
+        &CancelToken::never(),
     )
 }
-
-/// One run to do: (sweep point, its scenario, replication, platform index).
-type RunSpec<'a> = (usize, &'a Scenario, u32, usize);
-
-/// Most runs (points x replications x platforms) one scenario may have.
-pub const MAX_RUNS: usize = 1_000_000;
 
 /// Runs every sweep point x replication x platform of `s` on `opts.jobs`
 /// threads and writes the output folder under `parent`. Results come back in
@@ -368,308 +368,17 @@ pub fn run_scenario_with(
     s: &Scenario,
     parent: &Path,
     opts: &RunOptions,
+    cancel: &CancelToken,
 ) -> Result<Vec<RunSummary>> {
-    let dir = output::scenario_dir(parent, &s.name)?;
-    let requests_path = dir.join("requests.csv");
-    let specs: Vec<RunSpec> = s
-        .point_scenarios()
-        .into_iter()
-        .flat_map(|(point, sc)| {
-            (0..sc.replications)
-                .flat_map(move |rep| (0..sc.platforms.len()).map(move |p| (point, sc, rep, p)))
-        })
-        .collect();
-    let names: std::sync::Arc<[String]> = s
-        .workload
-        .functions
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
-    let progress = Progress::new(specs.len() as u64, opts.quiet);
-    let run_one =
-        |&(point, sc, rep, p): &RunSpec| -> Result<(RunSummary, Option<tempfile::TempPath>)> {
-            if crate::engine::interrupted() {
-                return Err(Error::Interrupted);
-            }
-            let platform = &sc.platforms[p];
-            // Each run logs to its own temporary file (closed after the run, so
-            // many runs hold no file handles); they are joined in order.
-            let (part, log) = if opts.requests_csv {
-                let tmp = output::temp_builder()
-                    .tempfile_in(&dir)
-                    .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
-                let f = tmp
-                    .as_file()
-                    .try_clone()
-                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-                let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
-                (
-                    Some(tmp.into_temp_path()),
-                    Some(RequestLog::new(w, &platform.name, names.clone())),
-                )
-            } else {
-                (None, None)
-            };
-            // timeseries.csv and the charts show point 0, replication 0 only.
-            let series = point == 0 && rep == 0;
-            let mut result =
-                runner::run_platform_with(sc, platform, rep, log, opts.per_function, series);
-            result.point = point;
-            if let Some(log) = result.rec.take_log() {
-                log.into_inner()
-                    .and_then(|mut w| w.flush())
-                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-            }
-            progress.inc();
-            // Only the summary is kept: memory stays flat over many runs.
-            Ok((result.summarize(series), part))
-        };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
-    // A watcher shows the bar once the work has taken a second, even while
-    // a single long run has not finished yet.
-    let done: Vec<Result<(RunSummary, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
-        scope.spawn(|| progress.watch());
-        let done = if opts.jobs <= 1 {
-            specs.iter().map(run_one).collect()
-        } else {
-            use rayon::prelude::*;
-            pool.install(|| specs.par_iter().map(run_one).collect())
-        };
-        progress.finish();
-        done
-    });
-    if crate::engine::interrupted() {
-        // Temporary files are removed as they drop; finished files stay untouched.
-        return Err(Error::Interrupted);
-    }
-    let mut runs = Vec::with_capacity(done.len());
-    let mut parts = Vec::with_capacity(done.len());
-    for d in done {
-        let (r, part) = d?;
-        runs.push(r);
-        parts.push(part);
-    }
-
-    let fn_names: Vec<String> = s
-        .workload
-        .functions
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
-    let summary = csv::summary_csv(&s.name, &fn_names, &runs);
-    let grouped = Grouped::new(&runs);
-    let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);
-    let points_csv = output::points_csv(s);
-    output::write_atomic(&dir.join("summary.csv"), summary.as_bytes())?;
-    output::write_atomic(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
-    output::write_atomic(
-        &dir.join("timeseries.csv"),
-        csv::timeseries_csv(&runs).as_bytes(),
+    let dir = crate::files::scenario_dir(parent, &s.name)?;
+    let executed = experiment::execute(s, &dir, opts, cancel)?;
+    report::write(
+        s,
+        &dir,
+        &executed.runs,
+        executed.request_parts,
+        opts,
+        cancel,
     )?;
-    match &points_csv {
-        Some(p) => output::write_atomic(&dir.join("points.csv"), p.as_bytes())?,
-        None => remove_stale(&dir.join("points.csv"))?,
-    }
-    // Charts and the report this run does not write would be stale.
-    for stale in output::CHART_FILES.iter().chain(["report.html"].iter()) {
-        remove_stale(&dir.join(stale))?;
-    }
-    if opts.charts {
-        let charts = output::figures(s, &grouped)?;
-        for (file, _, svg) in &charts {
-            output::write_atomic(&dir.join(file), svg.as_bytes())?;
-        }
-        let titled: Vec<(String, String)> =
-            charts.into_iter().map(|(_, t, svg)| (t, svg)).collect();
-        let page = report::render(&report::Report {
-            name: &s.name,
-            description: &s.description,
-            summary_csv: &summary,
-            aggregate_csv: &aggregate_csv,
-            points_csv: points_csv.as_deref(),
-            charts: &titled,
-        });
-        output::write_atomic(&dir.join("report.html"), page.as_bytes())?;
-    }
-    if opts.requests_csv {
-        let tmp = output::temp_builder()
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
-        let io = |e| Error::io(&requests_path, "cannot write", e);
-        {
-            let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
-            w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
-            for part in parts.into_iter().flatten() {
-                let mut f = std::fs::File::open(&part).map_err(io)?;
-                std::io::copy(&mut f, &mut w).map_err(io)?;
-            }
-            w.flush().map_err(io)?;
-        }
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&requests_path)
-            .map_err(|e| Error::io(&requests_path, "cannot rename into place", e.error))?;
-    } else {
-        // A requests.csv from an earlier run would not match the new summary.
-        remove_stale(&requests_path)?;
-    }
-    Ok(runs)
-}
-
-/// Removes an output file an earlier run left that this run does not write.
-fn remove_stale(path: &Path) -> Result<()> {
-    if path.exists() {
-        std::fs::remove_file(path).map_err(|e| Error::io(path, "cannot remove stale", e))?;
-    }
-    Ok(())
-}
-
-/// A progress bar on stderr, shown only when stderr is a terminal, not
-/// `--quiet`, and the work has taken more than a second.
-struct Progress {
-    bar: indicatif::ProgressBar,
-    shown: std::sync::atomic::AtomicBool,
-    finished: std::sync::atomic::AtomicBool,
-    allowed: bool,
-    started: std::time::Instant,
-}
-
-impl Progress {
-    fn new(total: u64, quiet: bool) -> Self {
-        use std::io::IsTerminal;
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(total),
-            indicatif::ProgressDrawTarget::hidden(),
-        );
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{elapsed:>4} [{bar:30}] {pos}/{len} runs, eta {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        Progress {
-            bar,
-            shown: std::sync::atomic::AtomicBool::new(false),
-            finished: std::sync::atomic::AtomicBool::new(false),
-            allowed: !quiet && std::io::stderr().is_terminal(),
-            started: std::time::Instant::now(),
-        }
-    }
-
-    fn inc(&self) {
-        self.bar.inc(1);
-    }
-
-    /// Waits until the work is done or has taken a second; then shows the
-    /// bar (when allowed), ticking so a long single run shows its time.
-    fn watch(&self) {
-        use std::sync::atomic::Ordering;
-        let second = std::time::Duration::from_secs(1);
-        while !self.finished.load(Ordering::Relaxed) {
-            if self.started.elapsed() >= second {
-                if self.allowed && !self.shown.swap(true, Ordering::Relaxed) {
-                    self.bar
-                        .set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    self.bar
-                        .enable_steady_tick(std::time::Duration::from_millis(250));
-                    // The work may have finished meanwhile: clear the bar again.
-                    if self.finished.load(Ordering::Relaxed) {
-                        self.bar.finish_and_clear();
-                    }
-                }
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    fn finish(&self) {
-        use std::sync::atomic::Ordering;
-        self.finished.store(true, Ordering::Relaxed);
-        if self.shown.load(Ordering::Relaxed) {
-            self.bar.finish_and_clear();
-        }
-    }
-}
-
-/// The short human summary printed on stdout: one line per platform (per
-/// sweep point with a sweep), means over replications.
-pub fn summary_table(s: &Scenario, runs: &[RunSummary]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} — {} s, {} replication(s), seed {}{}",
-        s.name,
-        s.horizon.as_secs_f64(),
-        s.replications,
-        s.seed,
-        if s.points.is_empty() {
-            String::new()
-        } else {
-            format!(", {} sweep points (see points.csv)", s.points.len())
-        }
-    );
-    if !s.description.is_empty() {
-        let _ = writeln!(out, "  {}", s.description);
-    }
-    if let Some(t) = s.workload.trace.as_ref().filter(|t| t.skipped > 0) {
-        let _ = writeln!(
-            out,
-            "  trace: {} rows replayed, {} bad rows skipped",
-            t.rows, t.skipped
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  {:<22} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>12} {:>14}",
-        "platform",
-        "requests",
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "errors",
-        "cold",
-        "cost_usd",
-        "usd_per_month"
-    );
-    let grouped = Grouped::new(runs);
-    let stat = |name: &str| metric(name).expect("a summary metric");
-    let (p50, p95, p99) = (stat("p50_ms"), stat("p95_ms"), stat("p99_ms"));
-    let (requests, errors, cold) = (
-        stat("requests"),
-        stat("error_rate"),
-        stat("cold_start_ratio"),
-    );
-    let (cost, per_month) = (stat("cost_usd"), stat("cost_per_month_usd"));
-    for g in &grouped.groups {
-        let n = g.runs.len().max(1) as f64;
-        let mean = |m: &crate::metrics::summary::Metric| {
-            g.runs
-                .iter()
-                .map(|&i| m.value(&runs[i], None).unwrap_or(f64::NAN))
-                .sum::<f64>()
-                / n
-        };
-        let label = if s.points.is_empty() {
-            g.platform.clone()
-        } else {
-            format!("{} @{}", g.platform, g.point)
-        };
-        let _ = writeln!(
-            out,
-            "  {:<22} {:>10.0} {:>9.1} {:>9.1} {:>9.1} {:>7.2}% {:>7.2}% {:>12.4} {:>14.2}",
-            label,
-            mean(requests),
-            mean(p50),
-            mean(p95),
-            mean(p99),
-            100.0 * mean(errors),
-            100.0 * mean(cold),
-            mean(cost),
-            mean(per_month),
-        );
-    }
-    out
+    Ok(executed.runs)
 }

@@ -10,7 +10,7 @@ use crate::error::{FieldError, FieldPath};
 /// Seconds in the 30-day (720 h) month that `cost_per_month_usd` scales to.
 pub const MONTH_S: f64 = 30.0 * 86_400.0;
 
-/// A bill broken down as summary.csv reports it [USD].
+/// A bill broken down as summary.csv reports it \[USD\].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Cost {
     pub requests: f64,
@@ -19,6 +19,15 @@ pub struct Cost {
     pub nodes: f64,
     pub control_plane: f64,
     pub front_door: f64,
+}
+
+/// A platform's bill for the measurement window.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Bill {
+    /// The bill for the measured usage, broken down.
+    pub cost: Cost,
+    /// The same usage rate over a 30-day month, priced as a month \[USD\].
+    pub per_month_usd: f64,
 }
 
 impl Cost {
@@ -53,7 +62,7 @@ pub struct LambdaPricingSpec {
     free_tier: Option<bool>,
 }
 
-/// Lambda list prices [USD].
+/// Lambda list prices \[USD\].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LambdaPricing {
     /// Per million started executions: $0.20 (platform-facts 4.1).
@@ -241,7 +250,7 @@ impl LambdaPricing {
     }
 
     /// `usage` at the list prices: tier 1, no free tier (the running cost of
-    /// the time series) [USD].
+    /// the time series) \[USD\].
     pub fn list_cost(&self, arch: Architecture, usage: &LambdaUsage) -> f64 {
         usage.requests * self.request_per_million / 1e6
             + usage.gb_s * self.gb_s(arch)

@@ -1,5 +1,5 @@
 //! surgesim: a deterministic discrete-event simulator that replays request
-//! traffic against models of AWS Lambda (and, next, Kubernetes) side by side,
+//! traffic against models of AWS Lambda and Kubernetes side by side,
 //! and reports latency percentiles, errors and dollars.
 //!
 //! # Concepts
@@ -9,10 +9,13 @@
 //! - A run simulates one platform for one replication: the engine
 //!   ([`engine::run`]) merges the lazily generated request stream with the
 //!   platform's event queue, in integer nanoseconds ([`time`]).
-//! - A [`platform::Platform`] (so far [`platform::lambda::Lambda`]) turns
-//!   arrivals into outcomes, reported to the run's [`metrics::Recorder`], and
-//!   produces its [`platform::Bill`] ([`cost`]).
-//! - [`output`] writes summary.csv, timeseries.csv and requests.csv.
+//! - A platform's model implements [`engine::Model`]: it turns arrivals into
+//!   outcomes, reported to the run's [`metrics::Recorder`], and produces its
+//!   [`cost::Bill`]. A finished run becomes a typed
+//!   [`metrics::summary::RunSummary`].
+//! - [`experiment`] plans a scenario's runs and executes them in parallel;
+//!   [`report`] writes summary.csv, aggregate.csv, timeseries.csv,
+//!   requests.csv, the charts and report.html; [`check`] gates on them.
 //!
 //! # Determinism
 //!
@@ -29,11 +32,12 @@ pub mod cli;
 pub mod cost;
 pub mod engine;
 pub mod error;
+pub mod experiment;
+pub mod files;
 pub mod metrics;
-pub mod output;
 pub mod platform;
+pub mod report;
 pub mod rng;
-pub mod runner;
 pub mod scenario;
 pub mod time;
 pub mod workload;

@@ -12,7 +12,7 @@ pub const NANOS_PER_MS: u64 = 1_000_000;
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimTime(pub u64);
 
-/// A span of simulated time [ns].
+/// A span of simulated time \[ns\].
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SimDuration(pub u64);
 

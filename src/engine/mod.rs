@@ -1,4 +1,5 @@
-//! The event loop: a (time, sequence) queue merged with the arrival stream.
+//! The event loop: a (time, sequence) queue merged with the arrival stream,
+//! and the [`Model`] trait that every platform implements.
 //!
 //! Events are ordered by time and, at equal times, by the order in which they
 //! were scheduled (a sequence number), so simultaneous events run first-in
@@ -8,114 +9,54 @@
 //! request finishing at t frees its instance for an arrival at t). The heap
 //! therefore holds only in-progress work, a few entries per busy instance.
 //!
-//! The loop is generic over [`Platform`], so each model's handlers are
-//! monomorphised into it.
+//! The loop is generic over [`Model`], so each platform's handlers are
+//! monomorphised into it. The engine knows no platform by name.
 
-use std::cmp::Ordering;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+mod cancel;
+mod queue;
 
-use dary_heap::QuaternaryHeap;
+pub use cancel::{CancelToken, Cancelled};
+pub use queue::EventQueue;
 
-/// Set by SIGINT / SIGTERM: runs stop at their next check and no output is written.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-/// Whether a stop was requested.
-pub fn interrupted() -> bool {
-    INTERRUPTED.load(AtomicOrdering::Relaxed)
-}
-
-use crate::metrics::Recorder;
-use crate::platform::{Bill, Platform};
+use crate::cost::Bill;
+use crate::metrics::{Gauges, Recorder};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Request;
 
-/// A pending event. The key packs (time, sequence) into one integer, so
-/// the queue orders entries with a single comparison.
-struct Entry<E> {
-    key: u128,
-    event: E,
-}
-
-impl<E> Entry<E> {
-    #[inline]
-    fn time(&self) -> SimTime {
-        SimTime((self.key >> 64) as u64)
-    }
-}
-
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<E> Ord for Entry<E> {
-    /// Reversed, so the max-heap pops the earliest (time, seq) first.
-    #[inline]
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key.cmp(&self.key)
-    }
-}
-
-/// Pending events, earliest first; equal times in scheduling order.
+/// A model of a serving platform, as the event loop sees it.
 ///
-/// A quaternary heap: half the depth of a binary one, which pays off because
-/// popping (a chain of dependent loads down the tree) dominates the loop.
-pub struct EventQueue<E> {
-    heap: QuaternaryHeap<Entry<E>>,
-    seq: u64,
+/// A model receives the shared request stream one arrival at a time, owns
+/// its own closed set of events, reports outcomes to the run's [`Recorder`]
+/// through the [`Ctx`], and produces its bill at the horizon.
+pub trait Model {
+    /// The model's own events (a closed enum).
+    type Event;
+
+    /// Sets up the state at t = 0 and schedules the first periodic events.
+    fn start(&mut self, _cx: &mut Ctx<Self::Event>) {}
+
+    /// A request arrives at `cx.now()`.
+    fn on_arrival(&mut self, req: Request, cx: &mut Ctx<Self::Event>);
+
+    /// One of the model's events fires at `cx.now()`.
+    fn on_event(&mut self, event: Self::Event, cx: &mut Ctx<Self::Event>);
+
+    /// The gauges at a time-series boundary `at` (no event at `at` has run yet).
+    fn gauges(&mut self, at: SimTime, cx: &mut Ctx<Self::Event>) -> Gauges;
+
+    /// At the horizon: records every request still held as in flight and returns the bill.
+    fn finish(self, cx: &mut Ctx<Self::Event>) -> Bill;
 }
 
-impl<E> Default for EventQueue<E> {
-    fn default() -> Self {
-        EventQueue {
-            heap: QuaternaryHeap::new(),
-            seq: 0,
-        }
-    }
-}
-
-impl<E> EventQueue<E> {
-    #[inline]
-    pub fn push(&mut self, time: SimTime, event: E) {
-        let key = (u128::from(time.0) << 64) | u128::from(self.seq);
-        self.heap.push(Entry { key, event });
-        self.seq += 1;
-    }
-
-    #[inline]
-    pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.heap.pop().map(|e| (e.time(), e.event))
-    }
-
-    #[inline]
-    pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(Entry::time)
-    }
-
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-}
-
-/// What a platform handler sees: the clock, the queue and the recorder.
-pub struct Sim<E> {
+/// What a model's handlers see: the clock, the event queue and the recorder.
+pub struct Ctx<E> {
     now: SimTime,
     queue: EventQueue<E>,
     /// Counters, histograms and time series of this run.
     pub rec: Recorder,
 }
 
-impl<E> Sim<E> {
+impl<E> Ctx<E> {
     /// The current simulation time.
     #[inline]
     pub fn now(&self) -> SimTime {
@@ -139,77 +80,75 @@ pub struct Clock {
     pub interval: SimDuration,
 }
 
-/// Runs `platform` on `requests` until the horizon and returns the recorder and the bill.
-pub fn run<P: Platform>(
-    mut platform: P,
+/// Steps between two looks at the cancel token (a few ms of simulation).
+const CANCEL_EVERY: u32 = 1 << 16;
+
+/// Runs `model` on `requests` until the horizon and returns the recorder and
+/// the bill, or `Err(Cancelled)` soon after `cancel` is set.
+pub fn run<M: Model>(
+    mut platform: M,
     mut requests: impl Iterator<Item = Request>,
     clock: Clock,
     rec: Recorder,
-) -> (Recorder, Bill) {
-    let mut sim = Sim {
+    cancel: &CancelToken,
+) -> Result<(Recorder, Bill), Cancelled> {
+    let mut cx = Ctx {
         now: SimTime::ZERO,
         queue: EventQueue::default(),
         rec,
     };
-    platform.start(&mut sim);
+    platform.start(&mut cx);
     let mut next_request = requests.next();
     let mut next_sample = SimTime::ZERO + clock.interval;
     let mut interval_start = SimTime::ZERO;
     let mut steps: u32 = 0;
     loop {
         steps = steps.wrapping_add(1);
-        if steps & 0xFFFF == 0 && interrupted() {
-            break;
+        if steps.is_multiple_of(CANCEL_EVERY) {
+            cancel.check()?;
         }
         let arrival_t = next_request.as_ref().map_or(SimTime::MAX, |r| r.arrival);
-        let event_t = sim.queue.peek_time().unwrap_or(SimTime::MAX);
+        let event_t = cx.queue.peek_time().unwrap_or(SimTime::MAX);
         let t = arrival_t.min(event_t);
         if t >= clock.horizon {
             break;
         }
         while next_sample <= t {
-            sample(&mut platform, &mut sim, interval_start, next_sample);
+            // A long quiet stretch can close millions of intervals at once.
+            steps = steps.wrapping_add(1);
+            if steps.is_multiple_of(CANCEL_EVERY) {
+                cancel.check()?;
+            }
+            sample(&mut platform, &mut cx, interval_start, next_sample);
             interval_start = next_sample;
             next_sample += clock.interval;
         }
-        sim.now = t;
+        cx.now = t;
         if event_t <= arrival_t {
-            let (_, event) = sim.queue.pop().expect("peeked");
-            platform.on_event(event, &mut sim);
+            let (_, event) = cx.queue.pop().expect("peeked");
+            platform.on_event(event, &mut cx);
         } else {
             let req = std::mem::replace(&mut next_request, requests.next()).expect("peeked");
-            platform.on_arrival(req, &mut sim);
+            platform.on_arrival(req, &mut cx);
         }
     }
     while interval_start < clock.horizon {
+        steps = steps.wrapping_add(1);
+        if steps.is_multiple_of(CANCEL_EVERY) {
+            cancel.check()?;
+        }
         let end = next_sample.min(clock.horizon);
-        sample(&mut platform, &mut sim, interval_start, end);
+        sample(&mut platform, &mut cx, interval_start, end);
         interval_start = end;
         next_sample = end + clock.interval;
     }
-    sim.now = clock.horizon;
-    let bill = platform.finish(&mut sim);
-    sim.rec.finish(clock.horizon);
-    (sim.rec, bill)
+    cx.now = clock.horizon;
+    let bill = platform.finish(&mut cx);
+    cx.rec.finish(clock.horizon);
+    Ok((cx.rec, bill))
 }
 
-fn sample<P: Platform>(platform: &mut P, sim: &mut Sim<P::Event>, start: SimTime, end: SimTime) {
-    let snap = platform.snapshot(end, sim);
-    sim.rec.close_interval(start, snap);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn equal_times_pop_in_scheduling_order() {
-        let mut q = EventQueue::default();
-        q.push(SimTime(5), 'a');
-        q.push(SimTime(3), 'b');
-        q.push(SimTime(5), 'c');
-        q.push(SimTime(3), 'd');
-        let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
-        assert_eq!(order, vec!['b', 'd', 'a', 'c']);
-    }
+fn sample<M: Model>(platform: &mut M, cx: &mut Ctx<M::Event>, start: SimTime, end: SimTime) {
+    let gauges = platform.gauges(end, cx);
+    cx.rec.close_interval(start, gauges);
 }

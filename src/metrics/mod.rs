@@ -145,20 +145,18 @@ impl Level {
     }
 }
 
+/// Most gauges a platform kind may report.
+pub const MAX_GAUGES: usize = 8;
+
 /// What a platform reports at the end of each time-series interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Snapshot {
+pub struct Gauges {
+    /// Requests in service or queued.
     pub in_flight: u64,
     pub queued: u64,
-    pub instances_busy: Option<u64>,
-    pub instances_idle: Option<u64>,
-    pub instances_initialising: Option<u64>,
-    pub pods_desired: Option<u64>,
-    pub pods_ready: Option<u64>,
-    pub pods_pending: Option<u64>,
-    pub nodes: Option<u64>,
-    pub nodes_provisioning: Option<u64>,
-    /// The bill so far (gross list prices, whole run, no free tier) [USD].
+    /// The kind's own gauges, in the order its registry entry names them.
+    pub values: [u64; MAX_GAUGES],
+    /// The bill so far (gross list prices, whole run, no free tier) \[USD\].
     pub cost_usd: f64,
 }
 
@@ -170,9 +168,9 @@ pub struct IntervalRow {
     pub completed: u64,
     pub errors: u64,
     pub cold_starts: u64,
-    /// p95 latency of the requests completed in the interval [ms].
+    /// p95 latency of the requests completed in the interval \[ms\].
     pub p95_ms: Option<f64>,
-    pub snap: Snapshot,
+    pub gauges: Gauges,
 }
 
 /// Writes requests.csv rows for one run.
@@ -258,9 +256,9 @@ fn record(h: &mut Histogram<u64>, v: u64) {
     }
 }
 
-/// Quantile `q` [ms]: the middle of the histogram bucket holding it (the
+/// Quantile `q` \[ms\]: the middle of the histogram bucket holding it (the
 /// bucket's top would bias every quantile up by up to 0.1 %), kept within
-/// the exact minimum and maximum [ns] (so identical latencies give exact
+/// the exact minimum and maximum \[ns\] (so identical latencies give exact
 /// quantiles).
 fn quantile(h: &Histogram<u64>, q: f64, min: u64, max: u64) -> Option<f64> {
     (!h.is_empty()).then(|| {
@@ -319,7 +317,7 @@ impl IntervalLatencies {
         }
     }
 
-    /// Quantile `q` (0 < q <= 1) of the interval [ms], as [`quantile`] of a
+    /// Quantile `q` (0 < q <= 1) of the interval \[ms\], as [`quantile`] of a
     /// histogram of the same values would give; then starts a new interval.
     fn take_quantile(&mut self, q: f64) -> Option<f64> {
         let (min, max) = (self.min.min(self.max), self.max);
@@ -376,17 +374,17 @@ impl Latencies {
         self.max = self.max.max(ns);
     }
 
-    /// Quantile `q` [ms] (within the histogram's precision, inside [min, max]).
+    /// Quantile `q` \[ms\] (within the histogram's precision, inside [min, max]).
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         quantile(&self.hist, q, self.min, self.max)
     }
 
-    /// Exact mean [ms].
+    /// Exact mean \[ms\].
     pub fn mean_ms(&self) -> Option<f64> {
         (self.count > 0).then(|| self.sum as f64 / self.count as f64 / 1e6)
     }
 
-    /// Exact maximum [ms].
+    /// Exact maximum \[ms\].
     pub fn max_ms(&self) -> Option<f64> {
         (self.count > 0).then(|| self.max as f64 / 1e6)
     }
@@ -566,7 +564,7 @@ impl Recorder {
     }
 
     /// Closes the time-series interval that started at `start`.
-    pub fn close_interval(&mut self, start: SimTime, snap: Snapshot) {
+    pub fn close_interval(&mut self, start: SimTime, gauges: Gauges) {
         let p95_ms = self.iv_latency.take_quantile(0.95);
         if !self.keep_rows {
             self.iv_arrivals = 0;
@@ -582,7 +580,7 @@ impl Recorder {
             errors: std::mem::take(&mut self.iv_errors),
             cold_starts: std::mem::take(&mut self.iv_cold),
             p95_ms,
-            snap,
+            gauges,
         });
     }
 
@@ -603,12 +601,12 @@ impl Recorder {
         &self.rows
     }
 
-    /// Latency quantile of completed requests [ms] (within 0.1 %), or `None` if none completed.
+    /// Latency quantile of completed requests \[ms\] (within 0.1 %), or `None` if none completed.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         self.latency.quantile_ms(q)
     }
 
-    /// The latency distribution of completed requests as (latency [ms],
+    /// The latency distribution of completed requests as (latency \[ms\],
     /// cumulative fraction) points, for a CDF chart.
     pub fn latency_cdf(&self) -> Vec<(f64, f64)> {
         if self.latency.count == 0 {
@@ -621,12 +619,12 @@ impl Recorder {
             .collect()
     }
 
-    /// Exact mean latency of completed requests [ms].
+    /// Exact mean latency of completed requests \[ms\].
     pub fn mean_ms(&self) -> Option<f64> {
         self.latency.mean_ms()
     }
 
-    /// Exact maximum latency of completed requests [ms].
+    /// Exact maximum latency of completed requests \[ms\].
     pub fn max_ms(&self) -> Option<f64> {
         self.latency.max_ms()
     }
@@ -674,7 +672,7 @@ mod tests {
         }
         assert_eq!(r.counts.requests, 1);
         assert_eq!(r.counts.completed, 1);
-        r.close_interval(SimTime::ZERO, Snapshot::default());
+        r.close_interval(SimTime::ZERO, Gauges::default());
         assert_eq!(r.rows()[0].arrivals, 2);
         assert_eq!(r.rows()[0].completed, 2);
     }

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::cost::Bill;
 use crate::metrics::{Counts, IntervalRow, Latencies, Recorder};
-use crate::platform::Bill;
 
 /// Which way a metric improves, for baselines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum Better {
     Neither,
 }
 
-/// Latency figures of completed requests [ms]; `None` when none completed.
+/// Latency figures of completed requests \[ms\]; `None` when none completed.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LatencyStats {
     pub p50: Option<f64>,
@@ -69,12 +69,20 @@ pub struct FunctionSummary {
     pub latency: LatencyStats,
 }
 
+impl RunSummary {
+    /// The gauge `name` of a time-series row, if this run's kind reports it.
+    pub fn gauge(&self, row: &IntervalRow, name: &str) -> Option<u64> {
+        let i = self.gauges.iter().position(|g| *g == name)?;
+        Some(row.gauges.values[i])
+    }
+}
+
 /// What the charts of the series run (point 0, replication 0) need.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// timeseries.csv rows, in time order.
     pub rows: Vec<IntervalRow>,
-    /// The latency distribution as (latency [ms], cumulative fraction).
+    /// The latency distribution as (latency \[ms\], cumulative fraction).
     pub cdf: Vec<(f64, f64)>,
 }
 
@@ -84,6 +92,10 @@ pub struct RunSummary {
     /// The sweep point (0 without a sweep).
     pub point: usize,
     pub platform: String,
+    /// The platform's kind (its registry name).
+    pub kind: &'static str,
+    /// The names of its gauges, in the order of each row's values.
+    pub gauges: &'static [&'static str],
     pub replication: u32,
     pub seed: u64,
     pub counts: Counts,
@@ -109,6 +121,8 @@ impl RunSummary {
         RunSummary {
             point: 0,
             platform: String::new(),
+            kind: "",
+            gauges: &[],
             replication: 0,
             seed: 0,
             counts: rec.counts,

@@ -1,157 +1,259 @@
-//! The `Platform` trait that every model (Lambda, Kubernetes) implements.
+//! The platforms, and the registry: the one list of platform kinds.
 //!
-//! A platform receives the shared request stream one arrival at a time, owns
-//! its own closed set of events, and reports outcomes to the run's
-//! [`Recorder`](crate::metrics::Recorder). The engine is generic over it, so
-//! the hot loop is monomorphised per model.
+//! A kind is one folder under `platform/` and one line in [`KINDS`]. Each
+//! kind owns its strict scenario table (serde, unknown keys rejected, errors
+//! at their line and column), its validation into a config, its model (an
+//! [`engine::Model`](crate::engine::Model)), its pricing and the names of the
+//! gauges it reports in timeseries.csv. Nothing outside its folder names it.
 
 pub mod kubernetes;
 pub mod lambda;
 
-use serde::Deserialize;
+use std::any::Any;
+use std::sync::Arc;
 
-use crate::cost::{Architecture, Cost, LambdaPricingSpec};
-use crate::engine::Sim;
+use serde::de::DeserializeOwned;
+
+use crate::cost::Bill;
+use crate::engine::{CancelToken, Cancelled, Clock};
 use crate::error::{FieldError, FieldPath};
-use crate::metrics::Snapshot;
-use crate::time::SimTime;
-use crate::workload::Request;
-use crate::workload::dist::DistSpec;
-use kubernetes::{FixedSpec, HpaSpec, LoadBalancer, NodesSpec, PodSpec};
-use lambda::config::{
-    AsyncSpec, Invocation, KeepAliveSpec, LegacySpec, PerFunctionSpec, ReservedSpec, RetriesSpec,
-    ScheduleEntry,
-};
+use crate::metrics::Recorder;
+use crate::rng::{SimRng, stream};
+use crate::workload::{Function, Requests};
 
-/// The model a platform uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlatformKind {
-    Lambda,
-    Kubernetes,
+/// Every platform kind, in the order their gauges appear in timeseries.csv.
+/// Adding a platform: its folder, and one line here.
+pub const KINDS: &[&Kind] = &[&lambda::KIND, &kubernetes::KIND];
+
+pub use crate::metrics::MAX_GAUGES;
+
+/// A platform kind: how its `[[platforms]]` table is read and what it reports.
+pub struct Kind {
+    /// The `kind = "..."` value.
+    pub name: &'static str,
+    /// A platform's `name` when the table gives none.
+    pub default_name: &'static str,
+    /// Its gauges (timeseries.csv columns), at most [`MAX_GAUGES`]; kinds
+    /// share a column by naming the same gauge.
+    pub gauges: &'static [&'static str],
+    /// The gauges summed into the capacity line of the load chart.
+    pub capacity: &'static [&'static str],
+    /// What that line counts, for the chart's legend.
+    pub capacity_label: &'static str,
+    /// Whether it has nodes (the `mean_nodes` / `peak_nodes` columns and the
+    /// `nodes` gauge).
+    pub has_nodes: bool,
+    /// The keys its table accepts besides `name` and `kind`.
+    pub fields: fn() -> &'static [&'static str],
+    /// Reads its table (the shape: serde, strict) into its spec.
+    pub read: fn(Table) -> Result<Box<dyn PlatformSpec>, toml::de::Error>,
 }
 
-/// A `[[platforms]]` table as written in the scenario.
-///
-/// One flat struct for every kind, rather than an internally tagged enum:
-/// serde buffers tagged enums and loses the position of errors inside them,
-/// while a plain struct keeps every error at its line and column. Fields that
-/// do not belong to the platform's kind are rejected by validation.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlatformSpec {
-    pub name: Option<String>,
-    pub kind: PlatformKind,
-    pub(crate) memory_mb: Option<i64>,
-    pub(crate) architecture: Option<Architecture>,
-    pub(crate) timeout_s: Option<f64>,
-    pub(crate) account_concurrency: Option<i64>,
-    pub(crate) reserved_concurrency: Option<ReservedSpec>,
-    pub(crate) provisioned_concurrency: Option<ReservedSpec>,
-    pub(crate) provisioned_schedule: Option<Vec<ScheduleEntry>>,
-    pub(crate) scaling: Option<ScalingSpec>,
-    pub(crate) init: Option<DistSpec>,
-    pub(crate) keep_alive: Option<KeepAliveSpec>,
-    pub(crate) invocation: Option<Invocation>,
-    pub(crate) retries: Option<RetriesSpec>,
-    #[serde(rename = "async")]
-    pub(crate) async_: Option<AsyncSpec>,
-    pub(crate) overhead_ms: Option<f64>,
-    pub(crate) cpu_scaling: Option<bool>,
-    pub(crate) pricing: Option<LambdaPricingSpec>,
-    pub(crate) pod: Option<PodSpec>,
-    pub(crate) load_balancer: Option<LoadBalancer>,
-    pub(crate) nodes: Option<NodesSpec>,
-    pub(crate) control_plane_usd_per_hour: Option<f64>,
-    pub(crate) load_balancer_usd_per_hour: Option<f64>,
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
 }
 
-/// `scaling = { kind = ..., ... }`: Lambda's scaling buckets or Kubernetes'
-/// pod scaling, checked against the platform's kind.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum ScalingSpec {
-    PerFunction(PerFunctionSpec),
-    Legacy(LegacySpec),
-    Hpa(Box<HpaSpec>),
-    Fixed(FixedSpec),
+/// The kind named `name`.
+pub fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == name)
 }
 
-impl PlatformSpec {
-    /// Rejects fields that belong to the other kind of platform.
-    pub fn check_kind_fields(&self, path: &FieldPath) -> Result<(), FieldError> {
-        let lambda = [
-            ("memory_mb", self.memory_mb.is_some()),
-            ("architecture", self.architecture.is_some()),
-            ("timeout_s", self.timeout_s.is_some()),
-            ("account_concurrency", self.account_concurrency.is_some()),
-            ("reserved_concurrency", self.reserved_concurrency.is_some()),
-            (
-                "provisioned_concurrency",
-                self.provisioned_concurrency.is_some(),
-            ),
-            ("init", self.init.is_some()),
-            ("keep_alive", self.keep_alive.is_some()),
-            ("invocation", self.invocation.is_some()),
-            ("retries", self.retries.is_some()),
-            ("async", self.async_.is_some()),
-            ("overhead_ms", self.overhead_ms.is_some()),
-            ("cpu_scaling", self.cpu_scaling.is_some()),
-            ("pricing", self.pricing.is_some()),
-        ];
-        let kubernetes = [
-            ("pod", self.pod.is_some()),
-            ("load_balancer", self.load_balancer.is_some()),
-            ("nodes", self.nodes.is_some()),
-            (
-                "control_plane_usd_per_hour",
-                self.control_plane_usd_per_hour.is_some(),
-            ),
-            (
-                "load_balancer_usd_per_hour",
-                self.load_balancer_usd_per_hour.is_some(),
-            ),
-        ];
-        let (foreign, this, other) = match self.kind {
-            PlatformKind::Lambda => (&kubernetes[..], "lambda", "kubernetes"),
-            PlatformKind::Kubernetes => (&lambda[..], "kubernetes", "lambda"),
-        };
-        match foreign.iter().find(|(_, set)| *set) {
-            Some((name, _)) => Err(path.key(name).error(format!(
-                "`{name}` is a {other} field, but this platform is kind = \"{this}\"; \
-                 remove it (see the README's scenario reference)"
-            ))),
-            None => Ok(()),
+/// The gauge columns of timeseries.csv: every kind's gauges, in registry
+/// order, each once.
+pub fn gauge_columns() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for k in KINDS {
+        for g in k.gauges {
+            if !out.contains(g) {
+                out.push(g);
+            }
+        }
+    }
+    out
+}
+
+/// What validation of a platform table may need from the rest of the scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    /// The workload's function names, in order.
+    pub functions: &'a [String],
+    /// Where the table is, for error paths (`platforms[i]`).
+    pub path: &'a FieldPath,
+}
+
+/// A `[[platforms]]` table, without its `name` and `kind` keys: from the
+/// scenario file (with source positions) or from an edited sweep point.
+pub enum Table<'a> {
+    Spanned(toml::Spanned<toml::de::DeValue<'a>>),
+    Plain(toml::Value),
+}
+
+impl Table<'_> {
+    /// Deserialises the table into a kind's spec.
+    pub fn into_spec<T: DeserializeOwned>(self) -> Result<T, toml::de::Error> {
+        match self {
+            Table::Spanned(v) => T::deserialize(toml::de::ValueDeserializer::from(v)),
+            Table::Plain(v) => T::deserialize(v),
         }
     }
 }
 
-/// A platform's bill for the measurement window.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Bill {
-    /// The bill for the measured usage, broken down.
-    pub cost: Cost,
-    /// The same usage rate over a 30-day month, priced as a month [USD].
-    pub per_month_usd: f64,
+/// A kind's table as read, before validation.
+pub trait PlatformSpec: std::fmt::Debug + Send + Sync {
+    /// Validates it into the platform's config.
+    fn validate(&self, setting: &Setting) -> Result<Arc<dyn Platform>, FieldError>;
 }
 
-/// A model of a serving platform.
-pub trait Platform {
-    /// The platform's own events (a closed enum).
-    type Event;
+/// A kind's `read`: its spec `S` from the table.
+pub fn read_spec<S: DeserializeOwned + PlatformSpec + 'static>(
+    table: Table,
+) -> Result<Box<dyn PlatformSpec>, toml::de::Error> {
+    let spec: S = table.into_spec()?;
+    Ok(Box::new(spec))
+}
 
-    /// Sets up the state at t = 0 and schedules the first periodic events.
-    fn start(&mut self, _sim: &mut Sim<Self::Event>) {}
+/// The field names of a serde struct, read from its derived `Deserialize`
+/// (which hands them to the deserializer), for error messages.
+pub fn fields_of<S: DeserializeOwned>() -> &'static [&'static str] {
+    struct Fields(Option<&'static [&'static str]>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("stop")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &mut Fields {
+        type Error = Stop;
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _visitor: V,
+        ) -> Result<V::Value, Stop> {
+            self.0 = Some(fields);
+            Err(Stop)
+        }
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut f = Fields(None);
+    let _ = S::deserialize(&mut f);
+    f.0.unwrap_or(&[])
+}
 
-    /// A request arrives at `sim.now()`.
-    fn on_arrival(&mut self, req: Request, sim: &mut Sim<Self::Event>);
+/// A platform's random streams for one replication, named after it, so
+/// adding a platform never moves another's draws.
+#[derive(Debug, Clone, Copy)]
+pub struct Streams<'a> {
+    pub seed: u64,
+    pub replication: u32,
+    pub platform: &'a str,
+}
 
-    /// One of the platform's events fires at `sim.now()`.
-    fn on_event(&mut self, event: Self::Event, sim: &mut Sim<Self::Event>);
+impl Streams<'_> {
+    /// The stream `platform/<name>/<what>`.
+    pub fn named(&self, what: &str) -> SimRng {
+        stream(
+            self.seed,
+            self.replication,
+            &format!("platform/{}/{what}", self.platform),
+        )
+    }
+}
 
-    /// The state at a time-series boundary `at` (no event at `at` has run yet).
-    fn snapshot(&mut self, at: SimTime, sim: &mut Sim<Self::Event>) -> Snapshot;
+/// Everything one run of a platform needs besides its config.
+pub struct RunInput<'a> {
+    /// The workload's functions, in order.
+    pub functions: &'a [Function],
+    pub streams: Streams<'a>,
+    pub requests: Requests,
+    pub clock: Clock,
+    pub rec: Recorder,
+    pub cancel: &'a CancelToken,
+}
 
-    /// At the horizon: records every request still held as in flight and returns the bill.
-    fn finish(self, sim: &mut Sim<Self::Event>) -> Bill;
+/// A validated platform configuration: it knows its kind and runs its model.
+pub trait Platform: std::fmt::Debug + Send + Sync + Any {
+    /// Its kind in the registry.
+    fn kind(&self) -> &'static Kind;
+
+    /// Builds the model at t = 0 and runs it to the horizon (the engine's
+    /// loop, monomorphised for the model).
+    fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled>;
+
+    /// For downcasting to the concrete config (tests, tools).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A platform of a scenario.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// The platform's `name`, unique within the scenario.
+    pub name: String,
+    pub config: Arc<dyn Platform>,
+}
+
+impl PlatformConfig {
+    /// Its kind.
+    pub fn kind(&self) -> &'static Kind {
+        self.config.kind()
+    }
+
+    /// The concrete config, when it is a `T`.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.config.as_any().downcast_ref::<T>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gauge_columns_are_the_kinds_in_registry_order() {
+        assert_eq!(
+            gauge_columns(),
+            [
+                "instances_busy",
+                "instances_idle",
+                "instances_initialising",
+                "pods_desired",
+                "pods_ready",
+                "pods_pending",
+                "nodes",
+                "nodes_provisioning"
+            ]
+        );
+        for k in KINDS {
+            assert!(k.gauges.len() <= MAX_GAUGES, "{}", k.name);
+            assert!(k.capacity.iter().all(|c| k.gauges.contains(c)));
+            assert_eq!(kind(k.name).map(|k| k.name), Some(k.name));
+        }
+    }
+
+    #[test]
+    fn field_names_come_from_the_spec() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct S {
+            a: Option<i64>,
+            b_c: Option<String>,
+        }
+        assert_eq!(fields_of::<S>(), ["a", "b_c"]);
+    }
 }

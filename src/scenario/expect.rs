@@ -1,4 +1,4 @@
-//! `[expect]` (SPEC 6): `"<platform>.<metric>" = "<op> <number>"` entries,
+//! `\[expect\]` (SPEC 6): `"<platform>.<metric>" = "<op> <number>"` entries,
 //! with an optional `@ci_low` / `@ci_high` suffix, and `[expect.tolerance]`
 //! per-metric baseline tolerances [%], validated against the scenario's
 //! platforms and the summary metrics. `surgesim check` evaluates them.
@@ -43,7 +43,7 @@ pub enum Bound {
     CiHigh,
 }
 
-/// One `[expect]` entry.
+/// One `\[expect\]` entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
     /// The key as written, e.g. `lambda.p95_ms`.
@@ -57,7 +57,7 @@ pub struct Expectation {
     pub text: String,
 }
 
-/// The validated `[expect]` table.
+/// The validated `\[expect\]` table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Expectations {
     pub entries: Vec<Expectation>,
@@ -105,7 +105,7 @@ pub fn parse_expression(text: &str) -> std::result::Result<(Op, f64, Bound), Str
     Ok((op, value, bound))
 }
 
-/// Validates the `[expect]` table against the scenario's platform names.
+/// Validates the `\[expect\]` table against the scenario's platform names.
 pub fn validate(
     table: &toml::Table,
     platforms: &[String],

@@ -5,6 +5,8 @@
 pub mod expect;
 pub mod sweep;
 
+pub use crate::files::sanitize_name;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -12,9 +14,7 @@ use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Error, FieldError, FieldPath, Result, Seg};
-use crate::platform::kubernetes::KubernetesConfig;
-use crate::platform::lambda::LambdaConfig;
-use crate::platform::{PlatformKind, PlatformSpec};
+use crate::platform::{KINDS, Kind, PlatformSpec, Setting, Table};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::arrival::ArrivalSpec;
 use crate::workload::dist::{Dist, DistSpec};
@@ -26,7 +26,7 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 /// The file name the bundled scenario is reported under.
 pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/default.toml";
 
-/// Longest accepted horizon [s] (about 3 years).
+/// Longest accepted horizon \[s\] (about 3 years).
 pub const MAX_DURATION_S: f64 = 1e8;
 /// Most time-series rows one run may produce.
 pub const MAX_INTERVALS: f64 = 1e7;
@@ -42,7 +42,9 @@ pub(crate) struct RawScenario {
     replications: Option<i64>,
     timeseries_interval_s: Option<f64>,
     workload: Option<RawWorkload>,
-    platforms: Option<Vec<PlatformSpec>>,
+    /// Read by [`read_platforms`] (each entry by its kind's spec).
+    #[allow(dead_code)]
+    platforms: Option<serde::de::IgnoredAny>,
     /// Checked by `surgesim check`.
     expect: Option<toml::Table>,
     sweep: Option<toml::Table>,
@@ -65,23 +67,184 @@ struct RawFunction {
     work: Option<DistSpec>,
 }
 
-/// A platform of a scenario.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlatformConfig {
-    /// The platform's `name`, unique within the scenario.
-    pub name: String,
-    pub model: Model,
+pub use crate::platform::PlatformConfig;
+
+/// A `[[platforms]]` entry, read: its `name`, its kind and its kind's spec.
+#[derive(Debug)]
+pub(crate) struct RawPlatform {
+    name: Option<String>,
+    kind: &'static Kind,
+    spec: Box<dyn PlatformSpec>,
 }
 
-/// The model behind a platform, with its validated configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Model {
-    Lambda(Box<LambdaConfig>),
-    Kubernetes(Box<KubernetesConfig>),
+/// The kinds, for messages.
+fn kind_names() -> String {
+    KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Why a `[[platforms]]` entry could not be read.
+enum EntryError {
+    /// At a source position (or, in a sweep point, none).
+    At(Option<Range<usize>>, String),
+    /// Of a field's shape: serde's own error.
+    Syntax(toml::de::Error),
+    /// A field of another kind.
+    Field(FieldError),
+}
+
+/// A key taken out of an entry: its string value (`Err` when it is not a
+/// string) and its span.
+type Taken = Option<(std::result::Result<String, ()>, Option<Range<usize>>)>;
+
+/// Checks an entry's `name` and `kind` (taken out of its table), then reads
+/// the rest of the table with the kind's spec.
+fn read_entry(
+    at: &FieldPath,
+    entry_span: Option<Range<usize>>,
+    name: Taken,
+    kind: Taken,
+    read: impl FnOnce(&'static Kind) -> std::result::Result<Box<dyn PlatformSpec>, toml::de::Error>,
+) -> std::result::Result<RawPlatform, EntryError> {
+    let name = match name {
+        None => None,
+        Some((Ok(n), _)) => Some(n),
+        Some((Err(()), span)) => {
+            return Err(EntryError::At(span, "`name` must be a string".into()));
+        }
+    };
+    let kind = match kind {
+        None => {
+            return Err(EntryError::At(
+                entry_span,
+                format!(
+                    "missing `kind`: give the platform's kind, one of: {}",
+                    kind_names()
+                ),
+            ));
+        }
+        Some((Err(()), span)) => {
+            return Err(EntryError::At(span, "`kind` must be a string".into()));
+        }
+        Some((Ok(k), span)) => crate::platform::kind(&k).ok_or_else(|| {
+            EntryError::At(
+                span,
+                format!(
+                    "unknown platform kind `{k}`; the kinds are: {}",
+                    kind_names()
+                ),
+            )
+        })?,
+    };
+    let spec = read(kind).map_err(|e| {
+        // A key of another kind: say whose it is.
+        let unknown = e
+            .message()
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next());
+        if let Some(key) = unknown
+            && let Some(owner) = KINDS
+                .iter()
+                .find(|k| k.name != kind.name && (k.fields)().contains(&key))
+        {
+            return EntryError::Field(at.key(key).error(format!(
+                "`{key}` is a {} field, but this platform is kind = \"{}\"; remove it (see \
+                 the README's scenario reference)",
+                owner.name, kind.name
+            )));
+        }
+        EntryError::Syntax(e)
+    })?;
+    Ok(RawPlatform { name, kind, spec })
+}
+
+/// The `[[platforms]]` entries of scenario text, read with their positions.
+fn read_platforms(src: &str, file: &Path) -> Result<Vec<RawPlatform>> {
+    let at_span = |at: &FieldPath, span: Option<Range<usize>>, message: String| Error::Scenario {
+        file: file.to_path_buf(),
+        location: span.map(|s| line_col(src, s.start)),
+        field: Some(at.to_string()),
+        message,
+    };
+    let root = DeTable::parse(src).map_err(|e| toml_error(src, file, &e))?;
+    let Some(platforms) = root.get_ref().get("platforms") else {
+        return Ok(Vec::new());
+    };
+    let DeValue::Array(entries) = platforms.get_ref() else {
+        return Err(at_span(
+            &FieldPath::root().key("platforms"),
+            Some(platforms.span()),
+            "`platforms` is a list of tables: write each as [[platforms]]".into(),
+        ));
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let at = FieldPath::root().key("platforms").index(i);
+        let mut entry = entry.clone();
+        let span = entry.span();
+        let DeValue::Table(table) = entry.get_mut() else {
+            return Err(at_span(
+                &at,
+                Some(span),
+                "each [[platforms]] entry is a table".into(),
+            ));
+        };
+        let mut take = |key: &str| -> Taken {
+            let v = table.remove(key)?;
+            let s = v.get_ref().as_str().map(str::to_string).ok_or(());
+            Some((s, Some(v.span())))
+        };
+        let (name, kind) = (take("name"), take("kind"));
+        let read = read_entry(&at, Some(span.clone()), name, kind, |kind| {
+            (kind.read)(Table::Spanned(entry))
+        });
+        match read {
+            Ok(p) => out.push(p),
+            Err(EntryError::At(span, message)) => return Err(at_span(&at, span, message)),
+            Err(EntryError::Syntax(e)) => return Err(toml_error(src, file, &e)),
+            Err(EntryError::Field(e)) => return Err(field_error(src, file, e)),
+        }
+    }
+    Ok(out)
+}
+
+/// The `[[platforms]]` entries of an edited sweep point's table.
+pub(crate) fn read_platforms_plain(
+    table: &toml::Table,
+) -> std::result::Result<Vec<RawPlatform>, FieldError> {
+    let ppath = FieldPath::root().key("platforms");
+    let Some(platforms) = table.get("platforms") else {
+        return Ok(Vec::new());
+    };
+    let toml::Value::Array(entries) = platforms else {
+        return Err(ppath.error("`platforms` is a list of tables: write each as [[platforms]]"));
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let at = ppath.index(i);
+        let toml::Value::Table(t) = entry else {
+            return Err(at.error("each [[platforms]] entry is a table"));
+        };
+        let mut t = t.clone();
+        let mut take = |key: &str| -> Taken {
+            let v = t.remove(key)?;
+            Some((v.as_str().map(str::to_string).ok_or(()), None))
+        };
+        let (name, kind) = (take("name"), take("kind"));
+        let read = read_entry(&at, None, name, kind, |kind| {
+            (kind.read)(Table::Plain(toml::Value::Table(t)))
+        });
+        match read {
+            Ok(p) => out.push(p),
+            Err(EntryError::At(_, message)) => return Err(at.error(message)),
+            Err(EntryError::Syntax(e)) => return Err(at.error(e.message().to_string())),
+            Err(EntryError::Field(e)) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// A validated scenario.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
@@ -96,7 +259,7 @@ pub struct Scenario {
     pub platforms: Vec<PlatformConfig>,
     /// The sweep's points (empty without `[sweep]`): each a full scenario.
     pub points: Vec<sweep::Point>,
-    /// `[expect]`, for `surgesim check`.
+    /// `\[expect\]`, for `surgesim check`.
     pub expect: expect::Expectations,
     /// Notes for stderr (e.g. trace columns ignored, bad rows skipped).
     pub notes: Vec<String>,
@@ -149,12 +312,13 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
         }
         _ => None,
     };
-    let mut base = validate(raw, stem.clone(), file, overrides, trace.clone())
+    let platforms = read_platforms(src, file)?;
+    let mut base = validate(raw, platforms, stem.clone(), file, overrides, trace.clone())
         .map_err(|e| field_error(src, file, e))?;
     base.notes = notes;
     if has_sweep {
-        base.points = sweep::expand(src, file, |raw| {
-            validate(raw, stem.clone(), file, overrides, trace.clone())
+        base.points = sweep::expand(src, file, |raw, platforms| {
+            validate(raw, platforms, stem.clone(), file, overrides, trace.clone())
         })?;
     }
     Ok(base)
@@ -168,6 +332,7 @@ pub(crate) fn raw_from_table(table: toml::Table) -> Result<RawScenario, String> 
 
 pub(crate) fn validate(
     raw: RawScenario,
+    specs: Vec<RawPlatform>,
     stem: String,
     file: &Path,
     ov: Overrides,
@@ -229,7 +394,6 @@ pub(crate) fn validate(
     let names: Vec<String> = workload.functions.iter().map(|f| f.name.clone()).collect();
 
     let ppath = root.key("platforms");
-    let specs = raw.platforms.unwrap_or_default();
     if specs.is_empty() {
         return Err(ppath.error(
             "no platforms: add at least one [[platforms]] table, e.g. name = \"lambda\", \
@@ -237,26 +401,20 @@ pub(crate) fn validate(
         ));
     }
     let mut platforms: Vec<PlatformConfig> = Vec::with_capacity(specs.len());
-    for (i, spec) in specs.iter().enumerate() {
+    for (i, raw) in specs.into_iter().enumerate() {
         let at = ppath.index(i);
-        spec.check_kind_fields(&at)?;
-        let (name, model) = match spec.kind {
-            PlatformKind::Lambda => (
-                spec.name.clone().unwrap_or_else(|| "lambda".into()),
-                Model::Lambda(Box::new(spec.lambda(&at, &names)?)),
-            ),
-            PlatformKind::Kubernetes => (
-                spec.name.clone().unwrap_or_else(|| "kubernetes".into()),
-                Model::Kubernetes(Box::new(spec.kubernetes(&at)?)),
-            ),
-        };
+        let config = raw.spec.validate(&Setting {
+            functions: &names,
+            path: &at,
+        })?;
+        let name = raw.name.unwrap_or_else(|| raw.kind.default_name.into());
         check_name(&at.key("name"), &name)?;
         if platforms.iter().any(|p| p.name == name) {
             return Err(at.key("name").error(format!(
                 "a second platform named `{name}`: platform names must be unique"
             )));
         }
-        platforms.push(PlatformConfig { name, model });
+        platforms.push(PlatformConfig { name, config });
     }
 
     let platform_names: Vec<String> = platforms.iter().map(|p| p.name.clone()).collect();
@@ -533,26 +691,6 @@ pub(crate) fn field_error(src: &str, file: &Path, e: FieldError) -> Error {
         field: (!e.path.0.is_empty()).then(|| e.path.to_string()),
         message: e.message,
     }
-}
-
-/// `name` reduced to one safe path component: letters, digits, `-`, `_` and
-/// `.` kept, anything else replaced by `_`, no leading dot, at most 100 bytes.
-pub fn sanitize_name(name: &str) -> String {
-    let mut s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    while s.starts_with('.') {
-        s.replace_range(..1, "_");
-    }
-    s.truncate(100);
-    if s.is_empty() { "scenario".into() } else { s }
 }
 
 #[cfg(test)]

@@ -10,13 +10,15 @@
 use std::path::Path;
 
 use crate::error::{Error, FieldError, FieldPath, Result};
-use crate::scenario::{RawScenario, Scenario, field_error, raw_from_table};
+use crate::scenario::{
+    RawPlatform, RawScenario, Scenario, field_error, raw_from_table, read_platforms_plain,
+};
 
 /// Most points one sweep may have.
 pub const MAX_POINTS: usize = 10_000;
 
 /// One point of a sweep.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Point {
     /// Row-major index over the sorted sweep keys.
     pub id: usize,
@@ -130,7 +132,7 @@ fn set_in(
 pub(crate) fn expand(
     src: &str,
     file: &Path,
-    validate: impl Fn(RawScenario) -> std::result::Result<Scenario, FieldError>,
+    validate: impl Fn(RawScenario, Vec<RawPlatform>) -> std::result::Result<Scenario, FieldError>,
 ) -> Result<Vec<Point>> {
     let at = |key: &str, msg: String| {
         field_error(
@@ -212,14 +214,16 @@ pub(crate) fn expand(
             .map(|(k, v)| format!("{k} = {v}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let raw = raw_from_table(t)
-            .map_err(|m| at(&keys[0].0, format!("at sweep point {id} ({label}): {m}")))?;
-        let scenario = validate(raw).map_err(|e| {
+        let in_point = |e: FieldError| {
             at(
                 &keys[0].0,
                 format!("at sweep point {id} ({label}): `{}`: {}", e.path, e.message),
             )
-        })?;
+        };
+        let platforms = read_platforms_plain(&t).map_err(in_point)?;
+        let raw = raw_from_table(t)
+            .map_err(|m| at(&keys[0].0, format!("at sweep point {id} ({label}): {m}")))?;
+        let scenario = validate(raw, platforms).map_err(in_point)?;
         points.push(Point {
             id,
             params,

@@ -18,7 +18,7 @@ use crate::time::SimTime;
 /// inter-arrival times stay at 10 ns or more.
 pub const MAX_RATE_PER_S: f64 = 1e8;
 
-/// Shortest mean MMPP state duration [s].
+/// Shortest mean MMPP state duration \[s\].
 pub const MIN_SOJOURN_S: f64 = 1e-3;
 
 /// An arrival process as written in a scenario file (`workload.arrival`).
@@ -96,7 +96,7 @@ pub struct MmppState {
 /// A stretch of time with a linearly changing rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Segment {
-    /// Start and end [s].
+    /// Start and end \[s\].
     pub start: f64,
     pub end: f64,
     /// Rate at the start and at the end [1/s].
@@ -125,7 +125,7 @@ pub enum ArrivalProcess {
         period: f64,
         peak: f64,
     },
-    /// States visited cyclically in order: (rate [1/s], mean sojourn [s]).
+    /// States visited cyclically in order: (rate [1/s], mean sojourn \[s\]).
     Mmpp {
         states: Vec<(f64, f64)>,
     },
@@ -315,7 +315,7 @@ impl ArrivalProcess {
         }
     }
 
-    /// Expected number of arrivals in [0, horizon) [requests].
+    /// Expected number of arrivals in [0, horizon) \[requests\].
     pub fn expected_count(&self, horizon_s: f64) -> f64 {
         match self {
             ArrivalProcess::Constant { rate } => (rate * horizon_s).ceil(),
@@ -361,14 +361,14 @@ fn diurnal_rate(mean: f64, amplitude: f64, period: f64, peak: f64, t: f64) -> f6
 pub struct ArrivalGen {
     process: ArrivalProcess,
     rng: SimRng,
-    /// Time of the last arrival, or where generation resumes [s].
+    /// Time of the last arrival, or where generation resumes \[s\].
     t: f64,
     horizon: f64,
     horizon_time: SimTime,
     /// Arrivals emitted (constant) / current segment or state index.
     k: u64,
     idx: usize,
-    /// End of the current MMPP state [s].
+    /// End of the current MMPP state \[s\].
     state_end: f64,
     done: bool,
 }

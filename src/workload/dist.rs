@@ -16,7 +16,7 @@ use crate::time::SimDuration;
 /// The standard normal quantile at 0.99, used to turn (median, p99) into sigma.
 const Z_99: f64 = 2.326_347_874_040_840_8;
 
-/// Longest duration any distribution may produce or be configured with [s]
+/// Longest duration any distribution may produce or be configured with \[s\]
 /// (about 31.7 years): keeps every nanosecond sum far from `u64` overflow.
 pub const MAX_DURATION_S: f64 = 1e9;
 
@@ -294,7 +294,7 @@ impl DistSpec {
 }
 
 impl Dist {
-    /// The lognormal with the given median and 99th percentile [s].
+    /// The lognormal with the given median and 99th percentile \[s\].
     pub fn lognormal(median_s: f64, p99_s: f64) -> Dist {
         Dist::Lognormal {
             mu: libm::log(median_s),
@@ -339,7 +339,7 @@ impl Dist {
         SimDuration::from_secs_f64(secs)
     }
 
-    /// The distribution's mean [s] (for the capped Pareto, of the capped variable).
+    /// The distribution's mean \[s\] (for the capped Pareto, of the capped variable).
     pub fn mean_s(&self) -> f64 {
         match self {
             Dist::Constant(d) => d.as_secs_f64(),

@@ -36,7 +36,7 @@ pub struct Function {
     pub name: String,
     pub arrival: ArrivalProcess,
     pub work: Dist,
-    /// Lambda memory given by a trace for this function [MB].
+    /// Lambda memory given by a trace for this function \[MB\].
     pub memory_mb: Option<u32>,
 }
 

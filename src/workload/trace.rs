@@ -24,7 +24,7 @@ use crate::rng::{SimRng, stream};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::dist::Dist;
 
-/// Rows a file may be out of order by before replay gives up [rows].
+/// Rows a file may be out of order by before replay gives up \[rows\].
 pub const REORDER_WINDOW: usize = 100_000;
 
 /// `path` (and the other file fields): one file or several in sequence.
@@ -89,7 +89,7 @@ pub struct Trace {
     pub durations: Vec<PathBuf>,
     pub memory: Vec<PathBuf>,
     pub time_scale: f64,
-    /// Window on trace time [s].
+    /// Window on trace time \[s\].
     pub start_s: f64,
     pub end_s: f64,
     pub rate_scale: f64,
@@ -113,7 +113,7 @@ pub struct TraceFunction {
     pub invocations: u64,
     /// Work from the Azure 2019 durations file (percentiles).
     pub work: Option<Dist>,
-    /// Lambda memory from the trace (`memory_mb` column or Azure app memory) [MB].
+    /// Lambda memory from the trace (`memory_mb` column or Azure app memory) \[MB\].
     pub memory_mb: Option<u32>,
 }
 
@@ -166,7 +166,7 @@ fn missing_column(file: &Path, name: &str, headers: &[String]) -> Error {
 /// One parsed row of a per-invocation trace (csv, azure2021).
 #[derive(Debug, Clone)]
 struct Row<'a> {
-    /// Arrival in trace time [s].
+    /// Arrival in trace time \[s\].
     t: f64,
     /// Borrowed from the record where possible: no allocation per row.
     function: std::borrow::Cow<'a, str>,

@@ -202,7 +202,11 @@ const BAD: &[(&str, &str, &[&str])] = &[
     (
         "unknown platform kind",
         "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"fargate\"\n",
-        &["unknown variant `fargate`", "lambda"],
+        &[
+            "bad.toml:5:",
+            "unknown platform kind `fargate`",
+            "lambda, kubernetes",
+        ],
     ),
     (
         "no platforms",
@@ -261,7 +265,7 @@ const BAD: &[(&str, &str, &[&str])] = &[
     (
         "HPA scaling on Lambda",
         "seed = 1\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"lambda\"\nscaling = { kind = \"hpa\" }\n",
-        &["platforms[0].scaling", "Kubernetes"],
+        &["bad.toml:6:", "platforms[0].scaling", "per_function"],
     ),
     ("not TOML", "seed = = 1\n", &["bad.toml:1:"]),
 ];

@@ -4,12 +4,12 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use surgesim::cost::Bill;
 use surgesim::engine::{self, Clock};
 use surgesim::metrics::{Recorder, RequestLog};
-use surgesim::platform::Bill;
 use surgesim::platform::lambda::Lambda;
 use surgesim::rng::stream;
-use surgesim::scenario::{self, Model, Overrides, Scenario};
+use surgesim::scenario::{self, Overrides, Scenario};
 use surgesim::time::{SimDuration, SimTime};
 use surgesim::workload::Request;
 
@@ -77,7 +77,7 @@ pub fn lambda_scenario(platform: &str, functions: &[&str], horizon_s: f64) -> Sc
 /// Runs the scenario's first (Lambda) platform on `requests`:
 /// (arrival [s], function index, work [ms]). Rows come back in request order.
 pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Recorder, Bill) {
-    let Model::Lambda(cfg) = &s.platforms[0].model else {
+    let Some(cfg) = s.platforms[0].get::<surgesim::platform::lambda::LambdaConfig>() else {
         panic!("the first platform is not Lambda")
     };
     let reqs: Vec<Request> = requests
@@ -105,12 +105,19 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
         interval: s.interval,
     };
     let lambda = Lambda::new(
-        (**cfg).clone(),
+        cfg.clone(),
         &[],
         stream(1, 0, "platform/l/init"),
         stream(1, 0, "platform/l/retry"),
     );
-    let (mut rec, bill) = engine::run(lambda, reqs.into_iter(), clock, rec);
+    let (mut rec, bill) = engine::run(
+        lambda,
+        reqs.into_iter(),
+        clock,
+        rec,
+        &engine::CancelToken::never(),
+    )
+    .unwrap();
     drop(rec.take_log());
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let mut rows = parse_rows(&text);

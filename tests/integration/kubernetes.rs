@@ -23,7 +23,7 @@ fn run(src: &str, requests: bool) -> (Vec<RunSummary>, Vec<Vec<String>>, String)
 
 /// Column `name` of timeseries.csv.
 fn col(name: &str) -> usize {
-    surgesim::output::csv::TIMESERIES_COLUMNS
+    surgesim::report::csv::timeseries_columns()
         .iter()
         .position(|c| *c == name)
         .unwrap()
@@ -391,7 +391,8 @@ fn behaviour_rules_may_sit_inside_behavior_or_directly_in_the_hpa_table() {
     };
     let stab = |hpa: &str| {
         let s = scenario::parse(&src(hpa), Path::new("b.toml"), Overrides::default()).unwrap();
-        let surgesim::scenario::Model::Kubernetes(k) = &s.platforms[0].model else {
+        let Some(k) = s.platforms[0].get::<surgesim::platform::kubernetes::KubernetesConfig>()
+        else {
             panic!("kubernetes")
         };
         let PodScaling::Hpa(h) = &k.scaling else {

@@ -74,7 +74,7 @@ fn the_running_cost_prices_executing_provisioned_requests_at_the_provisioned_rat
             .iter()
             .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
             .unwrap()
-            .snap
+            .gauges
             .cost_usd
     };
     let step = cost_at(5.0) - cost_at(4.0);

@@ -153,8 +153,9 @@ proptest! {
             } else {
                 prop_assert!(r.nodes.unwrap().peak <= u64::from(max_n));
                 for row in r.series.iter().flat_map(|s| &s.rows) {
-                    prop_assert!(row.snap.pods_desired.unwrap() <= u64::from(max_r));
-                    prop_assert!(row.snap.nodes.unwrap() + row.snap.nodes_provisioning.unwrap() <= u64::from(max_n));
+                    let g = |name| r.gauge(row, name).unwrap();
+                    prop_assert!(g("pods_desired") <= u64::from(max_r));
+                    prop_assert!(g("nodes") + g("nodes_provisioning") <= u64::from(max_n));
                 }
             }
         }
@@ -289,7 +290,7 @@ fn a_failing_writer_is_reported_not_swallowed() {
         "lambda",
         vec!["default".to_string()].into(),
     );
-    let mut r = surgesim::runner::run_platform(&s, &s.platforms[0], 0, Some(log));
+    let mut r = surgesim::experiment::run_platform(&s, &s.platforms[0], 0, Some(log));
     let err = r
         .rec
         .take_log()

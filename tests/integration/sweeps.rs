@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use surgesim::experiment::run_platform;
 use surgesim::metrics::summary::interval;
-use surgesim::runner::run_platform;
 use surgesim::scenario::{self, Overrides};
 
 const SWEEP: &str = r#"

@@ -5,6 +5,7 @@
 //! Defaults and their sources are in `shared/platform-facts.md` sections 5
 //! (HPA), 6.1 (cluster autoscaler), 7 (pod startup) and 8 (prices).
 
+pub mod config;
 pub mod hpa;
 pub mod nodes;
 pub mod pod;
@@ -12,599 +13,65 @@ pub mod pod;
 use std::collections::{BTreeSet, VecDeque};
 
 use rand::RngExt;
-use serde::Deserialize;
 
-use crate::cost::{Cost, MONTH_S};
-use crate::engine::Sim;
-use crate::error::{FieldError, FieldPath};
-use crate::metrics::{Outcome, Snapshot};
+use crate::cost::{Bill, Cost, MONTH_S};
+use crate::engine::{self, Cancelled, Ctx, Model};
+use crate::metrics::{Gauges, Outcome, Recorder};
+use std::sync::Arc;
+
+use crate::error::FieldError;
+use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
-use crate::time::{SimDuration, SimTime};
+use crate::time::SimTime;
 use crate::workload::Request;
-use crate::workload::dist::{Dist, DistSpec};
 
-use super::{Bill, Platform, PlatformSpec, ScalingSpec};
-use hpa::{Hpa, HpaConfig, Metric, PodSample, Policy, PolicyKind, Rules, Select};
-use nodes::{Instance, Node, NodeState, billed_seconds, catalogue};
+pub use config::{AutoscalerConfig, KubernetesConfig, KubernetesSpec, LoadBalancer, PodScaling};
+use hpa::{Hpa, HpaConfig, Metric, PodSample};
+use nodes::{Node, NodeState, billed_seconds};
 use pod::{Admission, Done, Server};
 
-// ---------------------------------------------------------------------------
-// Scenario fields
+/// The registry entry of `kind = "kubernetes"`.
+pub const KIND: Kind = Kind {
+    name: "kubernetes",
+    default_name: "kubernetes",
+    gauges: &[
+        "pods_desired",
+        "pods_ready",
+        "pods_pending",
+        "nodes",
+        "nodes_provisioning",
+    ],
+    capacity: &["pods_ready"],
+    capacity_label: "ready pods",
+    has_nodes: true,
+    fields: fields_of::<KubernetesSpec>,
+    read: read_spec::<KubernetesSpec>,
+};
 
-/// `pod = { ... }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PodSpec {
-    cpu: Option<f64>,
-    memory_mb: Option<f64>,
-    concurrency: Option<i64>,
-    queue_capacity: Option<i64>,
-    startup: Option<DistSpec>,
-}
-
-/// `load_balancer = "..."`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadBalancer {
-    RoundRobin,
-    Random,
-    LeastOutstanding,
-}
-
-/// `scaling = { kind = "hpa", ... }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct HpaSpec {
-    min_replicas: Option<i64>,
-    max_replicas: Option<i64>,
-    metric: Option<MetricName>,
-    target: Option<f64>,
-    sync_period_s: Option<f64>,
-    metric_window_s: Option<f64>,
-    metric_delay_s: Option<f64>,
-    tolerance: Option<f64>,
-    cpu_initialization_s: Option<f64>,
-    initial_readiness_delay_s: Option<f64>,
-    behavior: Option<BehaviorSpec>,
-    /// `scale_up` / `scale_down` may also sit directly in the HPA table.
-    scale_up: Option<RulesSpec>,
-    scale_down: Option<RulesSpec>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum MetricName {
-    Cpu,
-    Concurrency,
-    Rps,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BehaviorSpec {
-    scale_up: Option<RulesSpec>,
-    scale_down: Option<RulesSpec>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RulesSpec {
-    stabilization_s: Option<f64>,
-    select: Option<SelectName>,
-    policies: Option<Vec<PolicySpec>>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum SelectName {
-    Max,
-    Min,
-    Disabled,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicySpec {
-    #[serde(rename = "type")]
-    kind: PolicyName,
-    value: i64,
-    period_s: f64,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum PolicyName {
-    Pods,
-    Percent,
-}
-
-/// `scaling = { kind = "fixed", replicas = 3 }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FixedSpec {
-    replicas: Option<i64>,
-}
-
-/// `nodes = { ... }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NodesSpec {
-    instance: Option<InstanceSpec>,
-    initial: Option<i64>,
-    min: Option<i64>,
-    max: Option<i64>,
-    autoscaler: Option<AutoscalerName>,
-    scan_interval_s: Option<f64>,
-    provision: Option<DistSpec>,
-    utilization_threshold: Option<f64>,
-    unneeded_s: Option<f64>,
-    delay_after_add_s: Option<f64>,
-    system_reserved_cpu: Option<f64>,
-    system_reserved_mb: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum InstanceSpec {
-    Named(String),
-    Custom(CustomInstance),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomInstance {
-    vcpu: f64,
-    memory_mb: f64,
-    usd_per_hour: f64,
-    max_pods: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum AutoscalerName {
-    ClusterAutoscaler,
-    None,
-}
-
-// ---------------------------------------------------------------------------
-// Validated configuration
-
-/// How many pods the deployment wants.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PodScaling {
-    Fixed(u32),
-    Hpa(HpaConfig),
-}
-
-/// Cluster-autoscaler settings (platform-facts 6.1).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AutoscalerConfig {
-    pub scan_interval: SimDuration,
-    /// Launch request to node ready.
-    pub provision: Dist,
-    pub utilization_threshold: f64,
-    pub unneeded: SimDuration,
-    pub delay_after_add: SimDuration,
-}
-
-/// A validated Kubernetes configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KubernetesConfig {
-    /// Pod CPU request and limit [millicores].
-    pub pod_cpu_m: u64,
-    pub pod_memory_mb: u64,
-    pub concurrency: u32,
-    pub queue_capacity: u32,
-    /// Placement to ready.
-    pub startup: Dist,
-    pub load_balancer: LoadBalancer,
-    pub scaling: PodScaling,
-    pub instance: Instance,
-    /// Allocatable per node [millicores, MB].
-    pub node_cpu_m: u64,
-    pub node_memory_mb: u64,
-    pub initial_nodes: u32,
-    pub min_nodes: u32,
-    pub max_nodes: u32,
-    pub autoscaler: Option<AutoscalerConfig>,
-    pub control_plane_usd_per_hour: f64,
-    pub load_balancer_usd_per_hour: f64,
-}
-
-fn int_in(path: &FieldPath, name: &str, v: i64, min: i64, max: i64) -> Result<u32, FieldError> {
-    if v < min || v > max {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be between {min} and {max}")));
-    }
-    Ok(v as u32)
-}
-
-fn num_in(path: &FieldPath, name: &str, v: f64, min: f64, max: f64) -> Result<f64, FieldError> {
-    if !(v.is_finite() && v >= min && v <= max) {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be between {min} and {max}")));
-    }
-    Ok(v)
-}
-
-fn secs_in(
-    path: &FieldPath,
-    name: &str,
-    v: f64,
-    min: f64,
-    max: f64,
-) -> Result<SimDuration, FieldError> {
-    num_in(path, name, v, min, max).map(SimDuration::from_secs_f64)
-}
-
-impl RulesSpec {
-    fn compile(&self, path: &FieldPath, default: Rules) -> Result<Rules, FieldError> {
-        let stabilization = match self.stabilization_s {
-            Some(v) => secs_in(path, "stabilization_s", v, 0.0, 3600.0)?,
-            None => default.stabilization,
-        };
-        let select = match self.select {
-            None => default.select,
-            Some(SelectName::Max) => Select::Max,
-            Some(SelectName::Min) => Select::Min,
-            Some(SelectName::Disabled) => Select::Disabled,
-        };
-        let policies = match &self.policies {
-            None => default.policies,
-            Some(ps) => {
-                let ppath = path.key("policies");
-                if ps.is_empty() && select != Select::Disabled {
-                    return Err(ppath.error(
-                        "no policies: give at least one { type, value, period_s }, or \
-                         select = \"disabled\"",
-                    ));
-                }
-                ps.iter()
-                    .enumerate()
-                    .map(|(i, p)| {
-                        let at = ppath.index(i);
-                        Ok(Policy {
-                            kind: match p.kind {
-                                PolicyName::Pods => PolicyKind::Pods,
-                                PolicyName::Percent => PolicyKind::Percent,
-                            },
-                            value: int_in(&at, "value", p.value, 1, 100_000)?,
-                            // The API allows 1 to 1800 s (platform-facts 5.3).
-                            period: secs_in(&at, "period_s", p.period_s, 1.0, 1800.0)?,
-                        })
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        Ok(Rules {
-            stabilization,
-            select,
-            policies,
-        })
+impl PlatformSpec for KubernetesSpec {
+    fn validate(&self, s: &Setting) -> Result<Arc<dyn Platform>, FieldError> {
+        Ok(Arc::new(self.to_config(s.path)?))
     }
 }
 
-impl HpaSpec {
-    fn compile(&self, path: &FieldPath) -> Result<HpaConfig, FieldError> {
-        // minReplicas defaults to 1 (defaults.go); maxReplicas is required by
-        // the API, here it defaults to 10.
-        let min_replicas = int_in(
-            path,
-            "min_replicas",
-            self.min_replicas.unwrap_or(1),
-            1,
-            100_000,
-        )?;
-        let max_replicas = int_in(
-            path,
-            "max_replicas",
-            self.max_replicas.unwrap_or(10),
-            1,
-            100_000,
-        )?;
-        if min_replicas > max_replicas {
-            return Err(path.key("min_replicas").error(format!(
-                "min_replicas = {min_replicas} is greater than max_replicas = {max_replicas}"
-            )));
-        }
-        let metric = match self.metric.unwrap_or(MetricName::Cpu) {
-            MetricName::Cpu => Metric::Cpu,
-            MetricName::Concurrency => Metric::Concurrency,
-            MetricName::Rps => Metric::Rps,
-        };
-        // Default target: 80 % CPU (autoscaling.DefaultCPUUtilization,
-        // platform-facts 5.1, which marks the constant's value UNVERIFIED).
-        let target = match (self.target, metric) {
-            (Some(t), Metric::Cpu) => num_in(path, "target", t, 0.01, 10.0)?,
-            (Some(t), _) => num_in(path, "target", t, 1e-6, 1e9)?,
-            (None, Metric::Cpu) => 0.8,
-            (None, _) => {
-                return Err(path.key("target").error(
-                    "missing: a concurrency or rps metric needs a per-pod target, e.g. target = 5",
-                ));
-            }
-        };
-        let d = |v: Option<f64>, default: f64| v.unwrap_or(default);
-        let window = secs_in(
-            path,
-            "metric_window_s",
-            d(self.metric_window_s, 15.0),
-            0.001,
-            3600.0,
-        )?;
-        if self.behavior.is_some() && (self.scale_up.is_some() || self.scale_down.is_some()) {
-            return Err(path.key("behavior").error(
-                "give scale_up / scale_down either inside behavior = { ... } or directly, not both",
-            ));
-        }
-        let (up_spec, down_spec, at) = match &self.behavior {
-            Some(b) => (&b.scale_up, &b.scale_down, path.key("behavior")),
-            None => (&self.scale_up, &self.scale_down, path.clone()),
-        };
-        let up = match up_spec {
-            Some(r) => r.compile(&at.key("scale_up"), Rules::default_up())?,
-            None => Rules::default_up(),
-        };
-        let down = match down_spec {
-            Some(r) => r.compile(&at.key("scale_down"), Rules::default_down())?,
-            None => Rules::default_down(),
-        };
-        // Accepted (SPEC 4) and checked, but without effect: it concerns pods
-        // that lose readiness, which this model's pods never do (README).
-        secs_in(
-            path,
-            "initial_readiness_delay_s",
-            d(self.initial_readiness_delay_s, 30.0),
-            0.0,
-            86_400.0,
-        )?;
-        Ok(HpaConfig {
-            min_replicas,
-            max_replicas,
-            metric,
-            target,
-            sync_period: secs_in(
-                path,
-                "sync_period_s",
-                d(self.sync_period_s, 15.0),
-                0.001,
-                3600.0,
-            )?,
-            metric_window: window,
-            metric_delay: secs_in(
-                path,
-                "metric_delay_s",
-                d(self.metric_delay_s, 15.0),
-                0.0,
-                3600.0,
-            )?,
-            tolerance: num_in(path, "tolerance", d(self.tolerance, 0.1), 0.0, 0.99)?,
-            cpu_initialization: secs_in(
-                path,
-                "cpu_initialization_s",
-                d(self.cpu_initialization_s, 300.0),
-                0.0,
-                86_400.0,
-            )?,
-            scale_up: up,
-            scale_down: down,
-        })
+impl Platform for KubernetesConfig {
+    fn kind(&self) -> &'static Kind {
+        &KIND
     }
-}
 
-impl PlatformSpec {
-    /// Validates the Kubernetes platform at `path`.
-    pub fn kubernetes(&self, path: &FieldPath) -> Result<KubernetesConfig, FieldError> {
-        let pod_path = path.key("pod");
-        let pod = self.pod.clone().unwrap_or(PodSpec {
-            cpu: None,
-            memory_mb: None,
-            concurrency: None,
-            queue_capacity: None,
-            startup: None,
-        });
-        let cpu = num_in(&pod_path, "cpu", pod.cpu.unwrap_or(1.0), 0.001, 1000.0)?;
-        let pod_cpu_m = (cpu * 1000.0).round() as u64;
-        let pod_memory_mb = num_in(
-            &pod_path,
-            "memory_mb",
-            pod.memory_mb.unwrap_or(1024.0),
-            1.0,
-            1e7,
-        )?
-        .round() as u64;
-        let concurrency = int_in(
-            &pod_path,
-            "concurrency",
-            pod.concurrency.unwrap_or(8),
-            1,
-            1_000_000,
-        )?;
-        let queue_capacity = int_in(
-            &pod_path,
-            "queue_capacity",
-            pod.queue_capacity.unwrap_or(100),
-            0,
-            100_000_000,
-        )?;
-        // SPEC 4's default, median 6 s, p99 20 s: our reading of platform-facts
-        // 7, whose suggestion is [DERIVED] (scheduling and container start
-        // within the 5 s SLO, plus 5-30 s of image pull, plus app readiness).
-        let startup = match &pod.startup {
-            Some(d) => d.compile(&pod_path.key("startup"))?,
-            None => Dist::lognormal(6.0, 20.0),
-        };
-        let scaling = match &self.scaling {
-            None => PodScaling::Fixed(1),
-            Some(ScalingSpec::Fixed(f)) => PodScaling::Fixed(int_in(
-                &path.key("scaling"),
-                "replicas",
-                f.replicas.unwrap_or(1),
-                0,
-                100_000,
-            )?),
-            Some(ScalingSpec::Hpa(h)) => PodScaling::Hpa(h.compile(&path.key("scaling"))?),
-            Some(_) => {
-                return Err(path.key("scaling").error(
-                    "a Kubernetes platform scales with { kind = \"fixed\", replicas = N } or \
-                     { kind = \"hpa\", ... }; per_function and legacy are Lambda's",
-                ));
-            }
-        };
+    fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
+        let k8s = Kubernetes::new(
+            self.clone(),
+            input.functions.len(),
+            input.streams.named("startup"),
+            input.streams.named("provision"),
+            input.streams.named("lb"),
+        );
+        engine::run(k8s, input.requests, input.clock, input.rec, input.cancel)
+    }
 
-        let npath = path.key("nodes");
-        let nodes = self.nodes.clone().unwrap_or(NodesSpec {
-            instance: None,
-            initial: None,
-            min: None,
-            max: None,
-            autoscaler: None,
-            scan_interval_s: None,
-            provision: None,
-            utilization_threshold: None,
-            unneeded_s: None,
-            delay_after_add_s: None,
-            system_reserved_cpu: None,
-            system_reserved_mb: None,
-        });
-        let instance = match &nodes.instance {
-            None => catalogue().remove(0),
-            Some(InstanceSpec::Named(name)) => catalogue()
-                .into_iter()
-                .find(|i| &i.name == name)
-                .ok_or_else(|| {
-                    let names: Vec<String> = catalogue().into_iter().map(|i| i.name).collect();
-                    npath.key("instance").error(format!(
-                        "unknown instance type `{name}`: the catalogue has {}; or give \
-                         {{ vcpu, memory_mb, usd_per_hour, max_pods }}",
-                        names.join(", ")
-                    ))
-                })?,
-            Some(InstanceSpec::Custom(c)) => {
-                let ip = npath.key("instance");
-                Instance {
-                    name: "custom".into(),
-                    vcpu: num_in(&ip, "vcpu", c.vcpu, 0.001, 10_000.0)?,
-                    memory_mb: num_in(&ip, "memory_mb", c.memory_mb, 1.0, 1e9)?,
-                    usd_per_hour: num_in(&ip, "usd_per_hour", c.usd_per_hour, 0.0, 1e6)?,
-                    max_pods: int_in(&ip, "max_pods", c.max_pods, 1, 100_000)?,
-                }
-            }
-        };
-        let reserved_cpu = num_in(
-            &npath,
-            "system_reserved_cpu",
-            nodes.system_reserved_cpu.unwrap_or(0.0),
-            0.0,
-            instance.vcpu,
-        )?;
-        let reserved_mb = num_in(
-            &npath,
-            "system_reserved_mb",
-            nodes.system_reserved_mb.unwrap_or(0.0),
-            0.0,
-            instance.memory_mb,
-        )?;
-        let node_cpu_m = ((instance.vcpu - reserved_cpu) * 1000.0).round() as u64;
-        let node_memory_mb = (instance.memory_mb - reserved_mb).round() as u64;
-        if pod_cpu_m > node_cpu_m || pod_memory_mb > node_memory_mb {
-            return Err(pod_path.error(format!(
-                "a pod requesting {cpu} CPU and {pod_memory_mb} MB fits on no node: a {} node \
-                 has {} CPU and {node_memory_mb} MB allocatable; use smaller pods or a larger \
-                 instance",
-                instance.name,
-                node_cpu_m as f64 / 1000.0
-            )));
-        }
-        let min_nodes = int_in(&npath, "min", nodes.min.unwrap_or(1), 0, 100_000)?;
-        let max_nodes = int_in(&npath, "max", nodes.max.unwrap_or(20), 1, 100_000)?;
-        if min_nodes > max_nodes {
-            return Err(npath.key("min").error(format!(
-                "min = {min_nodes} is greater than max = {max_nodes}"
-            )));
-        }
-        let initial_nodes = int_in(&npath, "initial", nodes.initial.unwrap_or(2), 0, 100_000)?;
-        if initial_nodes < min_nodes || initial_nodes > max_nodes {
-            return Err(npath.key("initial").error(format!(
-                "initial = {initial_nodes} must be between min ({min_nodes}) and max ({max_nodes})"
-            )));
-        }
-        let autoscaler = match nodes
-            .autoscaler
-            .unwrap_or(AutoscalerName::ClusterAutoscaler)
-        {
-            AutoscalerName::None => None,
-            AutoscalerName::ClusterAutoscaler => Some(AutoscalerConfig {
-                scan_interval: secs_in(
-                    &npath,
-                    "scan_interval_s",
-                    nodes.scan_interval_s.unwrap_or(10.0),
-                    0.001,
-                    3600.0,
-                )?,
-                // SPEC 4's default, median 120 s, p99 300 s. Platform-facts 6.1
-                // has no vendor number: it suggests 60-120 s from launch request
-                // to node ready and 2-5 min including the autoscaler's reaction
-                // [UNVERIFIED reports], so this sits at the slow end.
-                provision: match &nodes.provision {
-                    Some(d) => d.compile(&npath.key("provision"))?,
-                    None => Dist::lognormal(120.0, 300.0),
-                },
-                utilization_threshold: num_in(
-                    &npath,
-                    "utilization_threshold",
-                    nodes.utilization_threshold.unwrap_or(0.5),
-                    0.0,
-                    1.0,
-                )?,
-                unneeded: secs_in(
-                    &npath,
-                    "unneeded_s",
-                    nodes.unneeded_s.unwrap_or(600.0),
-                    0.0,
-                    1e7,
-                )?,
-                delay_after_add: secs_in(
-                    &npath,
-                    "delay_after_add_s",
-                    nodes.delay_after_add_s.unwrap_or(600.0),
-                    0.0,
-                    1e7,
-                )?,
-            }),
-        };
-        let usd = |name: &str, v: Option<f64>, default: f64| {
-            num_in(path, name, v.unwrap_or(default), 0.0, 1e6)
-        };
-        Ok(KubernetesConfig {
-            pod_cpu_m,
-            pod_memory_mb,
-            concurrency,
-            queue_capacity,
-            startup,
-            load_balancer: self.load_balancer.unwrap_or(LoadBalancer::RoundRobin),
-            scaling,
-            instance,
-            node_cpu_m,
-            node_memory_mb,
-            initial_nodes,
-            min_nodes,
-            max_nodes,
-            autoscaler,
-            // EKS standard support: $0.10 per cluster-hour (platform-facts 8).
-            control_plane_usd_per_hour: usd(
-                "control_plane_usd_per_hour",
-                self.control_plane_usd_per_hour,
-                0.10,
-            )?,
-            load_balancer_usd_per_hour: usd(
-                "load_balancer_usd_per_hour",
-                self.load_balancer_usd_per_hour,
-                0.0,
-            )?,
-        })
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
@@ -718,7 +185,7 @@ pub struct Kubernetes {
 }
 
 impl Kubernetes {
-    /// The platform at t = 0 (call [`Platform::start`] before events).
+    /// The platform at t = 0 (call [`Model::start`] before events).
     /// One deployment per function (`functions` of them), each starting at
     /// its fixed replicas or the HPA's minimum.
     pub fn new(
@@ -800,7 +267,7 @@ impl Kubernetes {
         id
     }
 
-    fn launch_node(&mut self, now: SimTime, ready: bool, sim: &mut Sim<KubernetesEvent>) {
+    fn launch_node(&mut self, now: SimTime, ready: bool, cx: &mut Ctx<KubernetesEvent>) {
         let mut node = Node::new(
             now,
             self.cfg.node_cpu_m,
@@ -817,14 +284,14 @@ impl Kubernetes {
                 .as_ref()
                 .expect("only the autoscaler launches nodes");
             let delay = ca.provision.sample(&mut self.provision_rng);
-            sim.schedule(now + delay, KubernetesEvent::NodeReady(id));
+            cx.schedule(now + delay, KubernetesEvent::NodeReady(id));
         }
         self.nodes.push(node);
-        sim.rec.nodes.set(now, self.live_nodes());
+        cx.rec.nodes.set(now, self.live_nodes());
     }
 
     /// Places pending pods first-fit on ready nodes, oldest pod first.
-    fn schedule_pending(&mut self, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+    fn schedule_pending(&mut self, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
         let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
         let mut still = VecDeque::new();
         while let Some(p) = self.pending.pop_front() {
@@ -841,7 +308,7 @@ impl Kubernetes {
                     pod.started = Some(now);
                     pod.touched = now;
                     let delay = self.cfg.startup.sample(&mut self.startup_rng);
-                    sim.schedule(now + delay, KubernetesEvent::PodReady(p));
+                    cx.schedule(now + delay, KubernetesEvent::PodReady(p));
                 }
                 None => still.push_back(p),
             }
@@ -875,40 +342,40 @@ impl Kubernetes {
     }
 
     /// Frees a pod's node capacity; removes a draining node left empty.
-    fn release_node(&mut self, p: u32, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+    fn release_node(&mut self, p: u32, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
         if let Some(n) = self.pods[p as usize].node.take() {
             let node = &mut self.nodes[n as usize];
             node.remove(self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
             if node.state == NodeState::Draining && node.pods == 0 {
                 node.state = NodeState::Removed;
                 node.removed = Some(now);
-                sim.rec.nodes.set(now, self.live_nodes());
+                cx.rec.nodes.set(now, self.live_nodes());
             }
         }
     }
 
-    fn finalize(&mut self, p: u32, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
-        self.release_node(p, now, sim);
+    fn finalize(&mut self, p: u32, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
+        self.release_node(p, now, cx);
         self.gone(p);
-        sim.rec.instances.set(now, self.live_pods());
-        self.schedule_pending(now, sim);
+        cx.rec.instances.set(now, self.live_pods());
+        self.schedule_pending(now, cx);
     }
 
     /// Takes a pod out of service: pending and starting pods go at once,
     /// ready ones drain what they hold first.
-    fn stop_pod(&mut self, p: u32, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+    fn stop_pod(&mut self, p: u32, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
         match self.pods[p as usize].state {
             PodState::Pending => {
                 self.pending.retain(|&q| q != p);
                 self.gone(p);
-                sim.rec.instances.set(now, self.live_pods());
+                cx.rec.instances.set(now, self.live_pods());
             }
-            PodState::Starting => self.finalize(p, now, sim),
+            PodState::Starting => self.finalize(p, now, cx),
             PodState::Ready => {
                 self.leave_load_balancer(p);
                 self.pods[p as usize].state = PodState::Terminating;
                 if self.pods[p as usize].server.outstanding() == 0 {
-                    self.finalize(p, now, sim);
+                    self.finalize(p, now, cx);
                 }
             }
             PodState::Terminating | PodState::Gone => {}
@@ -916,7 +383,7 @@ impl Kubernetes {
     }
 
     /// Brings deployment `d` to its desired pods (terminating ones not counted).
-    fn reconcile(&mut self, d: usize, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+    fn reconcile(&mut self, d: usize, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
         let desired = self.deployments[d].desired;
         let active: Vec<u32> = self.deployments[d]
             .live
@@ -934,8 +401,8 @@ impl Kubernetes {
             for _ in have..desired {
                 self.new_pod(now, d);
             }
-            sim.rec.instances.set(now, self.live_pods());
-            self.schedule_pending(now, sim);
+            cx.rec.instances.set(now, self.live_pods());
+            self.schedule_pending(now, cx);
         } else if have > desired {
             // The ReplicaSet's deletion order: unscheduled, then not ready,
             // then the most recently ready (newest first within each).
@@ -946,7 +413,7 @@ impl Kubernetes {
                 (pod.state, newest, std::cmp::Reverse(p))
             });
             for &p in victims.iter().take((have - desired) as usize) {
-                self.stop_pod(p, now, sim);
+                self.stop_pod(p, now, cx);
             }
         }
     }
@@ -975,7 +442,7 @@ impl Kubernetes {
         p: u32,
         before: (usize, usize, u32),
         now: SimTime,
-        sim: &mut Sim<KubernetesEvent>,
+        cx: &mut Ctx<KubernetesEvent>,
     ) {
         let pod = &self.pods[p as usize];
         let after = (pod.server.busy(), pod.server.queued());
@@ -991,13 +458,13 @@ impl Kubernetes {
             d.by_outstanding.insert((after.0 + after.1, p));
         }
         if before.0 != after.0 {
-            sim.rec.in_service.set(now, self.in_service);
+            cx.rec.in_service.set(now, self.in_service);
         }
         let epoch = pod.server.epoch;
         if epoch != before.2
             && let Some(t) = pod.server.next_completion()
         {
-            sim.schedule(t, KubernetesEvent::PodTick { pod: p, epoch });
+            cx.schedule(t, KubernetesEvent::PodTick { pod: p, epoch });
         }
     }
 
@@ -1087,7 +554,7 @@ impl Kubernetes {
         }
     }
 
-    fn autoscale_nodes(&mut self, now: SimTime, sim: &mut Sim<KubernetesEvent>) {
+    fn autoscale_nodes(&mut self, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
         let ca = self.cfg.autoscaler.clone().expect("an autoscaler");
         // Scale up: pending pods that nodes already provisioning will not
         // take. Pods are all alike, so a fresh node holds `per_node` of them.
@@ -1103,7 +570,7 @@ impl Kubernetes {
             let room = u64::from(self.cfg.max_nodes).saturating_sub(self.live_nodes());
             let launch = wanted.min(room);
             for _ in 0..launch {
-                self.launch_node(now, false, sim);
+                self.launch_node(now, false, cx);
             }
             if launch > 0 {
                 self.last_scale_up = Some(now);
@@ -1148,7 +615,7 @@ impl Kubernetes {
                     node.removed = Some(now);
                     empty_removed += 1;
                     removable -= 1;
-                    sim.rec.nodes.set(now, self.live_nodes());
+                    cx.rec.nodes.set(now, self.live_nodes());
                 }
                 continue;
             }
@@ -1173,11 +640,11 @@ impl Kubernetes {
                 .collect();
             for p in evicted {
                 let d = self.pods[p as usize].deployment as usize;
-                self.stop_pod(p, now, sim);
+                self.stop_pod(p, now, cx);
                 self.new_pod(now, d);
             }
-            sim.rec.instances.set(now, self.live_pods());
-            self.schedule_pending(now, sim);
+            cx.rec.instances.set(now, self.live_pods());
+            self.schedule_pending(now, cx);
         }
     }
 
@@ -1233,13 +700,13 @@ impl Kubernetes {
     }
 }
 
-impl Platform for Kubernetes {
+impl Model for Kubernetes {
     type Event = KubernetesEvent;
 
-    fn start(&mut self, sim: &mut Sim<KubernetesEvent>) {
+    fn start(&mut self, cx: &mut Ctx<KubernetesEvent>) {
         let now = SimTime::ZERO;
         for _ in 0..self.cfg.initial_nodes {
-            self.launch_node(now, true, sim);
+            self.launch_node(now, true, cx);
         }
         let initial = match &self.cfg.scaling {
             PodScaling::Fixed(n) => *n,
@@ -1267,9 +734,9 @@ impl Platform for Kubernetes {
             }
         }
         self.pending = still;
-        sim.rec.instances.set(now, self.live_pods());
+        cx.rec.instances.set(now, self.live_pods());
         if let Some(c) = &self.hpa_cfg {
-            sim.schedule(now + c.sync_period, KubernetesEvent::HpaSync);
+            cx.schedule(now + c.sync_period, KubernetesEvent::HpaSync);
             // Scrapes at k P - delay (window ends) and k P - delay - window
             // (window starts), for k >= 1, from t = 0 on.
             let first = |offset: u64| {
@@ -1279,21 +746,21 @@ impl Platform for Kubernetes {
             };
             self.scrape_end = first(c.metric_delay.0);
             self.scrape_start = first(c.metric_delay.0 + c.metric_window.0);
-            sim.schedule(
+            cx.schedule(
                 self.scrape_start.min(self.scrape_end),
                 KubernetesEvent::Scrape,
             );
         }
         if let Some(ca) = &self.cfg.autoscaler {
-            sim.schedule(now + ca.scan_interval, KubernetesEvent::AutoscalerScan);
+            cx.schedule(now + ca.scan_interval, KubernetesEvent::AutoscalerScan);
         }
     }
 
-    fn on_arrival(&mut self, req: Request, sim: &mut Sim<KubernetesEvent>) {
-        let now = sim.now();
-        sim.rec.arrived(&req);
+    fn on_arrival(&mut self, req: Request, cx: &mut Ctx<KubernetesEvent>) {
+        let now = cx.now();
+        cx.rec.arrived(&req);
         let Some(p) = self.pick(req.function as usize) else {
-            sim.rec.outcome(&req, Outcome::Rejected, None, now, false);
+            cx.rec.outcome(&req, Outcome::Rejected, None, now, false);
             return;
         };
         let pod = &mut self.pods[p as usize];
@@ -1301,13 +768,13 @@ impl Platform for Kubernetes {
         pod.usage.routed += 1;
         let before = (pod.server.busy(), pod.server.queued(), pod.server.epoch);
         match pod.server.offer(req, now) {
-            Admission::Full => sim.rec.outcome(&req, Outcome::Rejected, None, now, false),
-            Admission::Started | Admission::Queued => self.account(p, before, now, sim),
+            Admission::Full => cx.rec.outcome(&req, Outcome::Rejected, None, now, false),
+            Admission::Started | Admission::Queued => self.account(p, before, now, cx),
         }
     }
 
-    fn on_event(&mut self, event: KubernetesEvent, sim: &mut Sim<KubernetesEvent>) {
-        let now = sim.now();
+    fn on_event(&mut self, event: KubernetesEvent, cx: &mut Ctx<KubernetesEvent>) {
+        let now = cx.now();
         match event {
             KubernetesEvent::PodTick { pod: p, epoch } => {
                 let pod = &mut self.pods[p as usize];
@@ -1319,14 +786,14 @@ impl Platform for Kubernetes {
                 let mut done = std::mem::take(&mut self.done);
                 pod.server.complete(now, &mut done);
                 for d in done.drain(..) {
-                    sim.rec
+                    cx.rec
                         .outcome(&d.req, Outcome::Completed, Some(d.start), now, false);
                 }
                 self.done = done;
-                self.account(p, before, now, sim);
+                self.account(p, before, now, cx);
                 let pod = &self.pods[p as usize];
                 if pod.state == PodState::Terminating && pod.server.outstanding() == 0 {
-                    self.finalize(p, now, sim);
+                    self.finalize(p, now, cx);
                 }
             }
             KubernetesEvent::PodReady(p) => {
@@ -1337,7 +804,7 @@ impl Platform for Kubernetes {
             KubernetesEvent::NodeReady(n) => {
                 if self.nodes[n as usize].state == NodeState::Provisioning {
                     self.nodes[n as usize].state = NodeState::Ready;
-                    self.schedule_pending(now, sim);
+                    self.schedule_pending(now, cx);
                 }
             }
             KubernetesEvent::HpaSync => {
@@ -1347,32 +814,32 @@ impl Platform for Kubernetes {
                     let dep = &mut self.deployments[d];
                     let hpa = dep.hpa.as_mut().expect("HpaSync needs an HPA");
                     dep.desired = hpa.sync(now, dep.desired, &samples, request_m);
-                    self.reconcile(d, now, sim);
+                    self.reconcile(d, now, cx);
                 }
                 let period = self.hpa_cfg.as_ref().expect("an HPA").sync_period;
-                sim.schedule(now + period, KubernetesEvent::HpaSync);
+                cx.schedule(now + period, KubernetesEvent::HpaSync);
             }
             KubernetesEvent::Scrape => {
                 self.scrape(now);
-                sim.schedule(
+                cx.schedule(
                     self.scrape_start.min(self.scrape_end),
                     KubernetesEvent::Scrape,
                 );
             }
             KubernetesEvent::AutoscalerScan => {
-                self.autoscale_nodes(now, sim);
+                self.autoscale_nodes(now, cx);
                 let interval = self
                     .cfg
                     .autoscaler
                     .as_ref()
                     .expect("an autoscaler")
                     .scan_interval;
-                sim.schedule(now + interval, KubernetesEvent::AutoscalerScan);
+                cx.schedule(now + interval, KubernetesEvent::AutoscalerScan);
             }
         }
     }
 
-    fn snapshot(&mut self, at: SimTime, _sim: &mut Sim<KubernetesEvent>) -> Snapshot {
+    fn gauges(&mut self, at: SimTime, _sim: &mut Ctx<KubernetesEvent>) -> Gauges {
         let count = |s: PodState| {
             self.live
                 .iter()
@@ -1381,30 +848,32 @@ impl Platform for Kubernetes {
         };
         let nodes =
             |f: &dyn Fn(NodeState) -> bool| self.nodes.iter().filter(|n| f(n.state)).count() as u64;
-        Snapshot {
+        let mut values = [0; crate::metrics::MAX_GAUGES];
+        // In KIND.gauges order.
+        values[..5].copy_from_slice(&[
+            self.deployments.iter().map(|d| u64::from(d.desired)).sum(),
+            self.deployments.iter().map(|d| d.ready.len() as u64).sum(),
+            count(PodState::Pending) + count(PodState::Starting),
+            nodes(&|s| matches!(s, NodeState::Ready | NodeState::Draining)),
+            nodes(&|s| s == NodeState::Provisioning),
+        ]);
+        Gauges {
             in_flight: self.in_service + self.queued,
             queued: self.queued,
-            pods_desired: Some(self.deployments.iter().map(|d| u64::from(d.desired)).sum()),
-            pods_ready: Some(self.deployments.iter().map(|d| d.ready.len() as u64).sum()),
-            pods_pending: Some(count(PodState::Pending) + count(PodState::Starting)),
-            nodes: Some(nodes(&|s| {
-                matches!(s, NodeState::Ready | NodeState::Draining)
-            })),
-            nodes_provisioning: Some(nodes(&|s| s == NodeState::Provisioning)),
+            values,
             cost_usd: self.cost_between(SimTime::ZERO, at).total(),
-            ..Snapshot::default()
         }
     }
 
-    fn finish(self, sim: &mut Sim<KubernetesEvent>) -> Bill {
-        let now = sim.now();
+    fn finish(self, cx: &mut Ctx<KubernetesEvent>) -> Bill {
+        let now = cx.now();
         let mut held: Vec<(Request, Option<SimTime>)> =
             self.pods.iter().flat_map(|p| p.server.held()).collect();
         held.sort_by_key(|(r, _)| r.id);
         for (req, start) in held {
-            sim.rec.outcome(&req, Outcome::InFlight, start, now, false);
+            cx.rec.outcome(&req, Outcome::InFlight, start, now, false);
         }
-        let (from, to) = sim.rec.window();
+        let (from, to) = cx.rec.window();
         let cost = self.cost_between(from, to);
         let window_s = to.since(from).as_secs_f64();
         Bill {

@@ -64,9 +64,9 @@ pub struct Done {
 /// The request-serving part of a pod.
 #[derive(Debug, Clone)]
 pub struct Server {
-    /// Cores [cores].
+    /// Cores \[cores\].
     cpu: f64,
-    /// Cores [millicores].
+    /// Cores \[millicores\].
     cpu_m: u64,
     slots: usize,
     queue_capacity: usize,
@@ -108,7 +108,7 @@ impl Server {
         self.busy() + self.queued()
     }
 
-    /// Cores in use [millicores]: one per request in service, at most `cpu`.
+    /// Cores in use \[millicores\]: one per request in service, at most `cpu`.
     pub fn cpu_used_m(&self) -> u64 {
         (self.busy() as u64 * 1000).min(self.cpu_m)
     }

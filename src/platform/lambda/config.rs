@@ -4,20 +4,21 @@
 
 use serde::Deserialize;
 
+use crate::cost::LambdaPricingSpec;
 use crate::cost::{Architecture, LambdaPricing};
 use crate::error::{FieldError, FieldPath};
-use crate::platform::{PlatformSpec, ScalingSpec};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::dist::Dist;
+use crate::workload::dist::DistSpec;
 
-/// Memory at which a function has one full vCPU [MB] (platform-facts 3).
+/// Memory at which a function has one full vCPU \[MB\] (platform-facts 3).
 pub const MB_PER_VCPU: u32 = 1769;
-/// Memory limits [MB] (platform-facts 3).
+/// Memory limits \[MB\] (platform-facts 3).
 pub const MIN_MEMORY_MB: i64 = 128;
 pub const MAX_MEMORY_MB: i64 = 10_240;
-/// Longest function timeout [s] (platform-facts 3).
+/// Longest function timeout \[s\] (platform-facts 3).
 pub const MAX_TIMEOUT_S: f64 = 900.0;
-/// Longest on-demand INIT phase [s] (platform-facts 2.1).
+/// Longest on-demand INIT phase \[s\] (platform-facts 2.1).
 pub const INIT_CAP: SimDuration = SimDuration::from_secs(10);
 /// Account concurrency that cannot be reserved (platform-facts 1.1).
 pub const UNRESERVABLE: u32 = 100;
@@ -48,6 +49,37 @@ pub(crate) struct RetriesSpec {
     max_attempts: Option<i64>,
     base_ms: Option<f64>,
     cap_ms: Option<f64>,
+}
+
+/// A `[[platforms]]` table of `kind = "lambda"` (without `name` and `kind`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaSpec {
+    memory_mb: Option<i64>,
+    architecture: Option<Architecture>,
+    timeout_s: Option<f64>,
+    account_concurrency: Option<i64>,
+    reserved_concurrency: Option<ReservedSpec>,
+    provisioned_concurrency: Option<ReservedSpec>,
+    provisioned_schedule: Option<Vec<ScheduleEntry>>,
+    scaling: Option<ScalingSpec>,
+    init: Option<DistSpec>,
+    keep_alive: Option<KeepAliveSpec>,
+    invocation: Option<Invocation>,
+    retries: Option<RetriesSpec>,
+    #[serde(rename = "async")]
+    async_: Option<AsyncSpec>,
+    overhead_ms: Option<f64>,
+    cpu_scaling: Option<bool>,
+    pricing: Option<LambdaPricingSpec>,
+}
+
+/// `scaling = { kind = "per_function" | "legacy", ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum ScalingSpec {
+    PerFunction(PerFunctionSpec),
+    Legacy(LegacySpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -167,9 +199,9 @@ fn secs_field(path: &FieldPath, name: &str, v: f64, max: f64) -> Result<SimDurat
     Ok(SimDuration::from_secs_f64(v))
 }
 
-impl PlatformSpec {
+impl LambdaSpec {
     /// Validates the Lambda platform at `path` for a workload with `functions`.
-    pub fn lambda(
+    pub fn to_config(
         &self,
         path: &FieldPath,
         functions: &[String],
@@ -281,13 +313,6 @@ impl PlatformSpec {
                     100_000_000,
                 )?,
             },
-            Some(ScalingSpec::Hpa(_) | ScalingSpec::Fixed(_)) => {
-                return Err(path.key("scaling").error(
-                    "Lambda scales with { kind = \"per_function\", per_10s = N } or \
-                     { kind = \"legacy\", burst = N, per_minute = N }; hpa and fixed are \
-                     Kubernetes'",
-                ));
-            }
             Some(ScalingSpec::Legacy(l)) => {
                 let sp = path.key("scaling");
                 Scaling::Legacy {
@@ -360,7 +385,7 @@ impl PlatformSpec {
     }
 }
 
-impl PlatformSpec {
+impl LambdaSpec {
     /// `provisioned_concurrency` and `provisioned_schedule`, per function.
     fn provisioned(
         &self,

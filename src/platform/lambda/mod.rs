@@ -25,15 +25,59 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::cost::LambdaUsage;
-use crate::engine::Sim;
-use crate::metrics::{Outcome, Snapshot};
+use crate::cost::{Bill, LambdaUsage};
+use crate::engine::{self, Cancelled, Ctx, Model};
+use crate::metrics::{Gauges, Outcome, Recorder};
+use std::sync::Arc;
+
+use crate::error::FieldError;
+use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
 use crate::workload::Request;
 
-use super::{Bill, Platform};
-pub use config::{INIT_CAP, Invocation, LambdaConfig, MB_PER_VCPU, Retries, Scaling};
+pub use config::{INIT_CAP, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries, Scaling};
+
+/// The registry entry of `kind = "lambda"`.
+pub const KIND: Kind = Kind {
+    name: "lambda",
+    default_name: "lambda",
+    gauges: &["instances_busy", "instances_idle", "instances_initialising"],
+    capacity: &["instances_busy", "instances_idle", "instances_initialising"],
+    capacity_label: "execution environments",
+    has_nodes: false,
+    fields: fields_of::<LambdaSpec>,
+    read: read_spec::<LambdaSpec>,
+};
+
+impl PlatformSpec for LambdaSpec {
+    fn validate(&self, s: &Setting) -> Result<Arc<dyn Platform>, FieldError> {
+        Ok(Arc::new(self.to_config(s.path, s.functions)?))
+    }
+}
+
+impl Platform for LambdaConfig {
+    fn kind(&self) -> &'static Kind {
+        &KIND
+    }
+
+    fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
+        let mut rec = input.rec;
+        rec.set_overhead(self.overhead);
+        let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
+        let lambda = Lambda::new(
+            self.clone(),
+            &memory,
+            input.streams.named("init"),
+            input.streams.named("retry"),
+        );
+        engine::run(lambda, input.requests, input.clock, rec, input.cancel)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EnvState {
@@ -142,7 +186,7 @@ fn gb_s(mb_ms: u128) -> f64 {
 /// The Lambda platform during one run.
 pub struct Lambda {
     cfg: LambdaConfig,
-    /// Memory of each function [MB]: the platform's, or a trace's per function.
+    /// Memory of each function \[MB\]: the platform's, or a trace's per function.
     memory: Vec<u32>,
     rng: SimRng,
     retry_rng: SimRng,
@@ -294,7 +338,7 @@ fn provisioned_seconds(start: SimTime, end: SimTime, from: SimTime, to: SimTime)
 
 impl Lambda {
     /// A platform with only its provisioned environments (created by
-    /// [`Platform::start`]), drawing INIT times from `rng` and retry jitter
+    /// [`Model::start`]), drawing INIT times from `rng` and retry jitter
     /// from `retry_rng`. `memory` overrides the platform's memory per
     /// function (a trace's), `None` keeps it.
     pub fn new(cfg: LambdaConfig, memory: &[Option<u32>], rng: SimRng, retry_rng: SimRng) -> Self {
@@ -389,23 +433,23 @@ impl Lambda {
     /// Retires, in time order and each at its own deadline, every idle
     /// environment whose idle deadline or end of life is at or before `now`.
     #[inline(always)]
-    fn expire(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn expire(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         let idle_due = self.expiry.first().is_some_and(|(_, at)| at <= now);
         let old_due = self.lifetimes.front().is_some_and(|&(end, _)| end <= now);
         if idle_due || old_due {
-            self.expire_due(now, sim);
+            self.expire_due(now, cx);
         }
     }
 
     #[inline(never)]
-    fn expire_due(&mut self, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn expire_due(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         loop {
             let idle = self.expiry.first().filter(|&(_, at)| at <= now);
             let old = self.lifetimes.front().copied().filter(|&(at, _)| at <= now);
             match (idle, old) {
                 (None, None) => break,
-                (Some((env, at)), None) => self.retire(env, at, sim),
-                (Some((env, at)), Some((end, _))) if at <= end => self.retire(env, at, sim),
+                (Some((env, at)), None) => self.retire(env, at, cx),
+                (Some((env, at)), Some((end, _))) if at <= end => self.retire(env, at, cx),
                 (_, Some((end, env))) => {
                     self.lifetimes.pop_front();
                     // A slot since reused holds a younger environment.
@@ -414,14 +458,14 @@ impl Lambda {
                         && !e.provisioned
                         && e.created + self.cfg.max_lifetime == end
                     {
-                        self.retire(env, end, sim);
+                        self.retire(env, end, cx);
                     }
                 }
             }
         }
     }
 
-    fn retire(&mut self, env: u32, at: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn retire(&mut self, env: u32, at: SimTime, cx: &mut Ctx<LambdaEvent>) {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.state = EnvState::Dead;
@@ -430,7 +474,7 @@ impl Lambda {
         let fs = &mut self.functions[e.function as usize];
         self.alive -= 1;
         self.free_slots.push(env);
-        sim.rec.instances.set(at, u64::from(self.alive));
+        cx.rec.instances.set(at, u64::from(self.alive));
         // Drop stale entries at the old end of the function's idle deque (the
         // retired environment's among them, usually), so it stays bounded.
         while let Some(&(old, g)) = fs.idle.front() {
@@ -483,7 +527,7 @@ impl Lambda {
 
     /// Gives `env` the job `req` at `now` and starts its handler (a warm start).
     #[inline(always)]
-    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
@@ -494,12 +538,12 @@ impl Lambda {
             cold: false,
             times_out: false,
         });
-        self.start_handler(env, now, sim);
+        self.start_handler(env, now, cx);
     }
 
     /// Starts the handler of the job held by `env` at `now`.
     #[inline(always)]
-    fn start_handler(&mut self, env: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn start_handler(&mut self, env: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
         let job = e
@@ -515,17 +559,17 @@ impl Lambda {
         job.times_out = exec > timeout;
         e.state = EnvState::Busy;
         self.busy += 1;
-        sim.schedule(now + exec.min(timeout), LambdaEvent::Finish(env));
+        cx.schedule(now + exec.min(timeout), LambdaEvent::Finish(env));
     }
 
     /// One attempt to run `req` at `now`: a provisioned environment, a warm
     /// on-demand one, or a cold start. `false` when throttled.
     #[inline(always)]
-    fn attempt(&mut self, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) -> bool {
+    fn attempt(&mut self, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) -> bool {
         let f = req.function as usize;
         if let Some(env) = self.functions[f].provisioned_idle.pop() {
-            self.start_warm(env, req, now, sim);
-            sim.rec.in_service.set(now, self.in_service());
+            self.start_warm(env, req, now, cx);
+            cx.rec.in_service.set(now, self.in_service());
             return true;
         }
         if !self.has_concurrency(f) {
@@ -533,14 +577,14 @@ impl Lambda {
         }
         if let Some(env) = self.pop_warm(f) {
             self.acquire(f);
-            self.start_warm(env, req, now, sim);
-            sim.rec.in_service.set(now, self.in_service());
+            self.start_warm(env, req, now, cx);
+            cx.rec.in_service.set(now, self.in_service());
             return true;
         }
         if !self.take_token(f, now) {
             return false;
         }
-        self.cold_start(req, now, sim);
+        self.cold_start(req, now, cx);
         true
     }
 
@@ -548,7 +592,7 @@ impl Lambda {
     /// line: it is the rare path, and the warm path stays small.
     #[cold]
     #[inline(never)]
-    fn cold_start(&mut self, req: Request, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn cold_start(&mut self, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         self.acquire(req.function as usize);
         let env = self.new_env(req.function, now, false);
         self.lifetimes.push_back((now + self.cfg.max_lifetime, env));
@@ -559,21 +603,21 @@ impl Lambda {
             cold: true,
             times_out: false,
         });
-        sim.rec.instances.set(now, u64::from(self.alive));
-        sim.rec.cold_start(&req);
+        cx.rec.instances.set(now, u64::from(self.alive));
+        cx.rec.cold_start(&req);
         let init = self.cfg.init.sample(&mut self.rng).min(INIT_CAP);
         if init == SimDuration::ZERO {
-            self.start_handler(env, now, sim);
+            self.start_handler(env, now, cx);
         } else {
             self.initialising += 1;
-            sim.schedule(now + init, LambdaEvent::InitDone(env));
+            cx.schedule(now + init, LambdaEvent::InitDone(env));
         }
-        sim.rec.in_service.set(now, self.in_service());
+        cx.rec.in_service.set(now, self.in_service());
     }
 
     /// After a throttled attempt (`attempts` made so far): retry later, drop,
     /// or report the throttle.
-    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         let next = match (self.cfg.invocation, self.cfg.retries) {
             (Invocation::Async, _) => {
                 // Lambda's own retries: 1 s doubling to 5 minutes
@@ -584,7 +628,7 @@ impl Lambda {
                 let at = now + backoff;
                 if at > deadline {
                     let slot = self.park(req, attempts);
-                    sim.schedule(deadline.max(now), LambdaEvent::Drop(slot));
+                    cx.schedule(deadline.max(now), LambdaEvent::Drop(slot));
                     return;
                 }
                 at
@@ -596,12 +640,12 @@ impl Lambda {
                 now + SimDuration((self.retry_rng.random::<f64>() * ceiling) as u64)
             }
             (Invocation::Sync, _) => {
-                sim.rec.outcome(&req, Outcome::Throttled, None, now, false);
+                cx.rec.outcome(&req, Outcome::Throttled, None, now, false);
                 return;
             }
         };
         let slot = self.park(req, attempts);
-        sim.schedule(next, LambdaEvent::Retry(slot));
+        cx.schedule(next, LambdaEvent::Retry(slot));
     }
 
     fn park(&mut self, req: Request, attempts: u32) -> u32 {
@@ -630,7 +674,7 @@ impl Lambda {
     /// Makes function `f` hold `target` provisioned environments at `now`:
     /// new ones are ready at once; surplus idle ones go now, busy ones when
     /// their request ends.
-    fn provision(&mut self, f: usize, target: u32, now: SimTime, sim: &mut Sim<LambdaEvent>) {
+    fn provision(&mut self, f: usize, target: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         self.functions[f].provisioned_target = target;
         while self.functions[f].provisioned < target {
             let env = self.new_env(f as u32, now, true);
@@ -645,9 +689,9 @@ impl Lambda {
             };
             self.functions[f].provisioned -= 1;
             self.release(f);
-            self.retire(env, now, sim);
+            self.retire(env, now, cx);
         }
-        sim.rec.instances.set(now, u64::from(self.alive));
+        cx.rec.instances.set(now, u64::from(self.alive));
     }
 
     #[inline(always)]
@@ -699,15 +743,15 @@ impl Lambda {
     }
 }
 
-impl Platform for Lambda {
+impl Model for Lambda {
     type Event = LambdaEvent;
 
-    fn start(&mut self, sim: &mut Sim<LambdaEvent>) {
+    fn start(&mut self, cx: &mut Ctx<LambdaEvent>) {
         for f in 0..self.functions.len() {
             let plan = self.cfg.provisioned[f].clone();
-            self.provision(f, plan[0].1, SimTime::ZERO, sim);
+            self.provision(f, plan[0].1, SimTime::ZERO, cx);
             for (step, &(at, _)) in plan.iter().enumerate().skip(1) {
-                sim.schedule(
+                cx.schedule(
                     at,
                     LambdaEvent::Provision {
                         function: f as u32,
@@ -718,41 +762,41 @@ impl Platform for Lambda {
         }
     }
 
-    fn on_arrival(&mut self, req: Request, sim: &mut Sim<LambdaEvent>) {
-        let now = sim.now();
-        self.expire(now, sim);
-        sim.rec.arrived(&req);
+    fn on_arrival(&mut self, req: Request, cx: &mut Ctx<LambdaEvent>) {
+        let now = cx.now();
+        self.expire(now, cx);
+        cx.rec.arrived(&req);
         let f = req.function as usize;
         self.gross[f].front_door += 1;
-        if sim.rec.measured(&req) {
+        if cx.rec.measured(&req) {
             self.measured[f].front_door += 1;
         }
-        if !self.attempt(req, now, sim) {
-            self.throttled(req, 1, now, sim);
+        if !self.attempt(req, now, cx) {
+            self.throttled(req, 1, now, cx);
         }
     }
 
-    fn on_event(&mut self, event: LambdaEvent, sim: &mut Sim<LambdaEvent>) {
-        let now = sim.now();
-        self.expire(now, sim);
+    fn on_event(&mut self, event: LambdaEvent, cx: &mut Ctx<LambdaEvent>) {
+        let now = cx.now();
+        self.expire(now, cx);
         match event {
             LambdaEvent::InitDone(env) => {
                 self.initialising -= 1;
-                self.start_handler(env, now, sim);
+                self.start_handler(env, now, cx);
             }
             LambdaEvent::Finish(env) => {
                 let e = &mut self.envs[env as usize];
                 let job = e.job.take().expect("a finishing environment holds a job");
                 let f = e.function as usize;
                 let provisioned = e.provisioned;
-                let measured = sim.rec.measured(&job.req);
+                let measured = cx.rec.measured(&job.req);
                 self.bill_job(&job, provisioned, now, measured);
                 let outcome = if job.times_out {
                     Outcome::TimedOut
                 } else {
                     Outcome::Completed
                 };
-                sim.rec.outcome(&job.req, outcome, job.start, now, job.cold);
+                cx.rec.outcome(&job.req, outcome, job.start, now, job.cold);
                 self.busy -= 1;
                 if provisioned {
                     let fs = &mut self.functions[f];
@@ -760,23 +804,23 @@ impl Platform for Lambda {
                         // Configured down while it was busy.
                         fs.provisioned -= 1;
                         self.release(f);
-                        self.retire(env, now, sim);
+                        self.retire(env, now, cx);
                     } else {
                         // Kept warm (a killed one is replaced, invisibly).
                         let e = &mut self.envs[env as usize];
                         e.state = EnvState::Idle;
                         self.functions[f].provisioned_idle.push(env);
                     }
-                    sim.rec.in_service.set(now, self.in_service());
+                    cx.rec.in_service.set(now, self.in_service());
                     return;
                 }
                 self.release(f);
-                sim.rec.in_service.set(now, self.in_service());
+                cx.rec.in_service.set(now, self.in_service());
                 let e = &mut self.envs[env as usize];
                 let end_of_life = e.created + self.cfg.max_lifetime;
                 if job.times_out || now >= end_of_life {
                     // A killed handler's environment is discarded; an old one is recycled.
-                    self.retire(env, now, sim);
+                    self.retire(env, now, cx);
                 } else {
                     e.state = EnvState::Idle;
                     let epoch = e.epoch;
@@ -790,24 +834,24 @@ impl Platform for Lambda {
             }
             LambdaEvent::Retry(slot) => {
                 let w = self.unpark(slot);
-                if !self.attempt(w.req, now, sim) {
-                    self.throttled(w.req, w.attempts + 1, now, sim);
+                if !self.attempt(w.req, now, cx) {
+                    self.throttled(w.req, w.attempts + 1, now, cx);
                 }
             }
             LambdaEvent::Drop(slot) => {
                 let w = self.unpark(slot);
-                sim.rec.outcome(&w.req, Outcome::Dropped, None, now, false);
+                cx.rec.outcome(&w.req, Outcome::Dropped, None, now, false);
             }
             LambdaEvent::Provision { function, step } => {
                 let f = function as usize;
                 let target = self.cfg.provisioned[f][step as usize].1;
-                self.provision(f, target, now, sim);
+                self.provision(f, target, now, cx);
             }
         }
     }
 
-    fn snapshot(&mut self, at: SimTime, sim: &mut Sim<LambdaEvent>) -> Snapshot {
-        self.expire(at, sim);
+    fn gauges(&mut self, at: SimTime, cx: &mut Ctx<LambdaEvent>) -> Gauges {
+        self.expire(at, cx);
         // The running bill includes what requests still executing have used so far.
         let mut gross = self.gross.clone();
         for e in &self.envs {
@@ -818,20 +862,24 @@ impl Platform for Lambda {
         }
         let u = self.usage(&gross, SimTime::ZERO, at);
         let cost = self.cfg.pricing.list_cost(self.cfg.architecture, &u);
-        Snapshot {
+        let mut values = [0; crate::metrics::MAX_GAUGES];
+        // In KIND.gauges order.
+        values[..3].copy_from_slice(&[
+            u64::from(self.busy),
+            u64::from(self.alive - self.busy - self.initialising),
+            u64::from(self.initialising),
+        ]);
+        Gauges {
             in_flight: self.in_service() + self.waiting_count,
             queued: self.waiting_count,
-            instances_busy: Some(u64::from(self.busy)),
-            instances_idle: Some(u64::from(self.alive - self.busy - self.initialising)),
-            instances_initialising: Some(u64::from(self.initialising)),
+            values,
             cost_usd: cost,
-            ..Snapshot::default()
         }
     }
 
-    fn finish(mut self, sim: &mut Sim<LambdaEvent>) -> Bill {
-        let now = sim.now();
-        self.expire(now, sim);
+    fn finish(mut self, cx: &mut Ctx<LambdaEvent>) -> Bill {
+        let now = cx.now();
+        self.expire(now, cx);
         // Requests still initialising or executing: billed for the time so far.
         let mut jobs: Vec<(Job, bool)> = self
             .envs
@@ -843,15 +891,15 @@ impl Platform for Lambda {
         jobs.sort_by_key(|(j, _)| j.req.id);
         parked.sort_by_key(|r| r.id);
         for (job, provisioned) in &jobs {
-            let measured = sim.rec.measured(&job.req);
+            let measured = cx.rec.measured(&job.req);
             self.bill_job(job, *provisioned, now, measured);
-            sim.rec
+            cx.rec
                 .outcome(&job.req, Outcome::InFlight, job.start, now, job.cold);
         }
         for req in &parked {
-            sim.rec.outcome(req, Outcome::InFlight, None, now, false);
+            cx.rec.outcome(req, Outcome::InFlight, None, now, false);
         }
-        let (from, to) = sim.rec.window();
+        let (from, to) = cx.rec.window();
         let window_s = to.since(from).as_secs_f64();
         let usage = self.usage(&self.measured, from, to);
         let (cost, month) =

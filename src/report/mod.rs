@@ -1,51 +1,23 @@
-//! Output files (SPEC 5), written to temporary names and renamed when complete.
+//! A scenario's output folder (SPEC 5): summary, aggregate, points,
+//! timeseries and requests CSV, the charts and report.html, rendered from
+//! the typed run summaries and committed together.
 
 pub mod aggregate;
 pub mod chart;
 pub mod csv;
-pub mod report;
+pub mod html;
+pub mod table;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
 
+use crate::engine::CancelToken;
 use crate::error::{Error, Result};
+use crate::experiment::RunOptions;
+use crate::files::Staged;
+use crate::metrics::RequestLog;
 use crate::metrics::summary::{Grouped, Metric, RunSummary};
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
-/// renamed over `path` only once fully written and flushed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = temp_builder()
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(path, "cannot write", e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(path, "cannot rename into place", e.error))?;
-    Ok(())
-}
-
-/// Temporary output files: hidden names, and the ordinary permissions
-/// (rw-r--r-- on Unix) rather than a temporary file's private ones, since
-/// they are renamed into place.
-pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
-    let mut b = tempfile::Builder::new();
-    b.prefix(".surgesim-").suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        b.permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    b
-}
-
-/// Creates (if needed) the output folder `parent/<name>`.
-pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
-    let dir = parent.join(crate::scenario::sanitize_name(name));
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create folder", e))?;
-    Ok(dir)
-}
+use crate::scenario::Scenario;
 
 /// Every chart file a run may write.
 pub const CHART_FILES: &[&str] = &[
@@ -55,31 +27,6 @@ pub const CHART_FILES: &[&str] = &[
     "sweep_p95.svg",
     "sweep_cost.svg",
 ];
-
-/// Options of one `run`.
-#[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
-    pub requests_csv: bool,
-    /// Threads for runs in parallel (output is the same for any value).
-    pub jobs: usize,
-    pub charts: bool,
-    /// No progress bar.
-    pub quiet: bool,
-    /// Per-function rows in summary.csv.
-    pub per_function: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            requests_csv: false,
-            jobs: 1,
-            charts: true,
-            quiet: true,
-            per_function: false,
-        }
-    }
-}
 
 /// points.csv: each sweep point's parameter values.
 pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
@@ -135,7 +82,8 @@ pub fn figures(
         .map(|(r, series)| {
             let rows = &series.rows;
             let per_s = |x: u64| x as f64 / interval_s;
-            let kubernetes = r.nodes.is_some();
+            let kind = crate::platform::kind(r.kind).expect("a registered kind");
+            let gauge = |w, name| r.gauge(w, name).unwrap_or(0) as f64;
             LoadPanel {
                 platform: r.platform.clone(),
                 t: rows.iter().map(|w| w.start.as_secs_f64()).collect(),
@@ -143,28 +91,12 @@ pub fn figures(
                 error_rate: rows.iter().map(|w| per_s(w.errors)).collect(),
                 capacity: rows
                     .iter()
-                    .map(|w| {
-                        let s = &w.snap;
-                        if kubernetes {
-                            s.pods_ready.unwrap_or(0) as f64
-                        } else {
-                            (s.instances_busy.unwrap_or(0)
-                                + s.instances_idle.unwrap_or(0)
-                                + s.instances_initialising.unwrap_or(0))
-                                as f64
-                        }
-                    })
+                    .map(|w| kind.capacity.iter().map(|c| gauge(w, c)).sum())
                     .collect(),
-                capacity_label: if kubernetes {
-                    "ready pods".into()
-                } else {
-                    "execution environments".into()
-                },
-                nodes: kubernetes.then(|| {
-                    rows.iter()
-                        .map(|w| w.snap.nodes.unwrap_or(0) as f64)
-                        .collect()
-                }),
+                capacity_label: kind.capacity_label.into(),
+                nodes: kind
+                    .has_nodes
+                    .then(|| rows.iter().map(|w| gauge(w, "nodes")).collect()),
                 cold_starts: rows.iter().map(|w| w.cold_starts as f64).collect(),
             }
         })
@@ -247,4 +179,108 @@ pub fn figures(
         }
     }
     Ok(out)
+}
+
+/// Writes the output folder `dir` of scenario `s` from its runs and (with
+/// requests.csv) their request rows. Every file is complete before any is renamed into place;
+/// `Err(Error::Interrupted)` soon after `cancel` is set, with the folder as
+/// it was.
+pub fn write(
+    s: &Scenario,
+    dir: &Path,
+    runs: &[RunSummary],
+    request_parts: Vec<Option<tempfile::TempPath>>,
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
+    let mut staged = Staged::new();
+    let fn_names: Vec<String> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let summary = csv::summary_csv(&s.name, &fn_names, runs);
+    let grouped = Grouped::new(runs);
+    let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);
+    let points_csv = points_csv(s);
+    staged.write(&dir.join("summary.csv"), summary.as_bytes())?;
+    staged.write(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
+    interrupted()?;
+    staged.write(
+        &dir.join("timeseries.csv"),
+        csv::timeseries_csv(runs).as_bytes(),
+    )?;
+    interrupted()?;
+    match &points_csv {
+        Some(p) => staged.write(&dir.join("points.csv"), p.as_bytes())?,
+        None => staged.remove(&dir.join("points.csv")),
+    }
+    // Charts and the report this run does not write would be stale.
+    for stale in CHART_FILES.iter().chain(["report.html"].iter()) {
+        staged.remove(&dir.join(stale));
+    }
+    if opts.charts {
+        let charts = figures(s, &grouped)?;
+        interrupted()?;
+        for (file, _, svg) in &charts {
+            staged.write(&dir.join(file), svg.as_bytes())?;
+        }
+        let titled: Vec<(String, String)> =
+            charts.into_iter().map(|(_, t, svg)| (t, svg)).collect();
+        let page = html::render(&html::Report {
+            name: &s.name,
+            description: &s.description,
+            summary_csv: &summary,
+            aggregate_csv: &aggregate_csv,
+            points_csv: points_csv.as_deref(),
+            charts: &titled,
+        });
+        staged.write(&dir.join("report.html"), page.as_bytes())?;
+    }
+    let requests_path = dir.join("requests.csv");
+    if opts.requests_csv {
+        let tmp = join_requests(dir, &requests_path, request_parts, cancel)?;
+        staged.add(&requests_path, tmp);
+    } else {
+        // A requests.csv from an earlier run would not match the new summary.
+        staged.remove(&requests_path);
+    }
+    interrupted()?;
+    staged.commit()
+}
+
+/// Joins the runs' request rows, in run order, under one header, into a
+/// temporary file in `dir`.
+fn join_requests(
+    dir: &Path,
+    requests_path: &Path,
+    parts: Vec<Option<tempfile::TempPath>>,
+    cancel: &CancelToken,
+) -> Result<tempfile::TempPath> {
+    let tmp = crate::files::temp_builder()
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
+    let io = |e| Error::io(requests_path, "cannot write", e);
+    {
+        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
+        w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
+        // Copied a megabyte at a time, looking at the token between chunks.
+        let mut chunk = vec![0u8; 1 << 20];
+        for part in parts.into_iter().flatten() {
+            let mut f = std::fs::File::open(&part).map_err(io)?;
+            loop {
+                cancel.check().map_err(|_| Error::Interrupted)?;
+                let n = f.read(&mut chunk).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&chunk[..n]).map_err(io)?;
+            }
+        }
+        w.flush().map_err(io)?;
+    }
+    tmp.as_file().sync_all().map_err(io)?;
+    Ok(tmp.into_temp_path())
 }

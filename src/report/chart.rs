@@ -117,7 +117,7 @@ pub fn latency_cdf(title: &str, series: &[Series]) -> Result<String> {
 /// One platform's load and capacity over time.
 pub struct LoadPanel {
     pub platform: String,
-    /// Interval starts [s].
+    /// Interval starts \[s\].
     pub t: Vec<f64>,
     /// Arrivals and errors per second in each interval.
     pub arrival_rate: Vec<f64>,

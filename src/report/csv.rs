@@ -20,8 +20,8 @@ pub fn summary_columns() -> Vec<&'static str> {
         .collect()
 }
 
-/// The columns of timeseries.csv, in order.
-pub const TIMESERIES_COLUMNS: &[&str] = &[
+/// The columns of timeseries.csv before the gauges.
+const SERIES_HEAD: &[&str] = &[
     "t_s",
     "platform",
     "arrivals",
@@ -30,24 +30,23 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "in_flight",
     "queued",
     "cold_starts",
-    "instances_busy",
-    "instances_idle",
-    "instances_initialising",
-    "pods_desired",
-    "pods_ready",
-    "pods_pending",
-    "nodes",
-    "nodes_provisioning",
-    "p95_ms",
-    "cost_usd",
 ];
+
+/// The columns of timeseries.csv after the gauges.
+const SERIES_TAIL: &[&str] = &["p95_ms", "cost_usd"];
+
+/// The columns of timeseries.csv, in order: the common head, every platform
+/// kind's gauges ([`crate::platform::gauge_columns`]; empty where a row's
+/// platform does not report one), p95 and cost.
+pub fn timeseries_columns() -> Vec<&'static str> {
+    let mut cols = SERIES_HEAD.to_vec();
+    cols.extend(crate::platform::gauge_columns());
+    cols.extend(SERIES_TAIL);
+    cols
+}
 
 fn ms(v: Option<f64>) -> String {
     v.map(|x| format!("{x:.3}")).unwrap_or_default()
-}
-
-fn opt(v: Option<u64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
 }
 
 /// One summary.csv row: a run, or one function of it (whose platform-wide
@@ -93,35 +92,38 @@ pub fn summary_csv(scenario: &str, functions: &[String], runs: &[RunSummary]) ->
 /// order. With sweeps or replications, only point 0, replication 0 (the
 /// series of every run would multiply the file; aggregate.csv covers them).
 pub fn timeseries_csv(runs: &[RunSummary]) -> String {
-    let mut out = TIMESERIES_COLUMNS.join(",");
+    let columns = crate::platform::gauge_columns();
+    let mut out = timeseries_columns().join(",");
     out.push('\n');
     for r in runs.iter().filter(|r| r.point == 0 && r.replication == 0) {
         let platform = csv_field(&r.platform);
         let Some(series) = &r.series else { continue };
+        // Where each gauge column is among this run's values.
+        let slots: Vec<Option<usize>> = columns
+            .iter()
+            .map(|c| r.gauges.iter().position(|g| g == c))
+            .collect();
         for row in &series.rows {
-            let s = &row.snap;
-            let _ = writeln!(
+            let g = &row.gauges;
+            let _ = write!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6}",
+                "{},{},{},{},{},{},{},{}",
                 secs(row.start),
                 platform,
                 row.arrivals,
                 row.completed,
                 row.errors,
-                s.in_flight,
-                s.queued,
+                g.in_flight,
+                g.queued,
                 row.cold_starts,
-                opt(s.instances_busy),
-                opt(s.instances_idle),
-                opt(s.instances_initialising),
-                opt(s.pods_desired),
-                opt(s.pods_ready),
-                opt(s.pods_pending),
-                opt(s.nodes),
-                opt(s.nodes_provisioning),
-                ms(row.p95_ms),
-                s.cost_usd,
             );
+            for slot in &slots {
+                out.push(',');
+                if let Some(i) = slot {
+                    let _ = write!(out, "{}", g.values[*i]);
+                }
+            }
+            let _ = writeln!(out, ",{},{:.6}", ms(row.p95_ms), g.cost_usd);
         }
     }
     out

@@ -1,0 +1,277 @@
+//! The experiment: a scenario's runs planned as units (sweep point x
+//! replication x platform), each a single-threaded, totally ordered
+//! simulation fed the same request stream; executed in parallel with
+//! progress and cancellation, results back in plan order whatever the
+//! number of threads, so the files written from them are identical.
+
+mod progress;
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cost::Bill;
+use crate::engine::{CancelToken, Cancelled, Clock};
+use crate::error::{Error, Result};
+use crate::metrics::summary::RunSummary;
+use crate::metrics::{Recorder, RequestLog};
+use crate::platform::{Kind, PlatformConfig, RunInput, Streams};
+use crate::scenario::Scenario;
+
+/// Options of one `run`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    pub requests_csv: bool,
+    /// Threads for runs in parallel (output is the same for any value).
+    pub jobs: usize,
+    pub charts: bool,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Per-function rows in summary.csv.
+    pub per_function: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            requests_csv: false,
+            jobs: 1,
+            charts: true,
+            quiet: true,
+            per_function: false,
+        }
+    }
+}
+
+/// Most runs (points x replications x platforms) one scenario may have.
+pub const MAX_RUNS: usize = 1_000_000;
+
+/// One unit of work: a platform of a sweep point's scenario in one replication.
+#[derive(Debug, Clone, Copy)]
+pub struct Unit<'a> {
+    pub point: usize,
+    /// The point's scenario (the scenario itself without a sweep).
+    pub scenario: &'a Scenario,
+    pub replication: u32,
+    /// Index into the point's platforms.
+    pub platform: usize,
+}
+
+/// The units of `s` in their fixed order: point, then replication, then platform.
+pub fn plan(s: &Scenario) -> Vec<Unit<'_>> {
+    s.point_scenarios()
+        .into_iter()
+        .flat_map(|(point, sc)| {
+            (0..sc.replications).flat_map(move |replication| {
+                (0..sc.platforms.len()).map(move |platform| Unit {
+                    point,
+                    scenario: sc,
+                    replication,
+                    platform,
+                })
+            })
+        })
+        .collect()
+}
+
+/// What executing a scenario produced: each unit's summary, in plan order,
+/// and (with requests.csv) each unit's rows in a temporary file in the
+/// output folder, to be joined in order.
+pub struct Executed {
+    pub runs: Vec<RunSummary>,
+    pub request_parts: Vec<Option<tempfile::TempPath>>,
+}
+
+/// Runs every unit of `s` on `opts.jobs` threads. Request rows go to
+/// temporary files in `dir`. `Err(Error::Interrupted)` soon after `cancel`
+/// is set; the temporary files are removed.
+pub fn execute(
+    s: &Scenario,
+    dir: &Path,
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<Executed> {
+    let requests_path = dir.join("requests.csv");
+    let units = plan(s);
+    let names: Arc<[String]> = s
+        .workload
+        .functions
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let progress = progress::Progress::new(units.len() as u64, opts.quiet);
+    let run_one = |u: &Unit| -> Result<(RunSummary, Option<tempfile::TempPath>)> {
+        cancel.check().map_err(|_| Error::Interrupted)?;
+        let platform = &u.scenario.platforms[u.platform];
+        // Each run logs to its own temporary file (closed after the run, so
+        // many runs hold no file handles); they are joined in order.
+        let (part, log) = if opts.requests_csv {
+            let tmp = crate::files::temp_builder()
+                .tempfile_in(dir)
+                .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
+            let f = tmp
+                .as_file()
+                .try_clone()
+                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+            let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
+            (
+                Some(tmp.into_temp_path()),
+                Some(RequestLog::new(w, &platform.name, names.clone())),
+            )
+        } else {
+            (None, None)
+        };
+        // timeseries.csv and the charts show point 0, replication 0 only.
+        let series = u.point == 0 && u.replication == 0;
+        let mut result = run_platform_with(
+            u.scenario,
+            platform,
+            u.replication,
+            log,
+            opts.per_function,
+            series,
+            cancel,
+        )
+        .map_err(|_| Error::Interrupted)?;
+        result.point = u.point;
+        if let Some(log) = result.rec.take_log() {
+            log.into_inner()
+                .and_then(|mut w| w.flush())
+                .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+        }
+        progress.inc();
+        // Only the summary is kept: memory stays flat over many runs.
+        Ok((result.summarize(series), part))
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
+    // A watcher shows the bar once the work has taken a second, even while
+    // a single long run has not finished yet.
+    let done: Vec<Result<(RunSummary, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
+        scope.spawn(|| progress.watch());
+        let done = if opts.jobs <= 1 {
+            units.iter().map(run_one).collect()
+        } else {
+            use rayon::prelude::*;
+            pool.install(|| units.par_iter().map(run_one).collect())
+        };
+        progress.finish();
+        done
+    });
+    if cancel.is_cancelled() {
+        // Temporary files are removed as they drop.
+        return Err(Error::Interrupted);
+    }
+    let mut runs = Vec::with_capacity(done.len());
+    let mut request_parts = Vec::with_capacity(done.len());
+    for d in done {
+        let (r, part) = d?;
+        runs.push(r);
+        request_parts.push(part);
+    }
+    Ok(Executed {
+        runs,
+        request_parts,
+    })
+}
+
+/// The result of one platform in one replication, with its recorder.
+pub struct RunResult {
+    /// The sweep point (0 without a sweep).
+    pub point: usize,
+    pub platform: String,
+    pub replication: u32,
+    pub seed: u64,
+    pub rec: Recorder,
+    pub bill: Bill,
+    pub kind: &'static Kind,
+}
+
+impl RunResult {
+    /// The typed summary of this run; the recorder is dropped. `series`
+    /// keeps the time series and latency CDF (the run the charts show).
+    pub fn summarize(self, series: bool) -> RunSummary {
+        let mut s = RunSummary::of(&self.rec, self.bill, self.kind.has_nodes, series);
+        s.kind = self.kind.name;
+        s.gauges = self.kind.gauges;
+        s.point = self.point;
+        s.platform = self.platform;
+        s.replication = self.replication;
+        s.seed = self.seed;
+        s
+    }
+}
+
+/// Simulates `platform` of `scenario` for replication `replication`.
+///
+/// The request stream depends only on (seed, replication); the platform's own
+/// randomness comes from streams named after the platform, so adding a
+/// platform to a scenario never changes another platform's results.
+pub fn run_platform(
+    scenario: &Scenario,
+    platform: &PlatformConfig,
+    replication: u32,
+    log: Option<RequestLog>,
+) -> RunResult {
+    run_platform_with(
+        scenario,
+        platform,
+        replication,
+        log,
+        false,
+        true,
+        &CancelToken::never(),
+    )
+    .expect("a token that is never cancelled")
+}
+
+/// [`run_platform`], optionally keeping per-function counters, and the time
+/// series only when `series` (the runs whose series is written).
+pub fn run_platform_with(
+    scenario: &Scenario,
+    platform: &PlatformConfig,
+    replication: u32,
+    log: Option<RequestLog>,
+    per_function: bool,
+    series: bool,
+    cancel: &CancelToken,
+) -> Result<RunResult, Cancelled> {
+    let requests = scenario
+        .workload
+        .requests(scenario.seed, replication, scenario.horizon);
+    let clock = Clock {
+        horizon: scenario.horizon,
+        interval: scenario.interval,
+    };
+    let mut rec = Recorder::new(scenario.warmup, scenario.horizon, log);
+    if per_function {
+        rec.track_functions(scenario.workload.functions.len());
+    }
+    if !series {
+        rec.drop_rows();
+    }
+    let (rec, bill) = platform.config.simulate(RunInput {
+        functions: &scenario.workload.functions,
+        // The platform's own random streams, named after it.
+        streams: Streams {
+            seed: scenario.seed,
+            replication,
+            platform: &platform.name,
+        },
+        requests,
+        clock,
+        rec,
+        cancel,
+    })?;
+    Ok(RunResult {
+        point: 0,
+        platform: platform.name.clone(),
+        replication,
+        seed: scenario.seed,
+        rec,
+        bill,
+        kind: platform.kind(),
+    })
+}

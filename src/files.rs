@@ -1,0 +1,118 @@
+//! Output files written atomically: a temporary name in the same folder,
+//! renamed into place only once complete, so an interrupted run never leaves
+//! a truncated file that looks finished.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
+/// renamed over `path` only once fully written and flushed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = temp_builder()
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| Error::io(path, "cannot write", e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io(path, "cannot rename into place", e.error))?;
+    Ok(())
+}
+
+/// Temporary output files: hidden names, and the ordinary permissions
+/// (rw-r--r-- on Unix) rather than a temporary file's private ones, since
+/// they are renamed into place.
+pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    b.prefix(".surgesim-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    b
+}
+
+/// Creates (if needed) the output folder `parent/<name>`.
+pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
+    let dir = parent.join(sanitize_name(name));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create folder", e))?;
+    Ok(dir)
+}
+
+/// `name` reduced to one safe path component: letters, digits, `-`, `_` and
+/// `.` kept, anything else replaced by `_`, no leading dot, at most 100 bytes.
+pub fn sanitize_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while s.starts_with('.') {
+        s.replace_range(..1, "_");
+    }
+    s.truncate(100);
+    if s.is_empty() { "scenario".into() } else { s }
+}
+
+/// A set of output files written to temporary names first and renamed into
+/// place together by [`Staged::commit`], after every one is complete: a
+/// stop before the commit leaves the previous outputs as they were.
+#[derive(Default)]
+pub struct Staged {
+    files: Vec<(PathBuf, tempfile::TempPath)>,
+    remove: Vec<PathBuf>,
+}
+
+impl Staged {
+    pub fn new() -> Self {
+        Staged::default()
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, to be renamed to it.
+    pub fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = temp_builder()
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
+        tmp.write_all(bytes)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(path, "cannot write", e))?;
+        self.files.push((path.to_path_buf(), tmp.into_temp_path()));
+        Ok(())
+    }
+
+    /// A complete temporary file, to be renamed to `path`.
+    pub fn add(&mut self, path: &Path, tmp: tempfile::TempPath) {
+        self.files.push((path.to_path_buf(), tmp));
+    }
+
+    /// `path`, if an earlier run left it, is removed at the commit (it would
+    /// not match the new outputs).
+    pub fn remove(&mut self, path: &Path) {
+        self.remove.push(path.to_path_buf());
+    }
+
+    /// Renames every staged file into place and removes the stale ones.
+    pub fn commit(self) -> Result<()> {
+        for path in &self.remove {
+            if path.exists() {
+                std::fs::remove_file(path)
+                    .map_err(|e| Error::io(path, "cannot remove stale", e))?;
+            }
+        }
+        for (path, tmp) in self.files {
+            tmp.persist(&path)
+                .map_err(|e| Error::io(&path, "cannot rename into place", e.error))?;
+        }
+        Ok(())
+    }
+}
