@@ -52,6 +52,8 @@ pub struct Workload {
 pub enum Requests {
     Synthetic(RequestStream),
     Trace(Box<trace::TraceStream>),
+    /// Requests given in arrival order (tests, tools).
+    List(std::vec::IntoIter<Request>),
 }
 
 impl Iterator for Requests {
@@ -62,6 +64,7 @@ impl Iterator for Requests {
         match self {
             Requests::Synthetic(s) => s.next(),
             Requests::Trace(t) => t.next(),
+            Requests::List(l) => l.next(),
         }
     }
 }

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use surgesim::cost::Bill;
 use surgesim::engine::{self, Clock};
 use surgesim::metrics::{Recorder, RequestLog};
-use surgesim::platform::lambda::Lambda;
-use surgesim::rng::stream;
+use surgesim::platform::Platform;
 use surgesim::scenario::{self, Overrides, Scenario};
 use surgesim::time::{SimDuration, SimTime};
 use surgesim::workload::Request;
@@ -98,26 +97,25 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
         .map(|f| f.name.clone())
         .collect();
     let log = RequestLog::new(Box::new(buf.clone()), "l", names);
-    let mut rec = Recorder::new(s.warmup, s.horizon, Some(log));
-    rec.set_overhead(cfg.overhead);
+    let rec = Recorder::new(s.warmup, s.horizon, Some(log));
     let clock = Clock {
         horizon: s.horizon,
         interval: s.interval,
     };
-    let lambda = Lambda::new(
-        cfg.clone(),
-        &[],
-        stream(1, 0, "platform/l/init"),
-        stream(1, 0, "platform/l/retry"),
-    );
-    let (mut rec, bill) = engine::run(
-        lambda,
-        reqs.into_iter(),
-        clock,
-        rec,
-        &engine::CancelToken::never(),
-    )
-    .unwrap();
+    let (mut rec, bill) = cfg
+        .simulate(surgesim::platform::RunInput {
+            functions: &[],
+            streams: surgesim::platform::Streams {
+                seed: 1,
+                replication: 0,
+                platform: "l",
+            },
+            requests: surgesim::workload::Requests::List(reqs.into_iter()),
+            clock,
+            rec,
+            cancel: &engine::CancelToken::never(),
+        })
+        .unwrap();
     drop(rec.take_log());
     let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     let mut rows = parse_rows(&text);

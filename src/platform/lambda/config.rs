@@ -11,6 +11,9 @@ use crate::time::{SimDuration, SimTime};
 use crate::workload::dist::Dist;
 use crate::workload::dist::DistSpec;
 
+use super::keepalive::fixed::Fixed;
+use super::keepalive::{KeepAliveConfig, KeepAliveSpec};
+
 /// Memory at which a function has one full vCPU \[MB\] (platform-facts 3).
 pub const MB_PER_VCPU: u32 = 1769;
 /// Memory limits \[MB\] (platform-facts 3).
@@ -95,19 +98,6 @@ pub(crate) struct LegacySpec {
     per_minute: Option<i64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum KeepAliveSpec {
-    Fixed(FixedKeepAlive),
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FixedKeepAlive {
-    idle_s: Option<f64>,
-    max_lifetime_s: Option<f64>,
-}
-
 /// How the caller invokes the function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,7 +146,8 @@ pub struct LambdaConfig {
     pub scaling: Scaling,
     /// INIT duration; samples are capped at [`INIT_CAP`].
     pub init: Dist,
-    pub idle: SimDuration,
+    /// The keep-alive policy, in its initial state.
+    pub keep_alive: KeepAliveConfig,
     pub max_lifetime: SimDuration,
     pub overhead: SimDuration,
     pub cpu_scaling: bool,
@@ -333,26 +324,12 @@ impl LambdaSpec {
             // Python/Node cold starts around 250 ms with a heavy tail).
             None => Dist::lognormal(0.2, 1.2),
         };
-        let (idle, max_lifetime) = match &self.keep_alive {
-            None => (SimDuration::from_secs(600), SimDuration::from_secs(7200)),
-            Some(KeepAliveSpec::Fixed(k)) => {
-                let kp = path.key("keep_alive");
-                let idle_s = k.idle_s.unwrap_or(600.0);
-                if !(idle_s.is_finite() && (0.0..=1e9).contains(&idle_s)) {
-                    return Err(kp
-                        .key("idle_s")
-                        .error(format!("idle_s = {idle_s}: must be between 0 and 1e9 s")));
-                }
-                (
-                    SimDuration::from_secs_f64(idle_s),
-                    secs_field(
-                        &kp,
-                        "max_lifetime_s",
-                        k.max_lifetime_s.unwrap_or(7200.0),
-                        1e9,
-                    )?,
-                )
-            }
+        let (keep_alive, max_lifetime) = match &self.keep_alive {
+            None => (
+                KeepAliveConfig::Fixed(Fixed::default()),
+                SimDuration::from_secs(7200),
+            ),
+            Some(k) => k.compile(&path.key("keep_alive"), functions.len())?,
         };
         let overhead_ms = self.overhead_ms.unwrap_or(0.0);
         if !(overhead_ms.is_finite() && (0.0..=3.6e6).contains(&overhead_ms)) {
@@ -372,7 +349,7 @@ impl LambdaSpec {
             reserved,
             scaling,
             init,
-            idle,
+            keep_alive,
             max_lifetime,
             overhead: SimDuration::from_millis_f64(overhead_ms),
             cpu_scaling: self.cpu_scaling.unwrap_or(true),

@@ -5,11 +5,13 @@
 //! Environments live in a slab. Each function keeps its idle on-demand
 //! environments in a deque, most recently freed at the back (reused first),
 //! and its idle provisioned environments in a stack (used before on-demand
-//! ones). Idle expiry is lazy: since `idle_s` is one platform-wide constant,
-//! the order in which environments become idle is the order of their idle
-//! deadlines, kept in a linked list threaded through the slab (an environment
-//! leaves it in O(1) when reused), and every handler first retires the
-//! environments whose deadline has passed, *at* their deadline. That keeps
+//! ones). How long an idle environment stays is the keep-alive policy's
+//! ([`keepalive`]). Idle expiry is lazy: with the fixed policy (`idle_s` one
+//! platform-wide constant) the order in which environments become idle is
+//! the order of their idle deadlines, kept in a linked list threaded through
+//! the slab (an environment leaves it in O(1) when reused); other policies
+//! keep a lazy heap. Every handler first retires the environments whose
+//! deadline has passed, *at* their deadline. That keeps
 //! the instance count exact at every point it is read, at O(1) cost, without
 //! a timer event per request, and in memory bounded by the environments.
 //! Retirement at `max_lifetime_s` is lazy too: environments are created in
@@ -20,6 +22,7 @@
 //! Stale deque entries are recognised by a generation counter.
 
 pub mod config;
+pub mod keepalive;
 
 use std::collections::VecDeque;
 
@@ -35,6 +38,7 @@ use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
 use crate::workload::Request;
+use keepalive::{Deadlines, KeepAlive, KeepAliveDecision, WithPolicy};
 
 pub use config::{INIT_CAP, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries, Scaling};
 
@@ -61,17 +65,34 @@ impl Platform for LambdaConfig {
         &KIND
     }
 
-    fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
-        let mut rec = input.rec;
-        rec.set_overhead(self.overhead);
+    fn simulate(&self, mut input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
+        input.rec.set_overhead(self.overhead);
         let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
-        let lambda = Lambda::new(
-            self.clone(),
-            &memory,
-            input.streams.named("init"),
-            input.streams.named("retry"),
-        );
-        engine::run(lambda, input.requests, input.clock, rec, input.cancel)
+        // Monomorphised for the configured keep-alive policy.
+        struct Run<'a> {
+            cfg: &'a LambdaConfig,
+            memory: Vec<Option<u32>>,
+            input: RunInput<'a>,
+        }
+        impl WithPolicy for Run<'_> {
+            type Output = Result<(Recorder, Bill), Cancelled>;
+            fn run<K: KeepAlive>(self, policy: K) -> Self::Output {
+                let lambda = Lambda::new(
+                    self.cfg.clone(),
+                    policy,
+                    &self.memory,
+                    self.input.streams.named("init"),
+                    self.input.streams.named("retry"),
+                );
+                let i = self.input;
+                engine::run(lambda, i.requests, i.clock, i.rec, i.cancel)
+            }
+        }
+        self.keep_alive.with(Run {
+            cfg: self,
+            memory,
+            input,
+        })
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -111,6 +132,13 @@ struct Env {
     /// A provisioned environment: never expires, billed at the provisioned rates.
     provisioned: bool,
     job: Option<Job>,
+}
+
+/// Whether `env` is still in the idle period `epoch` (lazy deadline entries).
+#[inline]
+fn idle_in(envs: &[Env], env: u32, epoch: u32) -> bool {
+    let e = &envs[env as usize];
+    e.state == EnvState::Idle && e.epoch == epoch
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,7 +212,7 @@ fn gb_s(mb_ms: u128) -> f64 {
 }
 
 /// The Lambda platform during one run.
-pub struct Lambda {
+pub struct Lambda<K: KeepAlive> {
     cfg: LambdaConfig,
     /// Memory of each function \[MB\]: the platform's, or a trace's per function.
     memory: Vec<u32>,
@@ -194,7 +222,9 @@ pub struct Lambda {
     free_slots: Vec<u32>,
     functions: Vec<FunctionState>,
     /// Idle on-demand environments in deadline order.
-    expiry: ExpiryList,
+    /// The keep-alive policy.
+    keep_alive: K,
+    expiry: K::Deadlines,
     /// On-demand environments by end of life: (end of life, environment).
     lifetimes: VecDeque<(SimTime, u32)>,
     unreserved_in_use: u32,
@@ -211,69 +241,6 @@ pub struct Lambda {
     measured: Vec<Usage>,
     /// Usage of every request, for the running cost in the time series.
     gross: Vec<Usage>,
-}
-
-/// "No environment" in [`ExpiryList`] links.
-const NIL: u32 = u32::MAX;
-
-/// Idle environments in the order they became idle, which is the order of
-/// their idle deadlines: a doubly linked list over slab indices.
-#[derive(Debug, Clone)]
-struct ExpiryList {
-    head: u32,
-    tail: u32,
-    /// Per slab index: (previous, next, deadline, in the list).
-    links: Vec<(u32, u32, SimTime, bool)>,
-}
-
-impl Default for ExpiryList {
-    fn default() -> Self {
-        ExpiryList {
-            head: NIL,
-            tail: NIL,
-            links: Vec::new(),
-        }
-    }
-}
-
-impl ExpiryList {
-    /// Appends `env`, idle until `deadline` (no earlier than any deadline in the list).
-    #[inline]
-    fn push(&mut self, env: u32, deadline: SimTime) {
-        let i = env as usize;
-        if self.links.len() <= i {
-            self.links.resize(i + 1, (NIL, NIL, SimTime::ZERO, false));
-        }
-        self.links[i] = (self.tail, NIL, deadline, true);
-        match self.tail {
-            NIL => self.head = env,
-            tail => self.links[tail as usize].1 = env,
-        }
-        self.tail = env;
-    }
-
-    /// Takes `env` out, if it is in.
-    #[inline]
-    fn remove(&mut self, env: u32) {
-        let Some(&(prev, next, _, true)) = self.links.get(env as usize) else {
-            return;
-        };
-        self.links[env as usize].3 = false;
-        match prev {
-            NIL => self.head = next,
-            p => self.links[p as usize].1 = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => self.links[n as usize].0 = prev,
-        }
-    }
-
-    /// The environment with the earliest deadline, and the deadline.
-    #[inline]
-    fn first(&self) -> Option<(u32, SimTime)> {
-        (self.head != NIL).then(|| (self.head, self.links[self.head as usize].2))
-    }
 }
 
 /// A continuously refilled token bucket in exact integer arithmetic: one
@@ -336,12 +303,18 @@ fn provisioned_seconds(start: SimTime, end: SimTime, from: SimTime, to: SimTime)
     b.since(a).0.div_ceil(NANOS_PER_SEC).div_ceil(300) * 300
 }
 
-impl Lambda {
+impl<K: KeepAlive> Lambda<K> {
     /// A platform with only its provisioned environments (created by
     /// [`Model::start`]), drawing INIT times from `rng` and retry jitter
     /// from `retry_rng`. `memory` overrides the platform's memory per
     /// function (a trace's), `None` keeps it.
-    pub fn new(cfg: LambdaConfig, memory: &[Option<u32>], rng: SimRng, retry_rng: SimRng) -> Self {
+    pub fn new(
+        cfg: LambdaConfig,
+        keep_alive: K,
+        memory: &[Option<u32>],
+        rng: SimRng,
+        retry_rng: SimRng,
+    ) -> Self {
         let window = SimDuration::from_secs(10);
         let functions: Vec<FunctionState> = cfg
             .reserved
@@ -378,7 +351,8 @@ impl Lambda {
             envs: Vec::new(),
             free_slots: Vec::new(),
             functions,
-            expiry: ExpiryList::default(),
+            keep_alive,
+            expiry: K::Deadlines::default(),
             lifetimes: VecDeque::new(),
             unreserved_in_use: 0,
             legacy,
@@ -434,7 +408,11 @@ impl Lambda {
     /// environment whose idle deadline or end of life is at or before `now`.
     #[inline(always)]
     fn expire(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
-        let idle_due = self.expiry.first().is_some_and(|(_, at)| at <= now);
+        let envs = &self.envs;
+        let idle_due = self
+            .expiry
+            .first(|env, epoch| idle_in(envs, env, epoch))
+            .is_some_and(|(_, at)| at <= now);
         let old_due = self.lifetimes.front().is_some_and(|&(end, _)| end <= now);
         if idle_due || old_due {
             self.expire_due(now, cx);
@@ -444,7 +422,11 @@ impl Lambda {
     #[inline(never)]
     fn expire_due(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
         loop {
-            let idle = self.expiry.first().filter(|&(_, at)| at <= now);
+            let envs = &self.envs;
+            let idle = self
+                .expiry
+                .first(|env, epoch| idle_in(envs, env, epoch))
+                .filter(|&(_, at)| at <= now);
             let old = self.lifetimes.front().copied().filter(|&(at, _)| at <= now);
             match (idle, old) {
                 (None, None) => break,
@@ -743,7 +725,7 @@ impl Lambda {
     }
 }
 
-impl Model for Lambda {
+impl<K: KeepAlive> Model for Lambda<K> {
     type Event = LambdaEvent;
 
     fn start(&mut self, cx: &mut Ctx<LambdaEvent>) {
@@ -765,6 +747,7 @@ impl Model for Lambda {
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<LambdaEvent>) {
         let now = cx.now();
         self.expire(now, cx);
+        self.keep_alive.on_arrival(req.function, now);
         cx.rec.arrived(&req);
         let f = req.function as usize;
         self.gross[f].front_door += 1;
@@ -822,14 +805,20 @@ impl Model for Lambda {
                     // A killed handler's environment is discarded; an old one is recycled.
                     self.retire(env, now, cx);
                 } else {
-                    e.state = EnvState::Idle;
-                    let epoch = e.epoch;
-                    let idle_until = now + self.cfg.idle;
-                    // Otherwise it reaches its end of life first.
-                    if idle_until <= end_of_life {
-                        self.expiry.push(env, idle_until);
+                    match self.keep_alive.on_idle(f as u32, now) {
+                        KeepAliveDecision::Retire => self.retire(env, now, cx),
+                        KeepAliveDecision::KeepFor(window) => {
+                            let e = &mut self.envs[env as usize];
+                            e.state = EnvState::Idle;
+                            let epoch = e.epoch;
+                            let idle_until = now + window;
+                            // Otherwise it reaches its end of life first.
+                            if idle_until <= end_of_life {
+                                self.expiry.push(env, idle_until, epoch);
+                            }
+                            self.functions[f].idle.push_back((env, epoch));
+                        }
                     }
-                    self.functions[f].idle.push_back((env, epoch));
                 }
             }
             LambdaEvent::Retry(slot) => {
