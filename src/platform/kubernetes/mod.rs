@@ -5,14 +5,15 @@
 //! Defaults and their sources are in `shared/platform-facts.md` sections 5
 //! (HPA), 6.1 (cluster autoscaler), 7 (pod startup) and 8 (prices).
 
+pub mod autoscaler;
+pub mod cluster_autoscaler;
 pub mod config;
 pub mod hpa;
+pub mod load_balancer;
 pub mod nodes;
 pub mod pod;
 
 use std::collections::{BTreeSet, VecDeque};
-
-use rand::RngExt;
 
 use crate::cost::{Bill, Cost, MONTH_S};
 use crate::engine::{self, Cancelled, Ctx, Model};
@@ -25,8 +26,11 @@ use crate::rng::SimRng;
 use crate::time::SimTime;
 use crate::workload::Request;
 
+use autoscaler::{PodAutoscaler, ScaleDecision};
+use cluster_autoscaler::{Cluster, ClusterAutoscaler, NodeAction, NodeAutoscaler};
 pub use config::{AutoscalerConfig, KubernetesConfig, KubernetesSpec, LoadBalancer, PodScaling};
 use hpa::{Hpa, HpaConfig, Metric, PodSample};
+use load_balancer::Balancer;
 use nodes::{Node, NodeState, billed_seconds};
 use pod::{Admission, Done, Server};
 
@@ -60,14 +64,25 @@ impl Platform for KubernetesConfig {
     }
 
     fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
-        let k8s = Kubernetes::new(
-            self.clone(),
-            input.functions.len(),
-            input.streams.named("startup"),
-            input.streams.named("provision"),
-            input.streams.named("lb"),
-        );
-        engine::run(k8s, input.requests, input.clock, input.rec, input.cancel)
+        // Monomorphised for the configured load balancer.
+        fn run<B: Balancer>(
+            cfg: &KubernetesConfig,
+            input: RunInput,
+        ) -> Result<(Recorder, Bill), Cancelled> {
+            let k8s = Kubernetes::<B>::new(
+                cfg.clone(),
+                input.functions.len(),
+                input.streams.named("startup"),
+                input.streams.named("provision"),
+                input.streams.named("lb"),
+            );
+            engine::run(k8s, input.requests, input.clock, input.rec, input.cancel)
+        }
+        match self.load_balancer {
+            LoadBalancer::RoundRobin => run::<load_balancer::RoundRobin>(self, input),
+            LoadBalancer::Random => run::<load_balancer::Random>(self, input),
+            LoadBalancer::LeastOutstanding => run::<load_balancer::LeastOutstanding>(self, input),
+        }
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -146,21 +161,19 @@ pub enum KubernetesEvent {
 }
 
 /// A function's deployment: its pods, load balancer and autoscaler.
-struct Deployment {
+struct Deployment<B> {
     /// Pods not yet gone.
     live: BTreeSet<u32>,
-    /// Ready pods in the order the load balancer cycles through them.
-    ready: Vec<u32>,
-    rr: usize,
-    /// Ready pods by outstanding requests (least_outstanding).
-    by_outstanding: BTreeSet<(usize, u32)>,
+    /// Its ready pods, behind the load balancer.
+    lb: B,
     /// The deployment's replicas (`spec.replicas`).
     desired: u32,
-    hpa: Option<Hpa>,
+    /// Its pod autoscaler (none with fixed replicas).
+    autoscaler: Option<Box<dyn PodAutoscaler>>,
 }
 
 /// The Kubernetes platform during one run.
-pub struct Kubernetes {
+pub struct Kubernetes<B: Balancer> {
     cfg: KubernetesConfig,
     startup_rng: SimRng,
     provision_rng: SimRng,
@@ -172,19 +185,20 @@ pub struct Kubernetes {
     /// Unplaced pods, oldest first.
     pending: VecDeque<u32>,
     /// One deployment per workload function, sharing the nodes.
-    deployments: Vec<Deployment>,
+    deployments: Vec<Deployment<B>>,
     /// The HPA settings (every deployment's HPA has the same).
     hpa_cfg: Option<HpaConfig>,
     /// Next window-start and window-end scrape times.
     scrape_start: SimTime,
     scrape_end: SimTime,
-    last_scale_up: Option<SimTime>,
+    /// The node autoscaler (none without `nodes.autoscaler`).
+    node_autoscaler: Option<Box<dyn NodeAutoscaler>>,
     in_service: u64,
     queued: u64,
     done: Vec<Done>,
 }
 
-impl Kubernetes {
+impl<B: Balancer> Kubernetes<B> {
     /// The platform at t = 0 (call [`Model::start`] before events).
     /// One deployment per function (`functions` of them), each starting at
     /// its fixed replicas or the HPA's minimum.
@@ -195,6 +209,10 @@ impl Kubernetes {
         provision_rng: SimRng,
         lb_rng: SimRng,
     ) -> Self {
+        let node_autoscaler = cfg
+            .autoscaler
+            .clone()
+            .map(|a| Box::new(ClusterAutoscaler::new(a)) as Box<dyn NodeAutoscaler>);
         let hpa_cfg = match &cfg.scaling {
             PodScaling::Hpa(h) => Some(h.clone()),
             PodScaling::Fixed(_) => None,
@@ -202,11 +220,11 @@ impl Kubernetes {
         let deployments = (0..functions.max(1))
             .map(|_| Deployment {
                 live: BTreeSet::new(),
-                ready: Vec::new(),
-                rr: 0,
-                by_outstanding: BTreeSet::new(),
+                lb: B::default(),
                 desired: 0,
-                hpa: hpa_cfg.clone().map(Hpa::new),
+                autoscaler: hpa_cfg
+                    .clone()
+                    .map(|h| Box::new(Hpa::new(h)) as Box<dyn PodAutoscaler>),
             })
             .collect();
         Kubernetes {
@@ -222,7 +240,7 @@ impl Kubernetes {
             hpa_cfg,
             scrape_start: SimTime::MAX,
             scrape_end: SimTime::MAX,
-            last_scale_up: None,
+            node_autoscaler,
             in_service: 0,
             queued: 0,
             done: Vec::new(),
@@ -321,24 +339,13 @@ impl Kubernetes {
         pod.state = PodState::Ready;
         pod.ready_at = Some(now);
         let d = &mut self.deployments[pod.deployment as usize];
-        d.ready.push(p);
-        if self.cfg.load_balancer == LoadBalancer::LeastOutstanding {
-            d.by_outstanding.insert((pod.server.outstanding(), p));
-        }
+        d.lb.join(p, pod.server.outstanding());
     }
 
     fn leave_load_balancer(&mut self, p: u32) {
         let pod = &self.pods[p as usize];
         let out = pod.server.outstanding();
-        let d = &mut self.deployments[pod.deployment as usize];
-        if let Some(i) = d.ready.iter().position(|&q| q == p) {
-            d.ready.remove(i);
-            // Keep the rotation on the pod it was going to visit next.
-            if i < d.rr {
-                d.rr -= 1;
-            }
-        }
-        d.by_outstanding.remove(&(out, p));
+        self.deployments[pod.deployment as usize].lb.leave(p, out);
     }
 
     /// Frees a pod's node capacity; removes a draining node left empty.
@@ -419,20 +426,9 @@ impl Kubernetes {
     }
 
     /// Routes a request of deployment `d` to a ready pod, or `None` when none is ready.
+    #[inline]
     fn pick(&mut self, d: usize) -> Option<u32> {
-        let dep = &mut self.deployments[d];
-        if dep.ready.is_empty() {
-            return None;
-        }
-        Some(match self.cfg.load_balancer {
-            LoadBalancer::RoundRobin => {
-                let p = dep.ready[dep.rr % dep.ready.len()];
-                dep.rr = (dep.rr + 1) % dep.ready.len();
-                p
-            }
-            LoadBalancer::Random => dep.ready[self.lb_rng.random_range(0..dep.ready.len())],
-            LoadBalancer::LeastOutstanding => dep.by_outstanding.first().expect("ready pods").1,
-        })
+        self.deployments[d].lb.pick(&mut self.lb_rng)
     }
 
     /// Updates the totals and the least-outstanding index after pod `p` changed.
@@ -448,14 +444,13 @@ impl Kubernetes {
         let after = (pod.server.busy(), pod.server.queued());
         self.in_service = self.in_service + after.0 as u64 - before.0 as u64;
         self.queued = self.queued + after.1 as u64 - before.1 as u64;
-        // The least-outstanding index is kept only when it is used.
-        if self.cfg.load_balancer == LoadBalancer::LeastOutstanding
+        // Only a balancer that watches the load is told of every change.
+        if B::WATCHES_LOAD
             && pod.state == PodState::Ready
             && before.0 + before.1 != after.0 + after.1
         {
             let d = &mut self.deployments[pod.deployment as usize];
-            d.by_outstanding.remove(&(before.0 + before.1, p));
-            d.by_outstanding.insert((after.0 + after.1, p));
+            d.lb.load_changed(p, before.0 + before.1, after.0 + after.1);
         }
         if before.0 != after.0 {
             cx.rec.in_service.set(now, self.in_service);
@@ -554,98 +549,61 @@ impl Kubernetes {
         }
     }
 
+    /// One scan of the node autoscaler, carrying out its actions in turn.
     fn autoscale_nodes(&mut self, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
-        let ca = self.cfg.autoscaler.clone().expect("an autoscaler");
-        // Scale up: pending pods that nodes already provisioning will not
-        // take. Pods are all alike, so a fresh node holds `per_node` of them.
-        if !self.pending.is_empty() {
-            let per_node = self.pods_per_node();
-            let provisioning = self
-                .nodes
-                .iter()
-                .filter(|n| n.state == NodeState::Provisioning)
-                .count() as u64;
-            let uncovered = (self.pending.len() as u64).saturating_sub(provisioning * per_node);
-            let wanted = uncovered.div_ceil(per_node);
-            let room = u64::from(self.cfg.max_nodes).saturating_sub(self.live_nodes());
-            let launch = wanted.min(room);
-            for _ in 0..launch {
-                self.launch_node(now, false, cx);
-            }
-            if launch > 0 {
-                self.last_scale_up = Some(now);
-            }
-        }
-        // Scale down: track under-utilised ready nodes continuously.
-        for n in &mut self.nodes {
-            if n.state == NodeState::Ready && n.utilization() < ca.utilization_threshold {
-                n.unneeded_since.get_or_insert(now);
-            } else {
-                n.unneeded_since = None;
-            }
-        }
-        if self
-            .last_scale_up
-            .is_some_and(|t| now < t + ca.delay_after_add)
-        {
-            return;
-        }
-        let mut removable = self
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.state, NodeState::Ready | NodeState::Provisioning))
-            .count()
-            .saturating_sub(self.cfg.min_nodes as usize);
-        // At most 10 empty nodes (max-empty-bulk-delete) and one occupied node a scan.
-        let (mut empty_removed, mut drained) = (0, 0);
-        for n in 0..self.nodes.len() {
-            if removable == 0 {
-                break;
-            }
-            let node = &self.nodes[n];
-            let due = node.state == NodeState::Ready
-                && node.unneeded_since.is_some_and(|t| now >= t + ca.unneeded);
-            if !due {
-                continue;
-            }
-            if node.pods == 0 {
-                if empty_removed < 10 {
-                    let node = &mut self.nodes[n];
+        let mut scaler = self.node_autoscaler.take().expect("a node autoscaler");
+        loop {
+            let action = scaler.scan(
+                now,
+                &Cluster {
+                    nodes: &self.nodes,
+                    pending: self.pending.len(),
+                    pods_per_node: self.pods_per_node(),
+                    live_nodes: self.live_nodes(),
+                    min_nodes: self.cfg.min_nodes,
+                    max_nodes: self.cfg.max_nodes,
+                    fits_elsewhere: &|n| self.pods_fit_elsewhere(n),
+                },
+            );
+            match action {
+                None => break,
+                Some(NodeAction::Launch(k)) => {
+                    for _ in 0..k {
+                        self.launch_node(now, false, cx);
+                    }
+                }
+                Some(NodeAction::Remove(n)) => {
+                    let node = &mut self.nodes[n as usize];
                     node.state = NodeState::Removed;
                     node.removed = Some(now);
-                    empty_removed += 1;
-                    removable -= 1;
                     cx.rec.nodes.set(now, self.live_nodes());
                 }
-                continue;
+                Some(NodeAction::Drain(n)) => self.drain(n, now, cx),
             }
-            // One occupied node at a time, and only when no pod is already
-            // waiting for room (its replacements would queue behind them).
-            if drained > 0 || !self.pending.is_empty() || !self.pods_fit_elsewhere(n as u32) {
-                continue;
-            }
-            self.nodes[n].state = NodeState::Draining;
-            drained += 1;
-            removable -= 1;
-            // Evicted pods are replaced by the ReplicaSet and scheduled elsewhere.
-            let evicted: Vec<u32> = self
-                .live
-                .iter()
-                .copied()
-                .filter(|&p| {
-                    let pod = &self.pods[p as usize];
-                    pod.node == Some(n as u32)
-                        && matches!(pod.state, PodState::Starting | PodState::Ready)
-                })
-                .collect();
-            for p in evicted {
-                let d = self.pods[p as usize].deployment as usize;
-                self.stop_pod(p, now, cx);
-                self.new_pod(now, d);
-            }
-            cx.rec.instances.set(now, self.live_pods());
-            self.schedule_pending(now, cx);
         }
+        self.node_autoscaler = Some(scaler);
+    }
+
+    /// Drains node `n`: its pods are evicted, replaced by the ReplicaSet and
+    /// scheduled elsewhere; it is removed once empty.
+    fn drain(&mut self, n: u32, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
+        self.nodes[n as usize].state = NodeState::Draining;
+        let evicted: Vec<u32> = self
+            .live
+            .iter()
+            .copied()
+            .filter(|&p| {
+                let pod = &self.pods[p as usize];
+                pod.node == Some(n) && matches!(pod.state, PodState::Starting | PodState::Ready)
+            })
+            .collect();
+        for p in evicted {
+            let d = self.pods[p as usize].deployment as usize;
+            self.stop_pod(p, now, cx);
+            self.new_pod(now, d);
+        }
+        cx.rec.instances.set(now, self.live_pods());
+        self.schedule_pending(now, cx);
     }
 
     /// How many pods an empty node holds (at least one: validation checks a pod fits).
@@ -700,7 +658,7 @@ impl Kubernetes {
     }
 }
 
-impl Model for Kubernetes {
+impl<B: Balancer> Model for Kubernetes<B> {
     type Event = KubernetesEvent;
 
     fn start(&mut self, cx: &mut Ctx<KubernetesEvent>) {
@@ -812,8 +770,12 @@ impl Model for Kubernetes {
                 for d in 0..self.deployments.len() {
                     let samples = self.hpa_samples(d, now);
                     let dep = &mut self.deployments[d];
-                    let hpa = dep.hpa.as_mut().expect("HpaSync needs an HPA");
-                    dep.desired = hpa.sync(now, dep.desired, &samples, request_m);
+                    let scaler = dep.autoscaler.as_mut().expect("HpaSync needs an HPA");
+                    if let ScaleDecision::Replicas(n) =
+                        scaler.sync(now, dep.desired, &samples, request_m)
+                    {
+                        dep.desired = n;
+                    }
                     self.reconcile(d, now, cx);
                 }
                 let period = self.hpa_cfg.as_ref().expect("an HPA").sync_period;
@@ -852,7 +814,7 @@ impl Model for Kubernetes {
         // In KIND.gauges order.
         values[..5].copy_from_slice(&[
             self.deployments.iter().map(|d| u64::from(d.desired)).sum(),
-            self.deployments.iter().map(|d| d.ready.len() as u64).sum(),
+            self.deployments.iter().map(|d| d.lb.ready() as u64).sum(),
             count(PodState::Pending) + count(PodState::Starting),
             nodes(&|s| matches!(s, NodeState::Ready | NodeState::Draining)),
             nodes(&|s| s == NodeState::Provisioning),

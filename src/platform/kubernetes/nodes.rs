@@ -56,8 +56,6 @@ pub struct Node {
     pub used_cpu_m: u64,
     pub used_memory_mb: u64,
     pub pods: u32,
-    /// Since when the cluster autoscaler has found it under-utilised.
-    pub unneeded_since: Option<SimTime>,
 }
 
 impl Node {
@@ -72,7 +70,6 @@ impl Node {
             used_cpu_m: 0,
             used_memory_mb: 0,
             pods: 0,
-            unneeded_since: None,
         }
     }
 

@@ -1,0 +1,195 @@
+//! Node autoscalers: how many nodes the cluster has. The Cluster Autoscaler
+//! (`nodes = { autoscaler = "cluster_autoscaler" }`, following
+//! kubernetes/autoscaler's `cluster-autoscaler` core: scale-up for pending
+//! pods, scale-down of under-utilised nodes) is the first implementation.
+//!
+//! A node autoscaler scans a read-only [`Cluster`] view every scan interval
+//! and returns [`NodeAction`]s, which the model carries out in order.
+//! Adding one: an implementation of [`NodeAutoscaler`] in its own file, its
+//! name in config.rs's `AutoscalerName`, and its construction in the model.
+
+use super::config::AutoscalerConfig;
+use super::nodes::{Node, NodeState};
+use crate::time::SimTime;
+
+/// What a node autoscaler asks for at a scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeAction {
+    /// Request this many new nodes.
+    Launch(u64),
+    /// Remove this empty node now.
+    Remove(u32),
+    /// Drain this node: its pods are evicted and rescheduled, then it goes.
+    Drain(u32),
+}
+
+/// What a node autoscaler sees of the cluster.
+pub struct Cluster<'a> {
+    pub nodes: &'a [Node],
+    /// Pods waiting for a node.
+    pub pending: usize,
+    /// Pods an empty node holds.
+    pub pods_per_node: u64,
+    /// Nodes ready, draining or provisioning.
+    pub live_nodes: u64,
+    pub min_nodes: u32,
+    pub max_nodes: u32,
+    /// Whether the pods of node `n` would fit on the other ready nodes.
+    pub fits_elsewhere: &'a dyn Fn(u32) -> bool,
+}
+
+/// A node autoscaler.
+pub trait NodeAutoscaler: std::fmt::Debug + Send {
+    /// The next action of the scan at `now`, given the cluster as it is after
+    /// the actions already returned; `None` ends the scan. The model calls it
+    /// until `None`, carrying out each action before the next call.
+    fn scan(&mut self, now: SimTime, cluster: &Cluster) -> Option<NodeAction>;
+}
+
+/// Where a scan is.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Between scans.
+    Idle,
+    /// Scale-up done: track unneeded nodes, then look for removals.
+    Track,
+    /// Looking for removals from node `next` on.
+    Remove {
+        next: usize,
+        removable: usize,
+        empty_removed: usize,
+        drained: usize,
+    },
+}
+
+/// The Cluster Autoscaler's state.
+#[derive(Debug, Clone)]
+pub struct ClusterAutoscaler {
+    cfg: AutoscalerConfig,
+    /// Since when each node (by id) has been unneeded.
+    unneeded_since: Vec<Option<SimTime>>,
+    last_scale_up: Option<SimTime>,
+    step: Step,
+}
+
+impl ClusterAutoscaler {
+    pub fn new(cfg: AutoscalerConfig) -> Self {
+        ClusterAutoscaler {
+            cfg,
+            unneeded_since: Vec::new(),
+            last_scale_up: None,
+            step: Step::Idle,
+        }
+    }
+}
+
+/// Empty nodes removed at most per scan (`--max-empty-bulk-delete`, 10).
+const MAX_EMPTY_BULK_DELETE: usize = 10;
+
+impl NodeAutoscaler for ClusterAutoscaler {
+    fn scan(&mut self, now: SimTime, c: &Cluster) -> Option<NodeAction> {
+        loop {
+            match self.step {
+                Step::Idle => {
+                    self.step = Step::Track;
+                    // Scale up: pending pods that nodes already provisioning
+                    // will not take. Pods are all alike, so a fresh node
+                    // holds `pods_per_node` of them.
+                    if c.pending > 0 {
+                        let provisioning = c
+                            .nodes
+                            .iter()
+                            .filter(|n| n.state == NodeState::Provisioning)
+                            .count() as u64;
+                        let uncovered =
+                            (c.pending as u64).saturating_sub(provisioning * c.pods_per_node);
+                        let wanted = uncovered.div_ceil(c.pods_per_node);
+                        let room = u64::from(c.max_nodes).saturating_sub(c.live_nodes);
+                        let launch = wanted.min(room);
+                        if launch > 0 {
+                            self.last_scale_up = Some(now);
+                            return Some(NodeAction::Launch(launch));
+                        }
+                    }
+                }
+                Step::Track => {
+                    // Scale down: track under-utilised ready nodes continuously.
+                    self.unneeded_since.resize(c.nodes.len(), None);
+                    for (n, since) in c.nodes.iter().zip(&mut self.unneeded_since) {
+                        if n.state == NodeState::Ready
+                            && n.utilization() < self.cfg.utilization_threshold
+                        {
+                            since.get_or_insert(now);
+                        } else {
+                            *since = None;
+                        }
+                    }
+                    if self
+                        .last_scale_up
+                        .is_some_and(|t| now < t + self.cfg.delay_after_add)
+                    {
+                        self.step = Step::Idle;
+                        return None;
+                    }
+                    let removable = c
+                        .nodes
+                        .iter()
+                        .filter(|n| matches!(n.state, NodeState::Ready | NodeState::Provisioning))
+                        .count()
+                        .saturating_sub(c.min_nodes as usize);
+                    self.step = Step::Remove {
+                        next: 0,
+                        removable,
+                        empty_removed: 0,
+                        drained: 0,
+                    };
+                }
+                Step::Remove {
+                    next,
+                    mut removable,
+                    mut empty_removed,
+                    mut drained,
+                } => {
+                    // At most 10 empty nodes and one occupied node a scan.
+                    for n in next..c.nodes.len() {
+                        if removable == 0 {
+                            break;
+                        }
+                        let node = &c.nodes[n];
+                        let due = node.state == NodeState::Ready
+                            && self.unneeded_since[n].is_some_and(|t| now >= t + self.cfg.unneeded);
+                        if !due {
+                            continue;
+                        }
+                        let action = if node.pods == 0 {
+                            if empty_removed == MAX_EMPTY_BULK_DELETE {
+                                continue;
+                            }
+                            empty_removed += 1;
+                            NodeAction::Remove(n as u32)
+                        } else {
+                            // One occupied node at a time, and only when no
+                            // pod is already waiting for room (its
+                            // replacements would queue behind them).
+                            if drained > 0 || c.pending > 0 || !(c.fits_elsewhere)(n as u32) {
+                                continue;
+                            }
+                            drained += 1;
+                            NodeAction::Drain(n as u32)
+                        };
+                        removable -= 1;
+                        self.step = Step::Remove {
+                            next: n + 1,
+                            removable,
+                            empty_removed,
+                            drained,
+                        };
+                        return Some(action);
+                    }
+                    self.step = Step::Idle;
+                    return None;
+                }
+            }
+        }
+    }
+}

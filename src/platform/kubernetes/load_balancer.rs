@@ -1,0 +1,198 @@
+//! Load balancers: which ready pod of a deployment gets a request
+//! (`load_balancer = "round_robin" | "random" | "least_outstanding"`).
+//!
+//! A balancer is told when a pod joins or leaves the ready set and, when it
+//! asks to be ([`Balancer::WATCHES_LOAD`]), when a pod's outstanding requests
+//! change; [`Balancer::pick`] is its decision. The model is generic over it.
+//! Adding one: an implementation here (or in its own file), a variant of
+//! `LoadBalancer` in config.rs, and its line in the model's `simulate`.
+
+use std::collections::BTreeSet;
+
+use rand::RngExt;
+
+use crate::rng::SimRng;
+
+/// A load-balancing policy over one deployment's ready pods.
+pub trait Balancer: std::fmt::Debug + Clone + Default + Send + 'static {
+    /// Whether [`Balancer::load_changed`] must be called on every change of a
+    /// ready pod's outstanding requests (it costs an index update per request).
+    const WATCHES_LOAD: bool = false;
+
+    /// Pod `pod`, with `outstanding` requests, is ready to receive traffic.
+    fn join(&mut self, pod: u32, outstanding: usize);
+
+    /// Pod `pod`, with `outstanding` requests, stops receiving traffic.
+    fn leave(&mut self, pod: u32, outstanding: usize);
+
+    /// A ready pod's outstanding requests went from `before` to `after`.
+    fn load_changed(&mut self, _pod: u32, _before: usize, _after: usize) {}
+
+    /// The pod for the next request; `None` when no pod is ready.
+    fn pick(&mut self, rng: &mut SimRng) -> Option<u32>;
+
+    /// Ready pods.
+    fn ready(&self) -> usize;
+}
+
+/// Ready pods in the order they became ready.
+#[derive(Debug, Clone, Default)]
+struct Ready(Vec<u32>);
+
+impl Ready {
+    /// Removes `pod`, returning where it was.
+    fn remove(&mut self, pod: u32) -> Option<usize> {
+        let i = self.0.iter().position(|&q| q == pod)?;
+        self.0.remove(i);
+        Some(i)
+    }
+}
+
+/// Each ready pod in turn (kube-proxy's iptables mode is random; an ALB or
+/// an ingress controller's default is round robin).
+#[derive(Debug, Clone, Default)]
+pub struct RoundRobin {
+    ready: Ready,
+    next: usize,
+}
+
+impl Balancer for RoundRobin {
+    fn join(&mut self, pod: u32, _: usize) {
+        self.ready.0.push(pod);
+    }
+
+    fn leave(&mut self, pod: u32, _: usize) {
+        // Keep the rotation on the pod it was going to visit next.
+        if let Some(i) = self.ready.remove(pod)
+            && i < self.next
+        {
+            self.next -= 1;
+        }
+    }
+
+    #[inline]
+    fn pick(&mut self, _: &mut SimRng) -> Option<u32> {
+        let ready = &self.ready.0;
+        if ready.is_empty() {
+            return None;
+        }
+        let p = ready[self.next % ready.len()];
+        self.next = (self.next + 1) % ready.len();
+        Some(p)
+    }
+
+    fn ready(&self) -> usize {
+        self.ready.0.len()
+    }
+}
+
+/// A ready pod drawn uniformly (the platform's `lb` stream).
+#[derive(Debug, Clone, Default)]
+pub struct Random {
+    ready: Ready,
+}
+
+impl Balancer for Random {
+    fn join(&mut self, pod: u32, _: usize) {
+        self.ready.0.push(pod);
+    }
+
+    fn leave(&mut self, pod: u32, _: usize) {
+        self.ready.remove(pod);
+    }
+
+    #[inline]
+    fn pick(&mut self, rng: &mut SimRng) -> Option<u32> {
+        let ready = &self.ready.0;
+        (!ready.is_empty()).then(|| ready[rng.random_range(0..ready.len())])
+    }
+
+    fn ready(&self) -> usize {
+        self.ready.0.len()
+    }
+}
+
+/// The ready pod with the fewest requests in service or queued; ties to the
+/// lowest pod id.
+#[derive(Debug, Clone, Default)]
+pub struct LeastOutstanding {
+    by_outstanding: BTreeSet<(usize, u32)>,
+}
+
+impl Balancer for LeastOutstanding {
+    const WATCHES_LOAD: bool = true;
+
+    fn join(&mut self, pod: u32, outstanding: usize) {
+        self.by_outstanding.insert((outstanding, pod));
+    }
+
+    fn leave(&mut self, pod: u32, outstanding: usize) {
+        self.by_outstanding.remove(&(outstanding, pod));
+    }
+
+    fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
+        self.by_outstanding.remove(&(before, pod));
+        self.by_outstanding.insert((after, pod));
+    }
+
+    #[inline]
+    fn pick(&mut self, _: &mut SimRng) -> Option<u32> {
+        self.by_outstanding.first().map(|&(_, p)| p)
+    }
+
+    fn ready(&self) -> usize {
+        self.by_outstanding.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rng() -> SimRng {
+        crate::rng::stream(1, 0, "test/lb")
+    }
+
+    #[test]
+    fn round_robin_keeps_its_place_when_a_pod_leaves() {
+        let mut lb = RoundRobin::default();
+        for p in [10, 11, 12] {
+            lb.join(p, 0);
+        }
+        let mut r = rng();
+        assert_eq!(lb.pick(&mut r), Some(10));
+        assert_eq!(lb.pick(&mut r), Some(11));
+        // 10 leaves: 12 is still next.
+        lb.leave(10, 0);
+        assert_eq!(lb.pick(&mut r), Some(12));
+        assert_eq!(lb.pick(&mut r), Some(11));
+        lb.leave(11, 0);
+        lb.leave(12, 0);
+        assert_eq!(lb.pick(&mut r), None);
+    }
+
+    #[test]
+    fn least_outstanding_picks_the_least_loaded_then_the_lowest_id() {
+        let mut lb = LeastOutstanding::default();
+        lb.join(3, 2);
+        lb.join(1, 2);
+        lb.join(2, 5);
+        let mut r = rng();
+        assert_eq!(lb.pick(&mut r), Some(1));
+        lb.load_changed(1, 2, 3);
+        assert_eq!(lb.pick(&mut r), Some(3));
+        lb.leave(3, 2);
+        assert_eq!(lb.pick(&mut r), Some(1));
+        assert_eq!(lb.ready(), 2);
+    }
+
+    #[test]
+    fn random_draws_only_ready_pods() {
+        let mut lb = Random::default();
+        lb.join(4, 0);
+        lb.join(7, 0);
+        lb.leave(4, 0);
+        let mut r = rng();
+        assert!((0..50).all(|_| lb.pick(&mut r) == Some(7)));
+    }
+}
