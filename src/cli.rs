@@ -122,7 +122,7 @@ where
     match cli.command {
         Command::Run(args) => run(&args, cancel).map(|_| ExitCode::SUCCESS),
         Command::Check(args) => check(&args, cancel),
-        Command::Validate { scenarios } => validate(&scenarios),
+        Command::Validate { scenarios } => validate(&scenarios, cancel),
     }
 }
 
@@ -157,7 +157,11 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Loads the scenarios named on the command line, or the bundled default.
-pub fn load_scenarios(paths: &[PathBuf], overrides: Overrides) -> Result<Vec<Scenario>> {
+pub fn load_scenarios(
+    paths: &[PathBuf],
+    overrides: Overrides,
+    cancel: &CancelToken,
+) -> Result<Vec<Scenario>> {
     if paths.is_empty() {
         let path = Path::new(scenario::DEFAULT_SCENARIO_PATH);
         return Ok(vec![scenario::parse(
@@ -168,14 +172,14 @@ pub fn load_scenarios(paths: &[PathBuf], overrides: Overrides) -> Result<Vec<Sce
     }
     expand(paths)?
         .iter()
-        .map(|f| scenario::load(f, overrides))
+        .map(|f| scenario::load_with(f, overrides, cancel))
         .collect()
 }
 
-fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
+fn validate(paths: &[PathBuf], cancel: &CancelToken) -> Result<ExitCode> {
     let mut failed = false;
     for file in expand(paths)? {
-        match scenario::load(&file, Overrides::default()) {
+        match scenario::load_with(&file, Overrides::default(), cancel) {
             Ok(s) => println!(
                 "ok  {}: scenario `{}`, {} function(s), {} platform(s)",
                 file.display(),
@@ -183,6 +187,7 @@ fn validate(paths: &[PathBuf]) -> Result<ExitCode> {
                 s.workload.functions.len(),
                 s.platforms.len()
             ),
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => {
                 eprintln!("error: {e}");
                 failed = true;
@@ -212,7 +217,7 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
             seed: args.run.seed,
             replications: args.run.replications,
         };
-        for s in load_scenarios(&args.run.scenarios, overrides)? {
+        for s in load_scenarios(&args.run.scenarios, overrides, cancel)? {
             let b = crate::check::read_baseline(base, &s.name)?;
             baselines.insert(s.name.clone(), b);
         }
@@ -253,7 +258,7 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
         seed: args.seed,
         replications: args.replications,
     };
-    let scenarios = load_scenarios(&args.scenarios, overrides)?;
+    let scenarios = load_scenarios(&args.scenarios, overrides, cancel)?;
     for s in &scenarios {
         guard_size(s, args)?;
     }

@@ -131,8 +131,7 @@ pub fn execute(
             opts.per_function,
             series,
             cancel,
-        )
-        .map_err(|_| Error::Interrupted)?;
+        )?;
         result.point = u.point;
         if let Some(log) = result.rec.take_log() {
             log.into_inner()
@@ -224,7 +223,7 @@ pub fn run_platform(
         true,
         &CancelToken::never(),
     )
-    .expect("a token that is never cancelled")
+    .unwrap_or_else(|e| panic!("the run failed: {e}"))
 }
 
 /// [`run_platform`], optionally keeping per-function counters, and the time
@@ -237,10 +236,11 @@ pub fn run_platform_with(
     per_function: bool,
     series: bool,
     cancel: &CancelToken,
-) -> Result<RunResult, Cancelled> {
+) -> Result<RunResult> {
     let requests = scenario
         .workload
         .requests(scenario.seed, replication, scenario.horizon);
+    let fault = requests.fault();
     let clock = Clock {
         horizon: scenario.horizon,
         interval: scenario.interval,
@@ -252,19 +252,26 @@ pub fn run_platform_with(
     if !series {
         rec.drop_rows();
     }
-    let (rec, bill) = platform.config.simulate(RunInput {
-        functions: &scenario.workload.functions,
-        // The platform's own random streams, named after it.
-        streams: Streams {
-            seed: scenario.seed,
-            replication,
-            platform: &platform.name,
-        },
-        requests,
-        clock,
-        rec,
-        cancel,
-    })?;
+    let (rec, bill) = platform
+        .config
+        .simulate(RunInput {
+            functions: &scenario.workload.functions,
+            // The platform's own random streams, named after it.
+            streams: Streams {
+                seed: scenario.seed,
+                replication,
+                platform: &platform.name,
+            },
+            requests,
+            clock,
+            rec,
+            cancel,
+        })
+        .map_err(|Cancelled| Error::Interrupted)?;
+    // A replay that could not read its trace ends early: the run fails.
+    if let Some(e) = fault.and_then(|f| f.lock().ok()?.take()) {
+        return Err(e);
+    }
     Ok(RunResult {
         point: 0,
         platform: platform.name.clone(),

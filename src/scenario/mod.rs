@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
+use crate::engine::CancelToken;
 use crate::error::{Error, FieldError, FieldPath, Result, Seg};
 use crate::platform::{KINDS, Kind, PlatformSpec, Setting, Table};
 use crate::time::{SimDuration, SimTime};
 use crate::workload::arrival::ArrivalSpec;
 use crate::workload::dist::{Dist, DistSpec};
-use crate::workload::trace::Trace;
+use crate::workload::traces::Trace;
 use crate::workload::{Function, Workload};
 
 /// The bundled default scenario, compiled into the binary.
@@ -285,13 +286,29 @@ pub struct Overrides {
 
 /// Reads and validates the scenario file at `path`.
 pub fn load(path: &Path, overrides: Overrides) -> Result<Scenario> {
+    load_with(path, overrides, &CancelToken::never())
+}
+
+/// [`load`], stopping with [`Error::Interrupted`] soon after `cancel` is set
+/// (a trace's scan can take a while).
+pub fn load_with(path: &Path, overrides: Overrides, cancel: &CancelToken) -> Result<Scenario> {
     let src =
         std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read scenario", e))?;
-    parse(&src, path, overrides)
+    parse_with(&src, path, overrides, cancel)
 }
 
 /// Validates scenario text `src` that came from `file`.
 pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
+    parse_with(src, file, overrides, &CancelToken::never())
+}
+
+/// [`parse`], stopping soon after `cancel` is set.
+pub fn parse_with(
+    src: &str,
+    file: &Path,
+    overrides: Overrides,
+    cancel: &CancelToken,
+) -> Result<Scenario> {
     let raw: RawScenario = toml::from_str(src).map_err(|e| toml_error(src, file, &e))?;
     let stem = file
         .file_stem()
@@ -306,7 +323,7 @@ pub fn parse(src: &str, file: &Path, overrides: Overrides) -> Result<Scenario> {
             let base_dir = file.parent().unwrap_or(Path::new("."));
             let at = FieldPath::root().key("workload").key("arrival");
             let t = spec
-                .scan(&at, base_dir, &mut notes)?
+                .scan(&at, base_dir, &mut notes, cancel)?
                 .map_err(|e| field_error(src, file, e))?;
             Some(std::sync::Arc::new(t))
         }

@@ -32,7 +32,7 @@ pub enum ArrivalSpec {
     Diurnal(DiurnalSpec),
     Mmpp(MmppSpec),
     /// Trace replay; its fields are checked by the trace reader.
-    Trace(super::trace::TraceSpec),
+    Trace(super::traces::TraceSpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]

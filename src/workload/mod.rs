@@ -8,7 +8,7 @@
 
 pub mod arrival;
 pub mod dist;
-pub mod trace;
+pub mod traces;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -45,15 +45,25 @@ pub struct Function {
 pub struct Workload {
     pub functions: Vec<Function>,
     /// Trace replay, when the arrivals come from one.
-    pub trace: Option<std::sync::Arc<trace::Trace>>,
+    pub trace: Option<std::sync::Arc<traces::Trace>>,
 }
 
 /// The request stream of a run: synthetic or replayed.
 pub enum Requests {
     Synthetic(RequestStream),
-    Trace(Box<trace::TraceStream>),
+    Trace(Box<traces::TraceStream>),
     /// Requests given in arrival order (tests, tools).
     List(std::vec::IntoIter<Request>),
+}
+
+impl Requests {
+    /// Where a replay leaves a read error (none for synthetic streams).
+    pub fn fault(&self) -> Option<traces::replay::Fault> {
+        match self {
+            Requests::Trace(t) => Some(t.fault()),
+            _ => None,
+        }
+    }
 }
 
 impl Iterator for Requests {
@@ -83,7 +93,7 @@ impl Workload {
                     )
                 })
                 .collect();
-            return Requests::Trace(Box::new(trace::TraceStream::new(
+            return Requests::Trace(Box::new(traces::TraceStream::new(
                 trace.clone(),
                 work,
                 seed,

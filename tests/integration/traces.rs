@@ -434,7 +434,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
 fn rows_too_far_out_of_order_are_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("timestamp_s\n");
-    for i in 0..(surgesim::workload::trace::REORDER_WINDOW + 10) {
+    for i in 0..(surgesim::workload::traces::REORDER_WINDOW + 10) {
         let _ = writeln!(text, "{}", 10 + i);
     }
     text.push_str("1\n");
@@ -479,7 +479,7 @@ fn review_regressions_for_traces() {
     // Files in sequence must be in order across the boundary too.
     std::fs::write(dir.path().join("one.csv"), "timestamp_s\n100\n").unwrap();
     let mut two = String::from("timestamp_s\n");
-    for i in 0..(surgesim::workload::trace::REORDER_WINDOW + 5) {
+    for i in 0..(surgesim::workload::traces::REORDER_WINDOW + 5) {
         let _ = writeln!(two, "{}", 200 + i);
     }
     two.push_str("50\n");
@@ -504,4 +504,58 @@ fn review_regressions_for_traces() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot be swept"), "{err}");
+}
+
+/// Issue 13: the replay reads the trace with the scan's reader, so a trace
+/// that changes between validation and the run fails the run with an error
+/// naming the file, instead of losing requests silently.
+#[test]
+fn a_trace_changed_after_validation_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", path = \"trace.csv\", format = \"csv\" }",
+        LAMBDA,
+    );
+    let rows = csv_trace(dir.path(), 2_000);
+    let trace = dir.path().join("trace.csv");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let changes: [(&str, Option<String>); 3] = [
+        // Truncated in place: half the rows.
+        (
+            "rows replayed",
+            Some(
+                text.lines()
+                    .take(rows.len() / 2)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ),
+        // A row no longer valid.
+        (
+            "not a number",
+            Some(text.replacen(",x\n", ",x\nb,oops,5,x\n", 1)),
+        ),
+        // Deleted.
+        ("cannot read trace", None),
+    ];
+    for (needle, new) in changes {
+        std::fs::write(&trace, &text).unwrap();
+        let s = load(&file);
+        match &new {
+            Some(t) => std::fs::write(&trace, t).unwrap(),
+            None => std::fs::remove_file(&trace).unwrap(),
+        }
+        let e = surgesim::cli::run_scenario(&s, out.path(), false)
+            .err()
+            .unwrap_or_else(|| panic!("{needle}: the run succeeded"));
+        let msg = e.to_string();
+        assert!(msg.contains(needle), "{needle}: {msg}");
+        assert!(msg.contains("trace.csv"), "{msg}");
+        assert!(
+            !out.path().join("t").join("summary.csv").exists(),
+            "{needle}: a summary was written"
+        );
+    }
 }

@@ -1,0 +1,295 @@
+//! Trace replay (`arrival = { kind = "trace" }`): generic CSV, Azure
+//! Functions 2019 (per-minute counts) and 2021 (per invocation), streamed.
+//!
+//! A trace is read twice, through one reader ([`records`]): the scan
+//! ([`scan`]), at validation, checks every row (errors name the file, line,
+//! column and value), learns the functions, their invocation counts and the
+//! last arrival, and applies `functions` / `top_n`; it keeps per-function
+//! data only. The replay ([`replay`]), once per run, streams the rows again
+//! into requests, through a bounded reorder buffer for files that are not
+//! quite sorted; a file that cannot be read then, or no longer matches what
+//! the scan saw, fails the run with an error rather than losing requests.
+//! Memory is bounded by the number of functions (and the reorder window),
+//! never by the number of invocations. Row formats: [`rows`] (csv,
+//! azure2021) and [`azure2019`].
+
+pub mod azure2019;
+pub mod records;
+pub mod replay;
+pub mod rows;
+pub mod scan;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::time::SimTime;
+use crate::workload::dist::Dist;
+
+pub use replay::TraceStream;
+
+/// Rows a file may be out of order by before replay gives up \[rows\].
+pub const REORDER_WINDOW: usize = 100_000;
+
+/// `path` (and the other file fields): one file or several in sequence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Paths {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Paths {
+    pub(super) fn list(&self) -> Vec<String> {
+        match self {
+            Paths::One(p) => vec![p.clone()],
+            Paths::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The trace formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    Azure2019,
+    Azure2021,
+}
+
+/// How Azure 2019 per-minute counts are spread within their minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Spread {
+    /// Evenly spaced: the k-th of c arrivals at (k + 1/2) / c of the minute.
+    Uniform,
+    /// Independent uniform positions (a Poisson process given the count).
+    Random,
+}
+
+/// `arrival = { kind = "trace", ... }` as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    pub(super) path: Paths,
+    pub(super) format: Format,
+    pub(super) durations_path: Option<Paths>,
+    pub(super) memory_path: Option<Paths>,
+    pub(super) time_scale: Option<f64>,
+    pub(super) start_s: Option<f64>,
+    pub(super) end_s: Option<f64>,
+    pub(super) functions: Option<Vec<String>>,
+    pub(super) top_n: Option<u64>,
+    pub(super) rate_scale: Option<f64>,
+    pub(super) spread: Option<Spread>,
+    pub(super) skip_bad_rows: Option<bool>,
+}
+
+/// A validated, scanned trace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub format: Format,
+    pub paths: Vec<PathBuf>,
+    pub durations: Vec<PathBuf>,
+    pub memory: Vec<PathBuf>,
+    pub time_scale: f64,
+    /// Window on trace time \[s\].
+    pub start_s: f64,
+    pub end_s: f64,
+    pub rate_scale: f64,
+    pub spread: Spread,
+    pub skip_bad_rows: bool,
+    /// Kept functions: name -> index into the workload's functions.
+    pub index: FxHashMap<String, u32>,
+    /// Kept functions in index order, with their scan-time data.
+    pub functions: Vec<TraceFunction>,
+    /// The last arrival (scaled), for the default horizon.
+    pub last_arrival: SimTime,
+    /// Rows in the window that were kept, and rows skipped as bad.
+    pub rows: u64,
+    pub skipped: u64,
+}
+
+/// What the scan learns about one function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceFunction {
+    pub name: String,
+    pub invocations: u64,
+    /// Work from the Azure 2019 durations file (percentiles).
+    pub work: Option<Dist>,
+    /// Lambda memory from the trace (`memory_mb` column or Azure app memory) \[MB\].
+    pub memory_mb: Option<u32>,
+}
+
+/// A row error: names the file, line, column and value, and says how to proceed.
+pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: &str) -> Error {
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: Some((line as usize, 1)),
+        field: Some(column.to_string()),
+        message: format!(
+            "{why} (value {value:?}); fix the row, or set skip_bad_rows = true to skip bad rows"
+        ),
+    }
+}
+
+pub(super) fn open_csv(file: &Path) -> Result<csv::Reader<BufReader<File>>> {
+    let f = File::open(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
+    Ok(csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(1 << 16, f)))
+}
+
+pub(super) fn headers(
+    reader: &mut csv::Reader<BufReader<File>>,
+    file: &Path,
+) -> Result<Vec<String>> {
+    let h = reader.headers().map_err(|e| Error::Scenario {
+        file: file.to_path_buf(),
+        location: Some((1, 1)),
+        field: None,
+        message: format!("cannot read the header row: {e}"),
+    })?;
+    Ok(h.iter().map(|s| s.trim().to_string()).collect())
+}
+
+pub(super) fn column(headers: &[String], name: &str) -> Option<usize> {
+    headers.iter().position(|h| h == name)
+}
+
+pub(super) fn missing_column(file: &Path, name: &str, headers: &[String]) -> Error {
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: Some((1, 1)),
+        field: Some(name.to_string()),
+        message: format!(
+            "missing column `{name}`; the header has: {}",
+            headers.join(", ")
+        ),
+    }
+}
+
+/// Lambda memory for a trace's memory figure: 1 MB steps within 128-10,240 MB.
+pub(super) fn lambda_memory(mb: f64) -> u32 {
+    mb.ceil().clamp(128.0, 10_240.0) as u32
+}
+
+/// A float with a total order, for the reorder buffers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct OrdF64(pub(super) f64);
+impl Eq for OrdF64 {}
+impl PartialOrd for OrdF64 {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for OrdF64 {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&o.0)
+    }
+}
+
+/// A reorder buffer: hands out the smallest item held. Items that come in
+/// order (the whole of a sorted file) queue in a FIFO at O(1); only those
+/// that come early go into a heap. The smallest item is the smaller of the
+/// FIFO's front and the heap's top, so the order handed out is exactly that
+/// of one heap holding everything.
+#[derive(Debug)]
+pub(super) struct Reorder<T> {
+    /// Items in non-decreasing order.
+    run: VecDeque<T>,
+    /// Items smaller than the FIFO's back when they came.
+    early: BinaryHeap<Reverse<T>>,
+}
+
+impl<T> Default for Reorder<T> {
+    fn default() -> Self {
+        Reorder {
+            run: VecDeque::new(),
+            early: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<T: Ord + Copy> Reorder<T> {
+    pub(super) fn len(&self) -> usize {
+        self.run.len() + self.early.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.early.is_empty()
+    }
+
+    #[inline]
+    pub(super) fn push(&mut self, item: T) {
+        if self.run.back().is_none_or(|last| *last <= item) {
+            self.run.push_back(item);
+        } else {
+            self.early.push(Reverse(item));
+        }
+    }
+
+    /// The smallest item; it stays held when `keep` (given it to change in a
+    /// way that keeps its order) says so. Returns it as it was.
+    #[inline]
+    pub(super) fn take_min(&mut self, keep: impl FnOnce(&mut T) -> bool) -> Option<T> {
+        let from_run = match (self.run.front(), self.early.peek()) {
+            (Some(a), Some(Reverse(b))) => a <= b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if from_run {
+            let front = self.run.front_mut().expect("checked");
+            let item = *front;
+            if !keep(front) {
+                self.run.pop_front();
+            }
+            Some(item)
+        } else {
+            let mut top = self.early.peek_mut().expect("checked");
+            let item = top.0;
+            if !keep(&mut top.0) {
+                std::collections::binary_heap::PeekMut::pop(top);
+            }
+            Some(item)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn reorder_hands_out_what_one_heap_would(items in proptest::collection::vec(0u32..50, 0..300), window in 1usize..20) {
+            // Same pushes and takes against a plain heap: same items out, in the same order.
+            let mut ours: Reorder<(u32, usize)> = Reorder::default();
+            let mut heap: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::new();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for (seq, &t) in items.iter().enumerate() {
+                ours.push((t, seq));
+                heap.push(Reverse((t, seq)));
+                if ours.len() > window {
+                    a.push(ours.take_min(|_| false));
+                    b.push(heap.pop().map(|r| r.0));
+                }
+            }
+            while !ours.is_empty() {
+                a.push(ours.take_min(|_| false));
+                b.push(heap.pop().map(|r| r.0));
+            }
+            prop_assert!(heap.is_empty());
+            prop_assert_eq!(a, b);
+        }
+    }
+}

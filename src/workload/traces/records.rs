@@ -1,0 +1,115 @@
+//! The one reader of trace files, shared by the scan and the replay: the
+//! records of a list of CSV files in order, each file's header first. A file
+//! that cannot be opened, a header that cannot be read, or an unreadable row
+//! (unless `skip_bad_rows`, and then not a thousand in a row) is an error
+//! naming the file and line, for the replay as much as for the scan.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use super::{headers, open_csv, row_error};
+use crate::engine::CancelToken;
+use crate::error::{Error, Result};
+
+/// What [`Records::advance`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// File `i` of the list starts: its header is in [`Records::headers`].
+    File(usize),
+    /// A record, in [`Records::record`].
+    Record,
+    /// No more files.
+    End,
+}
+
+/// The records of trace files, in order.
+pub struct Records {
+    paths: Vec<PathBuf>,
+    next_file: usize,
+    reader: Option<csv::Reader<BufReader<File>>>,
+    headers: Vec<String>,
+    /// The current record.
+    pub record: csv::StringRecord,
+    skip: bool,
+    /// Unreadable rows skipped (with `skip_bad_rows`).
+    pub skipped: u64,
+    cancel: CancelToken,
+    read: u32,
+}
+
+/// Records between two looks at the cancel token.
+const CANCEL_EVERY: u32 = 1 << 16;
+
+impl Records {
+    /// The records of `paths`; unreadable rows are skipped (and counted)
+    /// when `skip`. Reading stops with [`Error::Interrupted`] soon after
+    /// `cancel` is set.
+    pub fn new(paths: &[PathBuf], skip: bool, cancel: &CancelToken) -> Self {
+        Records {
+            paths: paths.to_vec(),
+            next_file: 0,
+            reader: None,
+            headers: Vec::new(),
+            record: csv::StringRecord::new(),
+            skip,
+            skipped: 0,
+            cancel: cancel.clone(),
+            read: 0,
+        }
+    }
+
+    /// The file being read.
+    pub fn file(&self) -> &Path {
+        &self.paths[self.next_file.saturating_sub(1)]
+    }
+
+    /// The current file's header, trimmed.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Moves to the next record, or the next file.
+    pub fn advance(&mut self) -> Result<Next> {
+        self.read = self.read.wrapping_add(1);
+        if self.read.is_multiple_of(CANCEL_EVERY) && self.cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+        let Some(reader) = &mut self.reader else {
+            let Some(file) = self.paths.get(self.next_file) else {
+                return Ok(Next::End);
+            };
+            let mut reader = open_csv(file)?;
+            self.headers = headers(&mut reader, file)?;
+            self.reader = Some(reader);
+            self.next_file += 1;
+            return Ok(Next::File(self.next_file - 1));
+        };
+        let file = &self.paths[self.next_file - 1];
+        let mut in_a_row = 0;
+        loop {
+            match reader.read_record(&mut self.record) {
+                Ok(true) => return Ok(Next::Record),
+                Ok(false) => {
+                    self.reader = None;
+                    return self.advance();
+                }
+                // Skip bad rows, but not forever on a file that fails to read at all.
+                Err(_) if self.skip && in_a_row < 1000 => {
+                    self.skipped += 1;
+                    in_a_row += 1;
+                }
+                Err(e) => {
+                    let line = e.position().map_or(0, |p| p.line());
+                    return Err(row_error(
+                        file,
+                        line,
+                        "(row)",
+                        "",
+                        &format!("unreadable row: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! The replay of a scanned trace: its requests, in time order, streamed
+//! through a bounded reorder buffer. A file that cannot be read, or no longer
+//! holds what the scan found, ends the stream with an error in its [`Fault`],
+//! which fails the run.
+
+use std::path::Path;
+
+use rand::RngExt;
+
+use super::azure2019::{minute_columns, parse_counts};
+use super::records::{Next, Records};
+use super::rows::Columns;
+use super::{Format, REORDER_WINDOW, Reorder, Spread, Trace};
+use crate::engine::CancelToken;
+use crate::error::{Error, Result};
+use crate::rng::{SimRng, stream};
+use crate::time::{SimDuration, SimTime};
+use crate::workload::dist::Dist;
+
+/// One arrival waiting in a reorder buffer: (time, sequence, function, work,
+/// copies still to hand out under `rate_scale`). One entry per row, so the
+/// buffer stays bounded by the reorder window whatever `rate_scale` is.
+type Pending = (SimTime, u64, u32, Option<SimDuration>, u32);
+
+/// The replay of a trace: requests in time order.
+pub struct TraceStream {
+    trace: std::sync::Arc<Trace>,
+    /// Per-function work when the trace gives none: (distribution, stream).
+    work: Vec<(Dist, SimRng)>,
+    rate_rng: SimRng,
+    spread_rng: SimRng,
+    /// The trace's rows (csv, azure2021) or day files (azure2019).
+    records: Records,
+    /// The current file's columns (csv, azure2021).
+    columns: Option<Columns>,
+    /// The name of rows without a `function` column: the first file's stem.
+    default_fn: String,
+    /// Rows replayed in the window, of kept functions (csv, azure2021): at
+    /// the end they must be the scan's count.
+    rows: u64,
+    /// Where a read error is left for the run to report.
+    fault: Fault,
+    buffer: Reorder<Pending>,
+    seq: u64,
+    next_id: u64,
+    last: SimTime,
+    done: bool,
+    /// azure2019: counts of the current day per kept function, the day and
+    /// the next minute.
+    day_counts: Vec<Vec<u32>>,
+    day: usize,
+    /// The next day file, already opened at the end of the previous one.
+    next_day: Option<usize>,
+    minute: usize,
+}
+
+/// A replay's read error, shared with the run that reports it.
+pub type Fault = std::sync::Arc<std::sync::Mutex<Option<Error>>>;
+
+impl TraceStream {
+    /// The replay of `trace`; a read error ends the stream and is left in
+    /// its [`TraceStream::fault`].
+    pub fn new(
+        trace: std::sync::Arc<Trace>,
+        work: Vec<(Dist, SimRng)>,
+        seed: u64,
+        replication: u32,
+    ) -> Self {
+        let default_fn = trace.paths[0]
+            .file_stem()
+            .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
+        TraceStream {
+            records: Records::new(&trace.paths, trace.skip_bad_rows, &CancelToken::never()),
+            trace,
+            work,
+            rate_rng: stream(seed, replication, "workload/trace/rate"),
+            spread_rng: stream(seed, replication, "workload/trace/spread"),
+            columns: None,
+            default_fn,
+            rows: 0,
+            fault: Fault::default(),
+            buffer: Reorder::default(),
+            seq: 0,
+            next_id: 0,
+            last: SimTime::ZERO,
+            done: false,
+            day_counts: Vec::new(),
+            day: 0,
+            next_day: None,
+            minute: 1440,
+        }
+    }
+
+    /// Where a read error is left: the run reports it once the stream ends.
+    pub fn fault(&self) -> Fault {
+        self.fault.clone()
+    }
+
+    /// Ends the stream with `e` for the run to report.
+    fn fail(&mut self, e: Error) -> bool {
+        let mut slot = self.fault.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+        false
+    }
+
+    /// How many copies of an arrival `rate_scale` makes: thinning below 1,
+    /// replication above.
+    fn copies(&mut self) -> u32 {
+        let r = self.trace.rate_scale;
+        let whole = r.floor();
+        let frac = r - whole;
+        whole as u32 + u32::from(frac > 0.0 && self.rate_rng.random::<f64>() < frac)
+    }
+
+    fn push(&mut self, t_trace: f64, function: u32, work: Option<SimDuration>) {
+        let t = SimTime::from_secs_f64(t_trace / self.trace.time_scale);
+        let copies = self.copies();
+        if copies > 0 {
+            self.buffer.push((t, self.seq, function, work, copies));
+            self.seq += 1;
+        }
+    }
+
+    /// Reads more rows (csv, azure2021) into the buffer; false at the end
+    /// (or at a read error, left in the fault).
+    fn fill_rows(&mut self) -> bool {
+        match self.next_row() {
+            Ok(more) => more,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn next_row(&mut self) -> Result<bool> {
+        loop {
+            match self.records.advance()? {
+                Next::End => {
+                    if self.rows != self.trace.rows {
+                        return Err(changed(
+                            self.records.file(),
+                            &format!(
+                                "{} rows replayed where the scan found {}",
+                                self.rows, self.trace.rows
+                            ),
+                        ));
+                    }
+                    return Ok(false);
+                }
+                Next::File(_) => {
+                    let (file, headers) = (self.records.file(), self.records.headers());
+                    self.columns = Some(Columns::of(self.trace.format, headers, file)?);
+                    continue;
+                }
+                Next::Record => {}
+            }
+            let cols = self
+                .columns
+                .as_ref()
+                .expect("a file's columns before its rows");
+            let row = match cols.parse(&self.records.record, &self.default_fn) {
+                Ok(row) => row,
+                // Rows the scan skipped as bad, skipped again.
+                Err(_) if self.trace.skip_bad_rows => continue,
+                Err(fault) => {
+                    let e = fault.error(&self.records.record, self.records.file());
+                    return Err(changed(self.records.file(), &e.to_string()));
+                }
+            };
+            if row.t < self.trace.start_s || row.t >= self.trace.end_s {
+                continue;
+            }
+            let Some(&f) = self.trace.index.get(row.function.as_ref()) else {
+                continue;
+            };
+            let (time, work) = (row.t, row.work);
+            self.rows += 1;
+            self.push(time, f, work);
+            return Ok(true);
+        }
+    }
+
+    /// Loads the next minute of an azure2019 trace into the buffer; false at
+    /// the end (or at a read error, left in the fault).
+    fn fill_minute(&mut self) -> bool {
+        loop {
+            if self.minute >= 1440 {
+                match self.load_day() {
+                    Ok(true) => {}
+                    Ok(false) => return false,
+                    Err(e) => return self.fail(e),
+                }
+            }
+            let m = self.minute;
+            self.minute += 1;
+            let base = self.day as f64 * 86_400.0 + m as f64 * 60.0;
+            let mut any = false;
+            for f in 0..self.day_counts.len() {
+                let c = self.day_counts[f][m];
+                for k in 0..c {
+                    let offset = match self.trace.spread {
+                        Spread::Uniform => (f64::from(k) + 0.5) / f64::from(c) * 60.0,
+                        Spread::Random => self.spread_rng.random::<f64>() * 60.0,
+                    };
+                    let t = base + offset;
+                    if t >= self.trace.start_s && t < self.trace.end_s {
+                        self.push(t, f as u32, None);
+                        any = true;
+                    }
+                }
+            }
+            if any {
+                return true;
+            }
+        }
+    }
+
+    /// Reads the next day file's counts of the kept functions; false after the last.
+    fn load_day(&mut self) -> Result<bool> {
+        // The reader opens the next file as the last one ends: a day starts
+        // at its file's header, seen at the end of the previous day.
+        let day = match self.next_day.take() {
+            Some(i) => i,
+            None => match self.records.advance()? {
+                Next::End => return Ok(false),
+                Next::File(i) => i,
+                Next::Record => unreachable!("a file's records come after its header"),
+            },
+        };
+        let (_, func, minutes) = minute_columns(self.records.headers(), self.records.file())?;
+        self.day = day;
+        self.minute = 0;
+        self.day_counts = vec![vec![0; 1440]; self.trace.functions.len()];
+        loop {
+            match self.records.advance()? {
+                Next::End => break,
+                Next::File(i) => {
+                    self.next_day = Some(i);
+                    break;
+                }
+                Next::Record => {
+                    let (rec, file) = (&self.records.record, self.records.file());
+                    match parse_counts(rec, file, func, &minutes) {
+                        Ok((name, counts)) => {
+                            if let Some(&f) = self.trace.index.get(&name) {
+                                // A hash may repeat across apps: their counts
+                                // add up, as in the scan.
+                                for (total, c) in self.day_counts[f as usize].iter_mut().zip(counts)
+                                {
+                                    *total += c;
+                                }
+                            }
+                        }
+                        Err(_) if self.trace.skip_bad_rows => {}
+                        Err(e) => return Err(changed(file, &e.to_string())),
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The error for a trace file that no longer reads as it did at validation.
+fn changed(file: &Path, what: &str) -> Error {
+    Error::Usage(format!(
+        "{}: the trace changed after it was validated ({what}); replay it again from an \
+         unchanged copy",
+        file.display()
+    ))
+}
+
+impl Iterator for TraceStream {
+    type Item = crate::workload::Request;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.done {
+            match self.trace.format {
+                Format::Azure2019 => {
+                    // A whole minute at a time: everything in it sorts before the next.
+                    if self.buffer.is_empty() && !self.fill_minute() {
+                        self.done = true;
+                    }
+                }
+                Format::Csv | Format::Azure2021 => {
+                    while self.buffer.len() <= REORDER_WINDOW {
+                        if !self.fill_rows() {
+                            self.done = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        // While copies remain, the entry stays first: the sequence number
+        // makes it unique, so the copy count never decides the order.
+        let (arrival, _, function, work, _) = self.buffer.take_min(|top| {
+            top.4 -= 1;
+            top.4 > 0
+        })?;
+        // The scan proved the order; never hand the engine a step back anyway.
+        let arrival = arrival.max(self.last);
+        self.last = arrival;
+        let work = work.unwrap_or_else(|| {
+            let (dist, rng) = &mut self.work[function as usize];
+            dist.sample(rng)
+        });
+        let id = self.next_id;
+        self.next_id += 1;
+        Some(crate::workload::Request {
+            id,
+            arrival,
+            function,
+            work,
+        })
+    }
+}

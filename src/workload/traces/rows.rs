@@ -1,0 +1,339 @@
+//! Per-invocation rows: the generic csv format (`timestamp_s` or
+//! `timestamp_ms`, optional `function`, `duration_ms`, `memory_mb`) and Azure
+//! Functions 2021 (`app,func,end_timestamp,duration`, arrival = end -
+//! duration). Parsing is allocation-free for good rows.
+
+use std::path::Path;
+
+use super::{Format, column, lambda_memory, missing_column, row_error};
+use crate::error::{Error, Result};
+use crate::time::SimDuration;
+
+/// One parsed row of a per-invocation trace (csv, azure2021).
+#[derive(Debug, Clone)]
+pub(super) struct Row<'a> {
+    /// Arrival in trace time \[s\].
+    pub(super) t: f64,
+    /// Borrowed from the record where possible: no allocation per row.
+    pub(super) function: std::borrow::Cow<'a, str>,
+    pub(super) work: Option<SimDuration>,
+    pub(super) memory_mb: Option<u32>,
+}
+
+/// Column positions of a per-invocation trace.
+#[derive(Debug, Clone)]
+pub(super) struct Columns {
+    format: Format,
+    /// csv: timestamp column and its unit (1 for s, 1e-3 for ms).
+    time: usize,
+    time_unit: f64,
+    function: Option<usize>,
+    duration_ms: Option<usize>,
+    memory_mb: Option<usize>,
+    /// azure2021: app, func, end_timestamp, duration.
+    app: usize,
+    end: usize,
+}
+
+impl Columns {
+    pub(super) fn of(format: Format, headers: &[String], file: &Path) -> Result<Columns> {
+        let need = |n: &str| column(headers, n).ok_or_else(|| missing_column(file, n, headers));
+        match format {
+            Format::Csv => {
+                let (time, time_unit) = match (
+                    column(headers, "timestamp_s"),
+                    column(headers, "timestamp_ms"),
+                ) {
+                    (Some(c), _) => (c, 1.0),
+                    (None, Some(c)) => (c, 1e-3),
+                    (None, None) => {
+                        return Err(missing_column(
+                            file,
+                            "timestamp_s` or `timestamp_ms",
+                            headers,
+                        ));
+                    }
+                };
+                Ok(Columns {
+                    format,
+                    time,
+                    time_unit,
+                    function: column(headers, "function"),
+                    duration_ms: column(headers, "duration_ms"),
+                    memory_mb: column(headers, "memory_mb"),
+                    app: 0,
+                    end: 0,
+                })
+            }
+            Format::Azure2021 => Ok(Columns {
+                format,
+                time: 0,
+                time_unit: 1.0,
+                function: Some(need("func")?),
+                duration_ms: Some(need("duration")?),
+                memory_mb: None,
+                app: need("app")?,
+                end: need("end_timestamp")?,
+            }),
+            Format::Azure2019 => unreachable!("azure2019 has per-minute counts, not rows"),
+        }
+    }
+
+    /// The extra columns a csv trace ignores.
+    pub(super) fn ignored(&self, headers: &[String]) -> Vec<String> {
+        if self.format != Format::Csv {
+            return Vec::new();
+        }
+        let used = [
+            Some(self.time),
+            self.function,
+            self.duration_ms,
+            self.memory_mb,
+        ];
+        headers
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !used.contains(&Some(*i)))
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    /// Parses one row. A bad row gives a [`RowFault`], made into an error
+    /// (with the file and line) only if it is reported.
+    pub(super) fn parse<'a>(
+        &self,
+        rec: &'a csv::StringRecord,
+        default_fn: &'a str,
+    ) -> std::result::Result<Row<'a>, RowFault> {
+        let field = |c: usize, name: &'static str| -> std::result::Result<&'a str, RowFault> {
+            rec.get(c).map(trim).ok_or(RowFault {
+                column: name,
+                value: None,
+                why: "the row has too few columns",
+            })
+        };
+        let number = |c: usize, name: &'static str| -> std::result::Result<f64, RowFault> {
+            let s = field(c, name)?;
+            let fault = |why| RowFault {
+                column: name,
+                value: Some(c),
+                why,
+            };
+            let v = parse_f64(s).ok_or(fault("not a number"))?;
+            if !v.is_finite() {
+                return Err(fault("not a finite number"));
+            }
+            Ok(v)
+        };
+        let check = |ok: bool, c: usize, name: &'static str, why: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(RowFault {
+                    column: name,
+                    value: Some(c),
+                    why,
+                })
+            }
+        };
+        match self.format {
+            Format::Csv => {
+                let tname = if self.time_unit == 1.0 {
+                    "timestamp_s"
+                } else {
+                    "timestamp_ms"
+                };
+                let t = number(self.time, tname)? * self.time_unit;
+                check(t >= 0.0, self.time, tname, "a negative timestamp")?;
+                let function = match self.function {
+                    Some(c) => {
+                        let f = field(c, "function")?;
+                        check(!f.is_empty(), c, "function", "an empty function name")?;
+                        f
+                    }
+                    None => default_fn,
+                };
+                let work = match self.duration_ms {
+                    Some(c) => {
+                        let d = number(c, "duration_ms")?;
+                        check(d >= 0.0, c, "duration_ms", "a negative duration")?;
+                        Some(SimDuration::from_millis_f64(d))
+                    }
+                    None => None,
+                };
+                let memory_mb = match self.memory_mb {
+                    Some(c) => {
+                        let m = number(c, "memory_mb")?;
+                        check(
+                            (1.0..=1e6).contains(&m),
+                            c,
+                            "memory_mb",
+                            "memory must be between 1 and 1000000 MB",
+                        )?;
+                        Some(lambda_memory(m))
+                    }
+                    None => None,
+                };
+                Ok(Row {
+                    t,
+                    function: std::borrow::Cow::Borrowed(function),
+                    work,
+                    memory_mb,
+                })
+            }
+            Format::Azure2021 => {
+                let app = field(self.app, "app")?;
+                let fc = self.function.expect("func");
+                let func = field(fc, "func")?;
+                let end = number(self.end, "end_timestamp")?;
+                let dc = self.duration_ms.expect("duration");
+                let duration = number(dc, "duration")?;
+                check(duration >= 0.0, dc, "duration", "a negative duration")?;
+                let t = end - duration;
+                check(
+                    t >= 0.0,
+                    self.end,
+                    "end_timestamp",
+                    "the arrival (end_timestamp - duration) is negative",
+                )?;
+                Ok(Row {
+                    t,
+                    function: std::borrow::Cow::Owned(format!("{app}/{func}")),
+                    work: Some(SimDuration::from_secs_f64(duration)),
+                    memory_mb: None,
+                })
+            }
+            Format::Azure2019 => unreachable!(),
+        }
+    }
+}
+
+/// What is wrong with a row: cheap to make, so that parsing good rows stays fast.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowFault {
+    column: &'static str,
+    /// The offending field's position, to quote its value.
+    value: Option<usize>,
+    why: &'static str,
+}
+
+impl RowFault {
+    /// The error for this fault in row `rec` of `file`.
+    pub(super) fn error(self, rec: &csv::StringRecord, file: &Path) -> Error {
+        let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
+        row_error(file, line_of(rec), self.column, value, self.why)
+    }
+}
+
+/// `str::trim`, skipping the Unicode scan for the usual field with no
+/// space at either end.
+#[inline]
+pub(super) fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
+/// Parses a number as `str::parse::<f64>` does, with a fast path for plain
+/// decimals (`123`, `0.25`, `-1.5`) of at most 15 digits (not counting
+/// leading zeros) and no exponent: the digits form an integer below 2^53 and
+/// the scale a power of ten up to 10^22, both exact in an `f64`, so one
+/// correctly rounded division gives the correctly rounded value, the same one `parse` gives
+/// (the fast path of Clinger's algorithm). Anything else goes to `parse`.
+#[inline]
+pub(super) fn parse_f64(s: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let b = s.as_bytes();
+    let (negative, body) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    // Digits after the leading zeros; too many and the mantissa may have wrapped.
+    let mut significant = 0usize;
+    let mut any = false;
+    let mut dot = None;
+    for (i, &c) in body.iter().enumerate() {
+        let digit = c.wrapping_sub(b'0');
+        if digit <= 9 {
+            any = true;
+            significant += usize::from(mantissa != 0 || digit != 0);
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        } else if c == b'.' && dot.is_none() {
+            dot = Some(i);
+        } else {
+            return s.parse().ok();
+        }
+    }
+    let scale = dot.map_or(0, |d| body.len() - d - 1);
+    if !any || significant > 15 || scale > 22 {
+        return s.parse().ok();
+    }
+    let v = mantissa as f64 / POW10[scale];
+    Some(if negative { -v } else { v })
+}
+
+/// The line a record starts on.
+pub(super) fn line_of(rec: &csv::StringRecord) -> u64 {
+    rec.position().map_or(0, |p| p.line())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parse_f64_agrees_with_std_on_edge_cases() {
+        for s in [
+            "0",
+            "-0",
+            "+0",
+            "1",
+            "1.",
+            ".5",
+            "-.5",
+            "0.000500",
+            "123456789012345",
+            "1234567890123456",
+            "0.1",
+            "0.30000000000000004",
+            "9007199254740993",
+            "1e3",
+            "1E-3",
+            "inf",
+            "-inf",
+            "NaN",
+            "",
+            ".",
+            "-",
+            "+",
+            "1.2.3",
+            "1,5",
+            " 1",
+            "0x10",
+            "00000000000000000000001.5",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "179769313486231570000000000000",
+        ] {
+            let ours = parse_f64(s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            assert_eq!(ours, std, "{s:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_f64_agrees_with_std(s in "[+-]?[0-9]{0,20}(\\.[0-9]{0,25})?") {
+            let ours = parse_f64(&s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            prop_assert_eq!(ours, std);
+        }
+    }
+}

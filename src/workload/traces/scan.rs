@@ -1,0 +1,276 @@
+//! The scan of a trace, at validation: every row checked, the functions and
+//! their invocation counts learnt, `functions` / `top_n` applied.
+
+use std::cmp::Reverse;
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap;
+
+use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durations};
+use super::records::{Next, Records};
+use super::rows::{Columns, line_of};
+use super::{
+    Format, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction, TraceSpec,
+    row_error,
+};
+use crate::engine::CancelToken;
+use crate::error::{FieldError, FieldPath, Result};
+use crate::time::SimTime;
+
+impl TraceSpec {
+    /// Validates the fields and scans the trace. Paths are relative to `base`
+    /// (the scenario file's folder). Returns the trace with its functions.
+    pub fn scan(
+        &self,
+        path: &FieldPath,
+        base: &Path,
+        warn: &mut Vec<String>,
+        cancel: &CancelToken,
+    ) -> Result<std::result::Result<Trace, FieldError>> {
+        let resolve =
+            |p: &Paths| -> Vec<PathBuf> { p.list().into_iter().map(|s| base.join(s)).collect() };
+        let paths = resolve(&self.path);
+        if paths.is_empty() {
+            return Ok(Err(path.key("path").error("no trace files given")));
+        }
+        let positive =
+            |name: &str, v: Option<f64>, d: f64| -> std::result::Result<f64, FieldError> {
+                let v = v.unwrap_or(d);
+                if v.is_finite() && v > 0.0 && v <= 1e6 {
+                    Ok(v)
+                } else {
+                    Err(path.key(name).error(format!(
+                        "{name} = {v}: must be greater than 0 and at most 1e6"
+                    )))
+                }
+            };
+        let time_scale = match positive("time_scale", self.time_scale, 1.0) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let rate_scale = match positive("rate_scale", self.rate_scale, 1.0) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        let start_s = self.start_s.unwrap_or(0.0);
+        let end_s = self.end_s.unwrap_or(f64::INFINITY);
+        if !(start_s.is_finite() && start_s >= 0.0 && end_s > start_s) {
+            return Ok(Err(path.key("end_s").error(format!(
+                "the window [start_s, end_s) = [{start_s}, {end_s}) is empty or negative"
+            ))));
+        }
+        if self.format != Format::Azure2019
+            && (self.durations_path.is_some() || self.memory_path.is_some())
+        {
+            return Ok(Err(path.key("durations_path").error(
+                "durations_path and memory_path belong to format = \"azure2019\"",
+            )));
+        }
+        if self.format != Format::Azure2019 && self.spread.is_some() {
+            return Ok(Err(path
+                .key("spread")
+                .error("spread belongs to format = \"azure2019\"")));
+        }
+        let mut trace = Trace {
+            format: self.format,
+            paths,
+            durations: self
+                .durations_path
+                .as_ref()
+                .map(resolve)
+                .unwrap_or_default(),
+            memory: self.memory_path.as_ref().map(resolve).unwrap_or_default(),
+            time_scale,
+            start_s,
+            end_s,
+            rate_scale,
+            spread: self.spread.unwrap_or(Spread::Uniform),
+            skip_bad_rows: self.skip_bad_rows.unwrap_or(false),
+            index: FxHashMap::default(),
+            functions: Vec::new(),
+            last_arrival: SimTime::ZERO,
+            rows: 0,
+            skipped: 0,
+        };
+        // Every function seen, in order of first appearance, with its count.
+        let mut seen: Vec<TraceFunction> = Vec::new();
+        let mut seen_index: FxHashMap<String, usize> = FxHashMap::default();
+        let mut note =
+            |name: &str, memory_mb: Option<u32>, n: u64, seen: &mut Vec<TraceFunction>| {
+                // Look up before inserting: no allocation per row for known functions.
+                let i = match seen_index.get(name) {
+                    Some(&i) => i,
+                    None => {
+                        seen.push(TraceFunction {
+                            name: name.to_string(),
+                            invocations: 0,
+                            work: None,
+                            memory_mb: None,
+                        });
+                        seen_index.insert(name.to_string(), seen.len() - 1);
+                        seen.len() - 1
+                    }
+                };
+                seen[i].invocations += n;
+                if memory_mb.is_some() {
+                    seen[i].memory_mb = memory_mb;
+                }
+            };
+        let mut last_t = f64::NEG_INFINITY;
+        match self.format {
+            Format::Csv | Format::Azure2021 => {
+                let default_fn = trace.paths[0]
+                    .file_stem()
+                    .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
+                // The replay's reorder buffer, simulated on times alone; it
+                // runs on across files, as the replay's does.
+                let mut window: Reorder<OrdF64> = Reorder::default();
+                let mut released = f64::NEG_INFINITY;
+                let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
+                let mut cols = None;
+                loop {
+                    match records.advance()? {
+                        Next::End => break,
+                        Next::File(_) => {
+                            let (file, headers) = (records.file(), records.headers());
+                            let c = Columns::of(self.format, headers, file)?;
+                            let ignored = c.ignored(headers);
+                            if !ignored.is_empty() {
+                                warn.push(format!(
+                                    "note: {}: ignoring column(s) {}",
+                                    file.display(),
+                                    ignored.join(", ")
+                                ));
+                            }
+                            cols = Some(c);
+                            continue;
+                        }
+                        Next::Record => {}
+                    }
+                    let (rec, file) = (&records.record, records.file());
+                    let cols = cols.as_ref().expect("a file's columns before its rows");
+                    {
+                        let row = match cols.parse(rec, &default_fn) {
+                            Ok(r) => r,
+                            Err(_) if trace.skip_bad_rows => {
+                                trace.skipped += 1;
+                                continue;
+                            }
+                            Err(fault) => return Err(fault.error(rec, file)),
+                        };
+                        if row.t < trace.start_s || row.t >= trace.end_s {
+                            continue;
+                        }
+                        if row.t < released {
+                            return Err(row_error(
+                                file,
+                                line_of(rec),
+                                "timestamp",
+                                &row.t.to_string(),
+                                &format!(
+                                    "this row is more than {REORDER_WINDOW} rows out of time order \
+                                     (an arrival at {released} s was already replayed); sort the \
+                                     file by arrival time"
+                                ),
+                            ));
+                        }
+                        window.push(OrdF64(row.t));
+                        if window.len() > REORDER_WINDOW {
+                            released = window.take_min(|_| false).expect("non-empty").0;
+                        }
+                        last_t = last_t.max(row.t);
+                        note(&row.function, row.memory_mb, 1, &mut seen);
+                    }
+                }
+                trace.skipped += records.skipped;
+            }
+            Format::Azure2019 => {
+                let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
+                let (mut day, mut func, mut minutes) = (0, 0, Vec::new());
+                loop {
+                    match records.advance()? {
+                        Next::End => break,
+                        Next::File(i) => {
+                            day = i;
+                            (_, func, minutes) = minute_columns(records.headers(), records.file())?;
+                            continue;
+                        }
+                        Next::Record => {}
+                    }
+                    {
+                        match parse_counts(&records.record, records.file(), func, &minutes) {
+                            Ok((name, counts)) => {
+                                let mut n = 0u64;
+                                for (m, &c) in counts.iter().enumerate() {
+                                    let t = day as f64 * 86_400.0 + m as f64 * 60.0;
+                                    if c > 0 && t + 60.0 > trace.start_s && t < trace.end_s {
+                                        n += u64::from(c);
+                                        last_t = last_t.max((t + 60.0).min(trace.end_s));
+                                    }
+                                }
+                                note(&name, None, n, &mut seen);
+                            }
+                            Err(_) if trace.skip_bad_rows => trace.skipped += 1,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                trace.skipped += records.skipped;
+                let works = read_durations(&trace.durations, trace.skip_bad_rows, cancel)?;
+                let memory =
+                    read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
+                for f in &mut seen {
+                    f.work = works.get(&f.name).cloned();
+                    f.memory_mb = memory.get(&f.name).copied();
+                }
+            }
+        }
+        // functions / top_n.
+        let mut keep: Vec<TraceFunction> = seen
+            .into_iter()
+            .filter(|f| f.invocations > 0 || self.format == Format::Csv)
+            .collect();
+        if let Some(names) = &self.functions {
+            for n in names {
+                if !keep.iter().any(|f| &f.name == n) {
+                    let some: Vec<&str> = keep.iter().take(5).map(|f| f.name.as_str()).collect();
+                    return Ok(Err(path.key("functions").error(format!(
+                        "no function `{n}` in the trace (it has {} functions, e.g. {})",
+                        keep.len(),
+                        some.join(", ")
+                    ))));
+                }
+            }
+            keep.retain(|f| names.contains(&f.name));
+        }
+        if let Some(n) = self.top_n {
+            if n == 0 {
+                return Ok(Err(path
+                    .key("top_n")
+                    .error("top_n = 0 keeps nothing: give at least 1")));
+            }
+            let mut order: Vec<usize> = (0..keep.len()).collect();
+            order.sort_by_key(|&i| (Reverse(keep[i].invocations), i));
+            let mut chosen: Vec<usize> = order.into_iter().take(n as usize).collect();
+            chosen.sort_unstable();
+            keep = chosen.into_iter().map(|i| keep[i].clone()).collect();
+        }
+        if keep.is_empty() {
+            return Ok(Err(path.key("path").error(
+                "the trace has no invocations in the window [start_s, end_s)",
+            )));
+        }
+        trace.rows = keep.iter().map(|f| f.invocations).sum();
+        trace.index = keep
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i as u32))
+            .collect();
+        trace.functions = keep;
+        trace.last_arrival = SimTime::from_secs_f64(last_t.max(0.0) / trace.time_scale);
+        if trace.skipped > 0 {
+            warn.push(format!("note: skipped {} bad trace row(s)", trace.skipped));
+        }
+        Ok(Ok(trace))
+    }
+}
