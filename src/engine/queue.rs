@@ -99,4 +99,39 @@ mod tests {
         let order: Vec<char> = std::iter::from_fn(|| q.pop().map(|(_, e)| e)).collect();
         assert_eq!(order, vec!['b', 'd', 'a', 'c']);
     }
+
+    proptest::proptest! {
+        /// Any interleaving of pushes and pops hands events out as a stable
+        /// sort by time of everything pushed would: earliest first, equal
+        /// times in push order, never one earlier than the last popped.
+        #[test]
+        fn pops_in_time_then_push_order(ops in proptest::collection::vec((0u64..20, proptest::bool::ANY), 0..400)) {
+            let mut q = EventQueue::default();
+            let mut pending: Vec<(u64, usize)> = Vec::new();
+            let mut now = 0;
+            for (i, &(dt, pop)) in ops.iter().enumerate() {
+                if pop {
+                    let want = pending
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(_, e)| **e)
+                        .map(|(k, _)| k)
+                        .map(|k| pending.remove(k));
+                    let got = q.pop().map(|(t, e)| (t.0, e));
+                    proptest::prop_assert_eq!(got, want);
+                    if let Some((t, _)) = got {
+                        proptest::prop_assert!(t >= now);
+                        now = t;
+                    }
+                } else {
+                    // Events are never scheduled in the past.
+                    let t = now + dt;
+                    q.push(SimTime(t), i);
+                    pending.push((t, i));
+                }
+                proptest::prop_assert_eq!(q.len(), pending.len());
+                proptest::prop_assert_eq!(q.peek_time().map(|t| t.0), pending.iter().min().map(|e| e.0));
+            }
+        }
+    }
 }

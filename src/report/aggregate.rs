@@ -3,53 +3,58 @@
 //! differences between the platforms of a point (they share arrivals, so the
 //! difference's interval is tight).
 
-use std::fmt::Write as _;
-
-use crate::metrics::csv_field;
 use crate::metrics::summary::{Grouped, METRICS, interval};
+use crate::report::csv::Doc;
 
 /// Metrics compared between platforms in the paired-difference rows.
 pub const PAIRED: &[&str] = &["p95_ms", "cost_usd", "cost_per_month_usd"];
 
-/// The header of aggregate.csv.
-pub fn header() -> String {
-    let mut h = String::from("scenario,platform,point,replications");
+/// The columns of aggregate.csv.
+pub fn columns() -> Vec<String> {
+    let mut h: Vec<String> = ["scenario", "platform", "point", "replications"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     for m in METRICS {
         let name = m.name;
-        let _ = write!(h, ",{name},{name}_ci_low,{name}_ci_high");
+        h.extend([
+            name.to_string(),
+            format!("{name}_ci_low"),
+            format!("{name}_ci_high"),
+        ]);
     }
-    h.push('\n');
     h
 }
 
-fn cells(out: &mut String, values: &[f64]) {
+/// Mean and interval cells of `values`, empty where undefined.
+fn cells(doc: &mut Doc, values: &[f64]) {
     match interval(values) {
-        None => out.push_str(",,,"),
-        Some((m, None)) => {
-            let _ = write!(out, ",{m:.6},,");
-        }
-        Some((m, Some((lo, hi)))) => {
-            let _ = write!(out, ",{m:.6},{lo:.6},{hi:.6}");
+        None => (0..3).for_each(|_| doc.field("")),
+        Some((m, ci)) => {
+            doc.fmt(format_args!("{m:.6}"));
+            match ci {
+                None => (0..2).for_each(|_| doc.field("")),
+                Some((lo, hi)) => {
+                    doc.fmt(format_args!("{lo:.6}"));
+                    doc.fmt(format_args!("{hi:.6}"));
+                }
+            }
         }
     }
 }
 
 /// aggregate.csv for one scenario's runs, grouped by (point, platform).
 pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
-    let mut out = header();
+    let mut doc = Doc::new(columns());
     for g in &grouped.groups {
-        let _ = write!(
-            out,
-            "{},{},{},{}",
-            csv_field(scenario),
-            csv_field(&g.platform),
-            g.point,
-            g.runs.len()
-        );
+        doc.field(scenario);
+        doc.field(&g.platform);
+        doc.fmt(format_args!("{}", g.point));
+        doc.fmt(format_args!("{}", g.runs.len()));
         for m in METRICS {
-            cells(&mut out, &grouped.values(g, m));
+            cells(&mut doc, &grouped.values(g, m));
         }
-        out.push('\n');
+        doc.end();
     }
     // Paired differences a - b, replication by replication. Groups of a
     // point are contiguous: runs come point by point.
@@ -63,13 +68,10 @@ pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
         let platforms = &grouped.groups[i..end];
         for (k, a) in platforms.iter().enumerate() {
             for b in &platforms[k + 1..] {
-                let _ = write!(
-                    out,
-                    "{},{},{point},{}",
-                    csv_field(scenario),
-                    csv_field(&format!("{} - {}", a.platform, b.platform)),
-                    a.runs.len().min(b.runs.len())
-                );
+                doc.field(scenario);
+                doc.fmt(format_args!("{} - {}", a.platform, b.platform));
+                doc.fmt(format_args!("{point}"));
+                doc.fmt(format_args!("{}", a.runs.len().min(b.runs.len())));
                 for m in METRICS {
                     if PAIRED.contains(&m.name) {
                         let d: Vec<f64> = a
@@ -83,15 +85,15 @@ pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
                                 )
                             })
                             .collect();
-                        cells(&mut out, &d);
+                        cells(&mut doc, &d);
                     } else {
-                        out.push_str(",,,");
+                        cells(&mut doc, &[]);
                     }
                 }
-                out.push('\n');
+                doc.end();
             }
         }
         i = end;
     }
-    out
+    doc.finish()
 }

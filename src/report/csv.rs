@@ -3,9 +3,61 @@
 
 use std::fmt::Write as _;
 
-use crate::metrics::csv_field;
 use crate::metrics::summary::{METRICS, RunSummary};
 use crate::time::SimTime;
+
+/// A CSV document in memory, written through the csv crate (fields quoted
+/// only where they must be).
+pub struct Doc {
+    w: csv::Writer<Vec<u8>>,
+    /// A reusable buffer for formatted fields.
+    buf: String,
+}
+
+impl Doc {
+    /// A document with `header` as its first row.
+    pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(header: I) -> Self {
+        let mut d = Doc {
+            w: csv::WriterBuilder::new()
+                .flexible(true)
+                .from_writer(Vec::with_capacity(1 << 16)),
+            buf: String::new(),
+        };
+        for h in header {
+            d.field(h.as_ref());
+        }
+        d.end();
+        d
+    }
+
+    /// Appends a field to the current row.
+    #[inline]
+    pub fn field(&mut self, f: &str) {
+        // Writing into memory cannot fail.
+        let _ = self.w.write_field(f);
+    }
+
+    /// Appends a formatted field.
+    #[inline]
+    pub fn fmt(&mut self, args: std::fmt::Arguments) {
+        self.buf.clear();
+        let _ = self.buf.write_fmt(args);
+        let _ = self.w.write_field(&self.buf);
+    }
+
+    /// Ends the current row.
+    #[inline]
+    pub fn end(&mut self) {
+        let _ = self.w.write_record(None::<&[u8]>);
+    }
+
+    /// The document's text.
+    pub fn finish(self) -> String {
+        let bytes = self.w.into_inner().unwrap_or_default();
+        // Every field came in as UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
 
 /// The identifying columns of summary.csv, before the metrics.
 pub const ID_COLUMNS: &[&str] = &["scenario", "platform", "point", "replication", "seed"];
@@ -51,41 +103,36 @@ fn ms(v: Option<f64>) -> String {
 
 /// One summary.csv row: a run, or one function of it (whose platform-wide
 /// columns stay empty).
-fn summary_row(out: &mut String, scenario: &str, r: &RunSummary, function: Option<(usize, &str)>) {
-    let platform = match function {
-        Some((_, name)) => csv_field(&format!("{}/{name}", r.platform)),
-        None => csv_field(&r.platform),
-    };
-    let _ = write!(
-        out,
-        "{},{platform},{},{},{}",
-        csv_field(scenario),
-        r.point,
-        r.replication,
-        r.seed
-    );
+fn summary_row(doc: &mut Doc, scenario: &str, r: &RunSummary, function: Option<(usize, &str)>) {
+    doc.field(scenario);
+    match function {
+        Some((_, name)) => doc.fmt(format_args!("{}/{name}", r.platform)),
+        None => doc.field(&r.platform),
+    }
+    doc.fmt(format_args!("{}", r.point));
+    doc.fmt(format_args!("{}", r.replication));
+    doc.fmt(format_args!("{}", r.seed));
     for m in METRICS {
-        out.push(',');
-        if let Some(v) = m.value(r, function.map(|f| f.0)) {
-            out.push_str(&m.format(v));
+        match m.value(r, function.map(|f| f.0)) {
+            Some(v) => doc.field(&m.format(v)),
+            None => doc.field(""),
         }
     }
-    out.push('\n');
+    doc.end();
 }
 
 /// summary.csv for the runs of one scenario, in run order, each run followed
 /// by its per-function rows (if kept; the platform column reads
 /// `<platform>/<function>`).
 pub fn summary_csv(scenario: &str, functions: &[String], runs: &[RunSummary]) -> String {
-    let mut out = summary_columns().join(",");
-    out.push('\n');
+    let mut doc = Doc::new(summary_columns());
     for r in runs {
-        summary_row(&mut out, scenario, r, None);
+        summary_row(&mut doc, scenario, r, None);
         for (i, name) in functions.iter().enumerate().take(r.functions.len()) {
-            summary_row(&mut out, scenario, r, Some((i, name)));
+            summary_row(&mut doc, scenario, r, Some((i, name)));
         }
     }
-    out
+    doc.finish()
 }
 
 /// timeseries.csv for the runs of one scenario: each run's intervals in time
@@ -93,10 +140,8 @@ pub fn summary_csv(scenario: &str, functions: &[String], runs: &[RunSummary]) ->
 /// series of every run would multiply the file; aggregate.csv covers them).
 pub fn timeseries_csv(runs: &[RunSummary]) -> String {
     let columns = crate::platform::gauge_columns();
-    let mut out = timeseries_columns().join(",");
-    out.push('\n');
+    let mut doc = Doc::new(timeseries_columns());
     for r in runs.iter().filter(|r| r.point == 0 && r.replication == 0) {
-        let platform = csv_field(&r.platform);
         let Some(series) = &r.series else { continue };
         // Where each gauge column is among this run's values.
         let slots: Vec<Option<usize>> = columns
@@ -105,28 +150,30 @@ pub fn timeseries_csv(runs: &[RunSummary]) -> String {
             .collect();
         for row in &series.rows {
             let g = &row.gauges;
-            let _ = write!(
-                out,
-                "{},{},{},{},{},{},{},{}",
-                secs(row.start),
-                platform,
+            doc.field(&secs(row.start));
+            doc.field(&r.platform);
+            for v in [
                 row.arrivals,
                 row.completed,
                 row.errors,
                 g.in_flight,
                 g.queued,
-                row.cold_starts,
-            );
+            ] {
+                doc.fmt(format_args!("{v}"));
+            }
+            doc.fmt(format_args!("{}", row.cold_starts));
             for slot in &slots {
-                out.push(',');
-                if let Some(i) = slot {
-                    let _ = write!(out, "{}", g.values[*i]);
+                match slot {
+                    Some(i) => doc.fmt(format_args!("{}", g.values[*i])),
+                    None => doc.field(""),
                 }
             }
-            let _ = writeln!(out, ",{},{:.6}", ms(row.p95_ms), g.cost_usd);
+            doc.field(&ms(row.p95_ms));
+            doc.fmt(format_args!("{:.6}", g.cost_usd));
+            doc.end();
         }
     }
-    out
+    doc.finish()
 }
 
 /// Seconds with up to 9 decimals and no trailing zeros.
@@ -138,6 +185,19 @@ fn secs(t: SimTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_quoted_as_rfc_4180_needs() {
+        let mut d = Doc::new(["a", "b"]);
+        for f in ["plain", "a,b", "say \"hi\"", "two\nlines", "", "x/y - z"] {
+            d.field(f);
+        }
+        d.end();
+        assert_eq!(
+            d.finish(),
+            "a,b\nplain,\"a,b\",\"say \"\"hi\"\"\",\"two\nlines\",,x/y - z\n"
+        );
+    }
 
     #[test]
     fn the_summary_columns_are_spec_5s() {

@@ -31,21 +31,16 @@ pub const CHART_FILES: &[&str] = &[
 /// points.csv: each sweep point's parameter values.
 pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
     let first = s.points.first()?;
-    let mut out = String::from("point");
-    for (k, _) in &first.params {
-        out.push(',');
-        out.push_str(&crate::metrics::csv_field(k));
-    }
-    out.push('\n');
+    let header = std::iter::once("point").chain(first.params.iter().map(|(k, _)| k.as_str()));
+    let mut doc = csv::Doc::new(header);
     for p in &s.points {
-        out.push_str(&p.id.to_string());
+        doc.fmt(format_args!("{}", p.id));
         for (_, v) in &p.params {
-            out.push(',');
-            out.push_str(&crate::metrics::csv_field(v));
+            doc.field(v);
         }
-        out.push('\n');
+        doc.end();
     }
-    Some(out)
+    Some(doc.finish())
 }
 
 /// The charts of a scenario: (file name, title, SVG).

@@ -9,13 +9,15 @@ use surgesim::scenario::{self, Overrides};
 
 use crate::common::{Simulated, parse_rows};
 
-/// Runs `scenarios/<file>` and returns its runs by platform name, and requests.csv.
-fn run(file: &str) -> (BTreeMap<String, RunSummary>, String) {
+/// Runs `scenarios/<file>` and returns its runs by platform name, and
+/// requests.csv when `requests` (only where a test reads it: the bundled
+/// high-volume scenarios would write over a gigabyte).
+fn run(file: &str, requests: bool) -> (BTreeMap<String, RunSummary>, String) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(file);
     let s = scenario::load(&path, Overrides::default()).unwrap();
-    let sim = Simulated::of(&s, true);
+    let sim = Simulated::of(&s, requests);
     golden(&s.name, &sim.out());
     let requests = sim.read("requests.csv");
     (
@@ -82,7 +84,7 @@ fn p50(r: &RunSummary) -> f64 {
 
 #[test]
 fn default_puts_lambda_and_eks_on_one_stream() {
-    let (runs, _) = run("default.toml");
+    let (runs, _) = run("default.toml", false);
     let (l, k) = (&runs["lambda"], &runs["eks-hpa"]);
     assert_eq!(l.counts.requests, k.counts.requests);
     // Lambda absorbs the spike (cold starts, no errors); the HPA lags it.
@@ -96,9 +98,9 @@ fn default_puts_lambda_and_eks_on_one_stream() {
 
 #[test]
 fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
-    let (low, _) = run("cost_low_volume.toml");
+    let (low, _) = run("cost_low_volume.toml", false);
     assert!(low["lambda"].bill.per_month_usd * 10.0 < low["eks"].bill.per_month_usd);
-    let (high, _) = run("cost_high_volume.toml");
+    let (high, _) = run("cost_high_volume.toml", false);
     assert!(high["eks"].bill.per_month_usd < 0.8 * high["lambda"].bill.per_month_usd);
     for r in high.values().chain(low.values()) {
         assert_eq!(r.counts.errors(), 0, "{}", r.platform);
@@ -107,7 +109,7 @@ fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
 
 #[test]
 fn a_diurnal_day_is_served_by_both() {
-    let (runs, _) = run("diurnal.toml");
+    let (runs, _) = run("diurnal.toml", false);
     let k = &runs["eks-hpa"];
     assert!(k.counts.error_rate() < 0.001);
     assert!(runs["lambda"].counts.error_rate() < 0.001);
@@ -118,7 +120,7 @@ fn a_diurnal_day_is_served_by_both() {
 
 #[test]
 fn steady_traffic_is_almost_always_warm() {
-    let (runs, _) = run("steady.toml");
+    let (runs, _) = run("steady.toml", false);
     for r in runs.values() {
         let c = &r.counts;
         assert!((c.cold_starts as f64) < 0.001 * c.requests as f64);
@@ -131,7 +133,7 @@ fn steady_traffic_is_almost_always_warm() {
 
 #[test]
 fn after_idle_the_short_keep_alive_cold_starts_again() {
-    let (runs, _) = run("after_idle.toml");
+    let (runs, _) = run("after_idle.toml", false);
     assert_eq!(runs["eks-hpa"].counts.cold_starts, 0);
     let short = runs["keep-alive-10min"].counts.cold_starts;
     let long = runs["keep-alive-45min"].counts.cold_starts;
@@ -140,7 +142,7 @@ fn after_idle_the_short_keep_alive_cold_starts_again() {
 
 #[test]
 fn spike_is_throttled_by_the_account_limit() {
-    let (runs, _) = run("spike.toml");
+    let (runs, _) = run("spike.toml", false);
     let low = runs["account-1000"].counts.throttled;
     let high = runs["account-5000"].counts.throttled;
     assert!(low > 10 * high.max(1), "{low} vs {high}");
@@ -151,14 +153,14 @@ fn spike_is_throttled_by_the_account_limit() {
 
 #[test]
 fn legacy_scaling_throttles_where_per_function_buckets_do_not() {
-    let (runs, _) = run("scaling_buckets.toml");
+    let (runs, _) = run("scaling_buckets.toml", false);
     assert_eq!(runs["per-function"].counts.throttled, 0);
     assert!(runs["legacy-500"].counts.throttled > 1000);
 }
 
 #[test]
 fn long_jobs_time_out_and_bill_the_full_timeout() {
-    let (runs, _) = run("long_job.toml");
+    let (runs, _) = run("long_job.toml", false);
     let r = &runs["lambda-max-timeout"];
     let c = &r.counts;
     assert!(c.timed_out > 0 && c.completed > 0);
@@ -170,7 +172,7 @@ fn long_jobs_time_out_and_bill_the_full_timeout() {
 
 #[test]
 fn memory_buys_speed_up_to_one_vcpu() {
-    let (runs, _) = run("memory_sizes.toml");
+    let (runs, _) = run("memory_sizes.toml", false);
     let m = |n: &str| p50(&runs[n]);
     assert!(
         m("mem-128") > m("mem-512")
@@ -185,7 +187,7 @@ fn memory_buys_speed_up_to_one_vcpu() {
 
 #[test]
 fn arm_costs_a_fifth_less_for_the_same_run() {
-    let (runs, _) = run("arm_vs_x86.toml");
+    let (runs, _) = run("arm_vs_x86.toml", false);
     let (x, a) = (&runs["x86"], &runs["arm"]);
     let ratio = a.bill.cost.compute / x.bill.cost.compute;
     // $0.0000133334 / $0.0000166667; INIT samples differ between the two
@@ -196,7 +198,7 @@ fn arm_costs_a_fifth_less_for_the_same_run() {
 
 #[test]
 fn reserved_concurrency_shields_the_api() {
-    let (_, requests) = run("reserved.toml");
+    let (_, requests) = run("reserved.toml", true);
     let rows = parse_rows(&requests);
     let platform_of = |l: &str| l.split(',').nth(2).unwrap().to_string();
     let platforms: Vec<String> = requests.lines().skip(1).map(platform_of).collect();
@@ -212,7 +214,7 @@ fn reserved_concurrency_shields_the_api() {
 
 #[test]
 fn provisioned_concurrency_trades_cold_starts_for_a_fixed_charge() {
-    let (runs, _) = run("provisioned.toml");
+    let (runs, _) = run("provisioned.toml", false);
     let (od, pc) = (&runs["on-demand"], &runs["provisioned"]);
     assert!(pc.counts.cold_starts * 2 < od.counts.cold_starts);
     assert_eq!(od.bill.cost.provisioned, 0.0);
@@ -223,7 +225,7 @@ fn provisioned_concurrency_trades_cold_starts_for_a_fixed_charge() {
 
 #[test]
 fn async_bursts_wait_in_the_queue_and_only_old_events_drop() {
-    let (runs, _) = run("async_burst.toml");
+    let (runs, _) = run("async_burst.toml", false);
     let (long, short) = (&runs["max-age-6h"], &runs["max-age-10min"]);
     assert_eq!(long.counts.dropped, 0);
     assert_eq!(long.counts.completed, long.counts.requests);
@@ -235,7 +237,7 @@ fn async_bursts_wait_in_the_queue_and_only_old_events_drop() {
 
 #[test]
 fn client_retries_turn_throttles_into_slower_successes() {
-    let (runs, _) = run("retries.toml");
+    let (runs, _) = run("retries.toml", false);
     let (none, with) = (&runs["no-retries"], &runs["retries"]);
     assert!(with.counts.throttled * 4 < none.counts.throttled);
     assert!(with.counts.completed > none.counts.completed);
@@ -287,12 +289,12 @@ fn the_ci_gate_passes_its_own_expectations() {
 #[test]
 fn the_trace_examples_replay_on_both_platforms() {
     for (file, rows) in [("trace_csv.toml", 16_758), ("trace_azure2021.toml", 11_188)] {
-        let (runs, _) = run(file);
+        let (runs, _) = run(file, false);
         for r in runs.values() {
             assert_eq!(r.counts.requests, rows, "{file}: {}", r.platform);
         }
     }
-    let (runs, _) = run("trace_azure2019.toml");
+    let (runs, _) = run("trace_azure2019.toml", false);
     let l = &runs["lambda"];
     // Only noon to 14:00 of the day is replayed.
     assert!(l.counts.requests > 100_000);

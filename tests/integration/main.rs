@@ -7,6 +7,7 @@ mod check;
 mod cli;
 mod determinism;
 mod examples;
+mod exporters;
 mod kubernetes;
 mod lambda_depth;
 mod lifecycle;
