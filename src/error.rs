@@ -4,6 +4,8 @@
 //! (bad input or I/O); a failed `check` expectation is not an error.
 
 use std::fmt;
+
+use crate::time::SimDuration;
 use std::path::PathBuf;
 
 /// One step of a field path inside a scenario file.
@@ -42,6 +44,50 @@ impl FieldPath {
             path: self.clone(),
             message: message.into(),
         }
+    }
+
+    // The range checks every spec uses, on field `name` of the table here.
+
+    /// `v` as a whole number in [min, max] (a count; `max` fits a `u32`).
+    pub fn int_in(&self, name: &str, v: i64, min: i64, max: i64) -> Result<u32, FieldError> {
+        if v < min || v > max {
+            return Err(self
+                .key(name)
+                .error(format!("{name} = {v}: must be between {min} and {max}")));
+        }
+        Ok(v as u32)
+    }
+
+    /// `v` as a finite number in [min, max].
+    pub fn num_in(&self, name: &str, v: f64, min: f64, max: f64) -> Result<f64, FieldError> {
+        if !(v.is_finite() && v >= min && v <= max) {
+            return Err(self
+                .key(name)
+                .error(format!("{name} = {v}: must be between {min} and {max}")));
+        }
+        Ok(v)
+    }
+
+    /// `v` seconds, in [min, max].
+    pub fn secs_in(
+        &self,
+        name: &str,
+        v: f64,
+        min: f64,
+        max: f64,
+    ) -> Result<SimDuration, FieldError> {
+        self.num_in(name, v, min, max)
+            .map(SimDuration::from_secs_f64)
+    }
+
+    /// `v` seconds, greater than 0 and at most `max`.
+    pub fn positive_secs(&self, name: &str, v: f64, max: f64) -> Result<SimDuration, FieldError> {
+        if !(v.is_finite() && v > 0.0 && v <= max) {
+            return Err(self.key(name).error(format!(
+                "{name} = {v}: must be greater than 0 and at most {max} s"
+            )));
+        }
+        Ok(SimDuration::from_secs_f64(v))
     }
 }
 

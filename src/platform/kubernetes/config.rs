@@ -193,38 +193,10 @@ pub struct KubernetesConfig {
     pub load_balancer_usd_per_hour: f64,
 }
 
-fn int_in(path: &FieldPath, name: &str, v: i64, min: i64, max: i64) -> Result<u32, FieldError> {
-    if v < min || v > max {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be between {min} and {max}")));
-    }
-    Ok(v as u32)
-}
-
-fn num_in(path: &FieldPath, name: &str, v: f64, min: f64, max: f64) -> Result<f64, FieldError> {
-    if !(v.is_finite() && v >= min && v <= max) {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be between {min} and {max}")));
-    }
-    Ok(v)
-}
-
-fn secs_in(
-    path: &FieldPath,
-    name: &str,
-    v: f64,
-    min: f64,
-    max: f64,
-) -> Result<SimDuration, FieldError> {
-    num_in(path, name, v, min, max).map(SimDuration::from_secs_f64)
-}
-
 impl RulesSpec {
     fn compile(&self, path: &FieldPath, default: Rules) -> Result<Rules, FieldError> {
         let stabilization = match self.stabilization_s {
-            Some(v) => secs_in(path, "stabilization_s", v, 0.0, 3600.0)?,
+            Some(v) => path.secs_in("stabilization_s", v, 0.0, 3600.0)?,
             None => default.stabilization,
         };
         let select = match self.select {
@@ -252,9 +224,9 @@ impl RulesSpec {
                                 PolicyName::Pods => PolicyKind::Pods,
                                 PolicyName::Percent => PolicyKind::Percent,
                             },
-                            value: int_in(&at, "value", p.value, 1, 100_000)?,
+                            value: at.int_in("value", p.value, 1, 100_000)?,
                             // The API allows 1 to 1800 s (platform-facts 5.3).
-                            period: secs_in(&at, "period_s", p.period_s, 1.0, 1800.0)?,
+                            period: at.secs_in("period_s", p.period_s, 1.0, 1800.0)?,
                         })
                     })
                     .collect::<Result<_, _>>()?
@@ -272,20 +244,10 @@ impl HpaSpec {
     fn compile(&self, path: &FieldPath) -> Result<HpaConfig, FieldError> {
         // minReplicas defaults to 1 (defaults.go); maxReplicas is required by
         // the API, here it defaults to 10.
-        let min_replicas = int_in(
-            path,
-            "min_replicas",
-            self.min_replicas.unwrap_or(1),
-            1,
-            100_000,
-        )?;
-        let max_replicas = int_in(
-            path,
-            "max_replicas",
-            self.max_replicas.unwrap_or(10),
-            1,
-            100_000,
-        )?;
+        let min_replicas =
+            path.int_in("min_replicas", self.min_replicas.unwrap_or(1), 1, 100_000)?;
+        let max_replicas =
+            path.int_in("max_replicas", self.max_replicas.unwrap_or(10), 1, 100_000)?;
         if min_replicas > max_replicas {
             return Err(path.key("min_replicas").error(format!(
                 "min_replicas = {min_replicas} is greater than max_replicas = {max_replicas}"
@@ -299,8 +261,8 @@ impl HpaSpec {
         // Default target: 80 % CPU (autoscaling.DefaultCPUUtilization,
         // platform-facts 5.1, which marks the constant's value UNVERIFIED).
         let target = match (self.target, metric) {
-            (Some(t), Metric::Cpu) => num_in(path, "target", t, 0.01, 10.0)?,
-            (Some(t), _) => num_in(path, "target", t, 1e-6, 1e9)?,
+            (Some(t), Metric::Cpu) => path.num_in("target", t, 0.01, 10.0)?,
+            (Some(t), _) => path.num_in("target", t, 1e-6, 1e9)?,
             (None, Metric::Cpu) => 0.8,
             (None, _) => {
                 return Err(path.key("target").error(
@@ -309,8 +271,7 @@ impl HpaSpec {
             }
         };
         let d = |v: Option<f64>, default: f64| v.unwrap_or(default);
-        let window = secs_in(
-            path,
+        let window = path.secs_in(
             "metric_window_s",
             d(self.metric_window_s, 15.0),
             0.001,
@@ -335,8 +296,7 @@ impl HpaSpec {
         };
         // Accepted (SPEC 4) and checked, but without effect: it concerns pods
         // that lose readiness, which this model's pods never do (README).
-        secs_in(
-            path,
+        path.secs_in(
             "initial_readiness_delay_s",
             d(self.initial_readiness_delay_s, 30.0),
             0.0,
@@ -347,24 +307,21 @@ impl HpaSpec {
             max_replicas,
             metric,
             target,
-            sync_period: secs_in(
-                path,
+            sync_period: path.secs_in(
                 "sync_period_s",
                 d(self.sync_period_s, 15.0),
                 0.001,
                 3600.0,
             )?,
             metric_window: window,
-            metric_delay: secs_in(
-                path,
+            metric_delay: path.secs_in(
                 "metric_delay_s",
                 d(self.metric_delay_s, 15.0),
                 0.0,
                 3600.0,
             )?,
-            tolerance: num_in(path, "tolerance", d(self.tolerance, 0.1), 0.0, 0.99)?,
-            cpu_initialization: secs_in(
-                path,
+            tolerance: path.num_in("tolerance", d(self.tolerance, 0.1), 0.0, 0.99)?,
+            cpu_initialization: path.secs_in(
                 "cpu_initialization_s",
                 d(self.cpu_initialization_s, 300.0),
                 0.0,
@@ -407,25 +364,14 @@ impl KubernetesSpec {
             queue_capacity: None,
             startup: None,
         });
-        let cpu = num_in(&pod_path, "cpu", pod.cpu.unwrap_or(1.0), 0.001, 1000.0)?;
+        let cpu = pod_path.num_in("cpu", pod.cpu.unwrap_or(1.0), 0.001, 1000.0)?;
         let pod_cpu_m = (cpu * 1000.0).round() as u64;
-        let pod_memory_mb = num_in(
-            &pod_path,
-            "memory_mb",
-            pod.memory_mb.unwrap_or(1024.0),
-            1.0,
-            1e7,
-        )?
-        .round() as u64;
-        let concurrency = int_in(
-            &pod_path,
-            "concurrency",
-            pod.concurrency.unwrap_or(8),
-            1,
-            1_000_000,
-        )?;
-        let queue_capacity = int_in(
-            &pod_path,
+        let pod_memory_mb = pod_path
+            .num_in("memory_mb", pod.memory_mb.unwrap_or(1024.0), 1.0, 1e7)?
+            .round() as u64;
+        let concurrency =
+            pod_path.int_in("concurrency", pod.concurrency.unwrap_or(8), 1, 1_000_000)?;
+        let queue_capacity = pod_path.int_in(
             "queue_capacity",
             pod.queue_capacity.unwrap_or(100),
             0,
@@ -440,8 +386,7 @@ impl KubernetesSpec {
         };
         let scaling = match &self.scaling {
             None => PodScaling::Fixed(1),
-            Some(PodScalingSpec::Fixed(f)) => PodScaling::Fixed(int_in(
-                &path.key("scaling"),
+            Some(PodScalingSpec::Fixed(f)) => PodScaling::Fixed(path.key("scaling").int_in(
                 "replicas",
                 f.replicas.unwrap_or(1),
                 0,
@@ -482,22 +427,20 @@ impl KubernetesSpec {
                 let ip = npath.key("instance");
                 Instance {
                     name: "custom".into(),
-                    vcpu: num_in(&ip, "vcpu", c.vcpu, 0.001, 10_000.0)?,
-                    memory_mb: num_in(&ip, "memory_mb", c.memory_mb, 1.0, 1e9)?,
-                    usd_per_hour: num_in(&ip, "usd_per_hour", c.usd_per_hour, 0.0, 1e6)?,
-                    max_pods: int_in(&ip, "max_pods", c.max_pods, 1, 100_000)?,
+                    vcpu: ip.num_in("vcpu", c.vcpu, 0.001, 10_000.0)?,
+                    memory_mb: ip.num_in("memory_mb", c.memory_mb, 1.0, 1e9)?,
+                    usd_per_hour: ip.num_in("usd_per_hour", c.usd_per_hour, 0.0, 1e6)?,
+                    max_pods: ip.int_in("max_pods", c.max_pods, 1, 100_000)?,
                 }
             }
         };
-        let reserved_cpu = num_in(
-            &npath,
+        let reserved_cpu = npath.num_in(
             "system_reserved_cpu",
             nodes.system_reserved_cpu.unwrap_or(0.0),
             0.0,
             instance.vcpu,
         )?;
-        let reserved_mb = num_in(
-            &npath,
+        let reserved_mb = npath.num_in(
             "system_reserved_mb",
             nodes.system_reserved_mb.unwrap_or(0.0),
             0.0,
@@ -514,14 +457,14 @@ impl KubernetesSpec {
                 node_cpu_m as f64 / 1000.0
             )));
         }
-        let min_nodes = int_in(&npath, "min", nodes.min.unwrap_or(1), 0, 100_000)?;
-        let max_nodes = int_in(&npath, "max", nodes.max.unwrap_or(20), 1, 100_000)?;
+        let min_nodes = npath.int_in("min", nodes.min.unwrap_or(1), 0, 100_000)?;
+        let max_nodes = npath.int_in("max", nodes.max.unwrap_or(20), 1, 100_000)?;
         if min_nodes > max_nodes {
             return Err(npath.key("min").error(format!(
                 "min = {min_nodes} is greater than max = {max_nodes}"
             )));
         }
-        let initial_nodes = int_in(&npath, "initial", nodes.initial.unwrap_or(2), 0, 100_000)?;
+        let initial_nodes = npath.int_in("initial", nodes.initial.unwrap_or(2), 0, 100_000)?;
         if initial_nodes < min_nodes || initial_nodes > max_nodes {
             return Err(npath.key("initial").error(format!(
                 "initial = {initial_nodes} must be between min ({min_nodes}) and max ({max_nodes})"
@@ -533,8 +476,7 @@ impl KubernetesSpec {
         {
             AutoscalerName::None => None,
             AutoscalerName::ClusterAutoscaler => Some(AutoscalerConfig {
-                scan_interval: secs_in(
-                    &npath,
+                scan_interval: npath.secs_in(
                     "scan_interval_s",
                     nodes.scan_interval_s.unwrap_or(10.0),
                     0.001,
@@ -548,22 +490,19 @@ impl KubernetesSpec {
                     Some(d) => d.compile(&npath.key("provision"))?,
                     None => Dist::lognormal(120.0, 300.0),
                 },
-                utilization_threshold: num_in(
-                    &npath,
+                utilization_threshold: npath.num_in(
                     "utilization_threshold",
                     nodes.utilization_threshold.unwrap_or(0.5),
                     0.0,
                     1.0,
                 )?,
-                unneeded: secs_in(
-                    &npath,
+                unneeded: npath.secs_in(
                     "unneeded_s",
                     nodes.unneeded_s.unwrap_or(600.0),
                     0.0,
                     1e7,
                 )?,
-                delay_after_add: secs_in(
-                    &npath,
+                delay_after_add: npath.secs_in(
                     "delay_after_add_s",
                     nodes.delay_after_add_s.unwrap_or(600.0),
                     0.0,
@@ -572,7 +511,7 @@ impl KubernetesSpec {
             }),
         };
         let usd = |name: &str, v: Option<f64>, default: f64| {
-            num_in(path, name, v.unwrap_or(default), 0.0, 1e6)
+            path.num_in(name, v.unwrap_or(default), 0.0, 1e6)
         };
         Ok(KubernetesConfig {
             pod_cpu_m,

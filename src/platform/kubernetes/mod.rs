@@ -107,7 +107,7 @@ enum PodState {
 
 /// Cumulative per-pod usage, for the metrics pipeline.
 #[derive(Debug, Clone, Copy, Default)]
-struct Usage {
+struct PodUsage {
     /// CPU used [millicore x ns].
     cpu: u128,
     /// Requests in the pod (in service + queued) [request x ns].
@@ -126,10 +126,10 @@ struct Pod {
     started: Option<SimTime>,
     ready_at: Option<SimTime>,
     server: Server,
-    usage: Usage,
+    usage: PodUsage,
     touched: SimTime,
     /// Usage snapshots at the metric window edges.
-    snapshots: VecDeque<(SimTime, Usage)>,
+    snapshots: VecDeque<(SimTime, PodUsage)>,
 }
 
 impl Pod {
@@ -274,7 +274,7 @@ impl<B: Balancer> Kubernetes<B> {
             started: None,
             ready_at: None,
             server: Server::new(cfg.pod_cpu_m, cfg.concurrency, cfg.queue_capacity),
-            usage: Usage::default(),
+            usage: PodUsage::default(),
             touched: now,
             snapshots: VecDeque::new(),
         });

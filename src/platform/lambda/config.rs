@@ -166,30 +166,6 @@ pub const MAX_EVENT_AGE_S: f64 = 21_600.0;
 /// Smallest `max_event_age_s`: 60 s (the API's lower bound).
 pub const MIN_EVENT_AGE_S: f64 = 60.0;
 
-fn positive_int(
-    path: &FieldPath,
-    name: &str,
-    v: i64,
-    min: i64,
-    max: i64,
-) -> Result<u32, FieldError> {
-    if v < min || v > max {
-        return Err(path
-            .key(name)
-            .error(format!("{name} = {v}: must be between {min} and {max}")));
-    }
-    Ok(v as u32)
-}
-
-fn secs_field(path: &FieldPath, name: &str, v: f64, max: f64) -> Result<SimDuration, FieldError> {
-    if !(v.is_finite() && v > 0.0 && v <= max) {
-        return Err(path.key(name).error(format!(
-            "{name} = {v}: must be greater than 0 and at most {max} s"
-        )));
-    }
-    Ok(SimDuration::from_secs_f64(v))
-}
-
 impl LambdaSpec {
     /// Validates the Lambda platform at `path` for a workload with `functions`.
     pub fn to_config(
@@ -197,8 +173,7 @@ impl LambdaSpec {
         path: &FieldPath,
         functions: &[String],
     ) -> Result<LambdaConfig, FieldError> {
-        let memory_mb = positive_int(
-            path,
+        let memory_mb = path.int_in(
             "memory_mb",
             self.memory_mb.unwrap_or(128),
             MIN_MEMORY_MB,
@@ -211,9 +186,8 @@ impl LambdaSpec {
                  longer jobs need another platform, or split the work"
             )));
         }
-        let timeout = secs_field(path, "timeout_s", timeout_s, MAX_TIMEOUT_S)?;
-        let account = positive_int(
-            path,
+        let timeout = path.positive_secs("timeout_s", timeout_s, MAX_TIMEOUT_S)?;
+        let account = path.int_in(
             "account_concurrency",
             self.account_concurrency.unwrap_or(1000),
             1,
@@ -222,7 +196,7 @@ impl LambdaSpec {
         let reserved = match &self.reserved_concurrency {
             None => vec![None; functions.len()],
             Some(ReservedSpec::All(n)) => {
-                let n = positive_int(path, "reserved_concurrency", *n, 0, i64::from(account))?;
+                let n = path.int_in("reserved_concurrency", *n, 0, i64::from(account))?;
                 vec![Some(n); functions.len()]
             }
             Some(ReservedSpec::PerFunction(map)) => {
@@ -235,7 +209,7 @@ impl LambdaSpec {
                             functions.join(", ")
                         )));
                     };
-                    v[i] = Some(positive_int(&rpath, name, n, 0, i64::from(account))?);
+                    v[i] = Some(rpath.int_in(name, n, 0, i64::from(account))?);
                 }
                 v
             }
@@ -263,13 +237,7 @@ impl LambdaSpec {
                     }
                 }
                 Some(Retries {
-                    max_attempts: positive_int(
-                        &rp,
-                        "max_attempts",
-                        r.max_attempts.unwrap_or(3),
-                        1,
-                        100,
-                    )?,
+                    max_attempts: rp.int_in("max_attempts", r.max_attempts.unwrap_or(3), 1, 100)?,
                     base: SimDuration::from_millis_f64(base_ms),
                     cap: SimDuration::from_millis_f64(cap_ms.max(base_ms)),
                 })
@@ -296,8 +264,7 @@ impl LambdaSpec {
         let scaling = match &self.scaling {
             None => Scaling::PerFunction { per_10s: 1000 },
             Some(ScalingSpec::PerFunction(p)) => Scaling::PerFunction {
-                per_10s: positive_int(
-                    &path.key("scaling"),
+                per_10s: path.key("scaling").int_in(
                     "per_10s",
                     p.per_10s.unwrap_or(1000),
                     1,
@@ -307,9 +274,8 @@ impl LambdaSpec {
             Some(ScalingSpec::Legacy(l)) => {
                 let sp = path.key("scaling");
                 Scaling::Legacy {
-                    burst: positive_int(&sp, "burst", l.burst.unwrap_or(3000), 1, 100_000_000)?,
-                    per_minute: positive_int(
-                        &sp,
+                    burst: sp.int_in("burst", l.burst.unwrap_or(3000), 1, 100_000_000)?,
+                    per_minute: sp.int_in(
                         "per_minute",
                         l.per_minute.unwrap_or(500),
                         0,
@@ -384,13 +350,13 @@ impl LambdaSpec {
         match &self.provisioned_concurrency {
             None => {}
             Some(ReservedSpec::All(n)) => {
-                let n = positive_int(path, "provisioned_concurrency", *n, 0, i64::from(account))?;
+                let n = path.int_in("provisioned_concurrency", *n, 0, i64::from(account))?;
                 initial.fill(n);
             }
             Some(ReservedSpec::PerFunction(map)) => {
                 for (name, &n) in map {
                     let i = index(&ppath.key(name), name)?;
-                    initial[i] = positive_int(&ppath, name, n, 0, i64::from(account))?;
+                    initial[i] = ppath.int_in(name, n, 0, i64::from(account))?;
                 }
             }
         }
@@ -411,7 +377,7 @@ impl LambdaSpec {
                     .key("at_s")
                     .error(format!("at_s = {}: must be between 0 and 1e9", e.at_s)));
             }
-            let value = positive_int(&at, "value", e.value, 0, i64::from(account))?;
+            let value = at.int_in("value", e.value, 0, i64::from(account))?;
             let t = SimTime::from_secs_f64(e.at_s);
             let targets: Vec<usize> = match &e.function {
                 Some(name) => vec![index(&at.key("function"), name)?],

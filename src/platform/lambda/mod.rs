@@ -183,7 +183,7 @@ struct Waiting {
 
 /// Integer usage counters of one function (exact; converted to dollars once).
 #[derive(Debug, Clone, Copy, Default)]
-struct Usage {
+struct UsageCounters {
     requests: u64,
     /// On-demand billed milliseconds x memory [MB-ms].
     on_demand_mb_ms: u128,
@@ -192,7 +192,7 @@ struct Usage {
     front_door: u64,
 }
 
-impl Usage {
+impl UsageCounters {
     /// Adds `job`, run on `memory` MB until `end` (1 ms rounding, INIT included).
     #[inline(always)]
     fn charge(&mut self, job: &Job, provisioned: bool, end: SimTime, memory: u32) {
@@ -238,9 +238,9 @@ pub struct Lambda<K: KeepAlive> {
     free_waiting: Vec<u32>,
     waiting_count: u64,
     /// Usage of requests that arrived in the measurement window, per function.
-    measured: Vec<Usage>,
+    measured: Vec<UsageCounters>,
     /// Usage of every request, for the running cost in the time series.
-    gross: Vec<Usage>,
+    gross: Vec<UsageCounters>,
 }
 
 /// A continuously refilled token bucket in exact integer arithmetic: one
@@ -362,8 +362,8 @@ impl<K: KeepAlive> Lambda<K> {
             waiting: Vec::new(),
             free_waiting: Vec::new(),
             waiting_count: 0,
-            measured: vec![Usage::default(); n],
-            gross: vec![Usage::default(); n],
+            measured: vec![UsageCounters::default(); n],
+            gross: vec![UsageCounters::default(); n],
         }
     }
 
@@ -706,7 +706,7 @@ impl<K: KeepAlive> Lambda<K> {
 
     /// The usage of `per_function` (and the provisioned configuration over
     /// [from, to)) in the form the pricing takes.
-    fn usage(&self, per_function: &[Usage], from: SimTime, to: SimTime) -> LambdaUsage {
+    fn usage(&self, per_function: &[UsageCounters], from: SimTime, to: SimTime) -> LambdaUsage {
         let mut u = LambdaUsage::default();
         for (f, x) in per_function.iter().enumerate() {
             let on_demand = gb_s(x.on_demand_mb_ms);

@@ -66,39 +66,34 @@ impl PolicySpec for Spec {
         path: &FieldPath,
         functions: usize,
     ) -> Result<(HybridHistogram, SimDuration), FieldError> {
-        let within = |name: &str, v: Option<f64>, default: f64, lo: f64, hi: f64| {
-            let v = v.unwrap_or(default);
-            if v.is_finite() && v > lo && v <= hi {
-                Ok(v)
-            } else {
-                Err(path.key(name).error(format!(
-                    "{name} = {v}: must be greater than {lo} and at most {hi}"
-                )))
-            }
-        };
-        let range_s = within("range_s", self.range_s, 14_400.0, 0.0, 1e7)?;
-        let bin_s = within("bin_s", self.bin_s, 60.0, 0.0, range_s)?;
+        let range_s = path.num_in("range_s", self.range_s.unwrap_or(14_400.0), 1.0, 1e7)?;
+        let bin_s = path.num_in("bin_s", self.bin_s.unwrap_or(60.0), 1e-3, range_s)?;
         let bins = (range_s / bin_s).ceil();
         if bins > 1e6 {
             return Err(path.key("bin_s").error(format!(
                 "{bins} bins of {bin_s} s over range_s = {range_s}: at most 1000000; use wider bins"
             )));
         }
-        let percentile = within("percentile", self.percentile, 0.99, 0.0, 1.0)?;
-        let margin = within("margin", self.margin, 0.10, -1.0, 10.0)?;
-        let max_out_of_range = within("max_out_of_range", self.max_out_of_range, 0.5, 0.0, 1.0)?;
-        let fallback_s = self.fallback_idle_s.unwrap_or(600.0);
-        if !(fallback_s.is_finite() && (0.0..=1e9).contains(&fallback_s)) {
-            return Err(path.key("fallback_idle_s").error(format!(
-                "fallback_idle_s = {fallback_s}: must be between 0 and 1e9 s"
-            )));
-        }
-        let min_samples = self.min_samples.unwrap_or(10);
-        if !(1..=1_000_000_000).contains(&min_samples) {
-            return Err(path.key("min_samples").error(format!(
-                "min_samples = {min_samples}: must be between 1 and 1000000000"
-            )));
-        }
+        let percentile = path.num_in("percentile", self.percentile.unwrap_or(0.99), 0.01, 1.0)?;
+        let margin = path.num_in("margin", self.margin.unwrap_or(0.10), 0.0, 10.0)?;
+        let max_out_of_range = path.num_in(
+            "max_out_of_range",
+            self.max_out_of_range.unwrap_or(0.5),
+            0.0,
+            1.0,
+        )?;
+        let fallback = path.secs_in(
+            "fallback_idle_s",
+            self.fallback_idle_s.unwrap_or(600.0),
+            0.0,
+            1e9,
+        )?;
+        let min_samples = path.int_in(
+            "min_samples",
+            self.min_samples.unwrap_or(10),
+            1,
+            1_000_000_000,
+        )?;
         let history = History {
             bins: vec![0; bins as usize],
             in_range: 0,
@@ -109,9 +104,9 @@ impl PolicySpec for Spec {
             bin: SimDuration::from_secs_f64(bin_s),
             percentile,
             margin,
-            min_samples: min_samples as u64,
+            min_samples: u64::from(min_samples),
             max_out_of_range,
-            fallback: SimDuration::from_secs_f64(fallback_s),
+            fallback,
             history: vec![history; functions],
         };
         Ok((policy, max_lifetime(path, self.max_lifetime_s)?))

@@ -164,13 +164,7 @@ pub trait PolicySpec {
 
 /// `max_lifetime_s` of any policy: 7,200 s unless given (SPEC 3).
 pub fn max_lifetime(path: &FieldPath, v: Option<f64>) -> Result<SimDuration, FieldError> {
-    let (v, max) = (v.unwrap_or(7200.0), 1e9);
-    if !(v.is_finite() && v > 0.0 && v <= max) {
-        return Err(path.key("max_lifetime_s").error(format!(
-            "max_lifetime_s = {v}: must be greater than 0 and at most {max} s"
-        )));
-    }
-    Ok(SimDuration::from_secs_f64(v))
+    path.positive_secs("max_lifetime_s", v.unwrap_or(7200.0), 1e9)
 }
 
 /// Code to run with a concrete policy type (so it is monomorphised for it).
