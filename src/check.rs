@@ -1,4 +1,4 @@
-//! `surgesim check` (SPEC 6): scenario outcomes as CI gates.
+//! `surgesim check` (README, 'Checks in CI'): scenario outcomes as CI gates.
 //!
 //! `\[expect\]` entries are `"<platform>.<metric>" = "<op> <number>"` with an
 //! optional `@ci_low` / `@ci_high` suffix; `[expect.tolerance]` sets

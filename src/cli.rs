@@ -1,4 +1,4 @@
-//! The command line (SPEC 1): `run`, `check` and `validate`. Thin: it parses
+//! The command line (README, 'Command line'): `run`, `check` and `validate`. Thin: it parses
 //! arguments, loads scenarios, and calls the experiment, report and check
 //! layers.
 

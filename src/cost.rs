@@ -1,7 +1,7 @@
 //! Prices and billing rules, in one place.
 //!
-//! List prices are us-east-1, from `shared/platform-facts.md` section 4.1
-//! (Lambda) and the addendum (API Gateway).
+//! List prices are us-east-1: Lambda's from the AWS Lambda pricing page and
+//! the AWS Price List; API Gateway's unverified.
 
 use serde::Deserialize;
 
@@ -65,17 +65,20 @@ pub struct LambdaPricingSpec {
 /// Lambda list prices \[USD\].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LambdaPricing {
-    /// Per million started executions: $0.20 (platform-facts 4.1).
+    /// Per million started executions: $0.20 (AWS Lambda pricing page).
     pub request_per_million: f64,
-    /// Per GB-second of duration, x86 tier 1: $0.0000166667 (platform-facts 4.1).
+    /// Per GB-second of duration, x86 tier 1: $0.0000166667 (AWS Lambda pricing page).
     pub gb_s_x86: f64,
-    /// Per GB-second of duration, arm64 tier 1: $0.0000133334 (platform-facts 4.1).
+    /// Per GB-second of duration, arm64 tier 1: $0.0000133334 (AWS Lambda pricing page).
     pub gb_s_arm: f64,
-    /// Per configured GB-second of provisioned concurrency: $0.0000041667 (platform-facts 1.4).
+    /// Per configured GB-second of provisioned concurrency: $0.0000041667 (AWS Price List,
+    /// us-east-1 x86).
     pub provisioned_gb_s: f64,
-    /// Per GB-second of duration on provisioned environments: $0.0000097222 (platform-facts 1.4).
+    /// Per GB-second of duration on provisioned environments: $0.0000097222 (AWS Price List,
+    /// us-east-1 x86).
     pub provisioned_duration_gb_s: f64,
-    /// Front door per million requests: 0 (none); an HTTP API is $1.00 (platform-facts addendum).
+    /// Front door per million requests: 0 (none); an HTTP API is $1.00 (us-east-1 list price,
+    /// unverified).
     pub api_gateway_per_million: f64,
     /// Subtract the monthly free tier (1 M requests, 400,000 GB-s), prorated.
     pub free_tier: bool,
@@ -95,12 +98,13 @@ impl Default for LambdaPricing {
     }
 }
 
-/// Monthly free tier: requests and GB-seconds (platform-facts 4.1).
+/// Monthly free tier: requests and GB-seconds (AWS Lambda pricing page).
 const FREE_REQUESTS_PER_MONTH: f64 = 1_000_000.0;
 const FREE_GB_S_PER_MONTH: f64 = 400_000.0;
 
 /// Monthly on-demand duration tiers per architecture: (upper bound of the
-/// tier [GB-s per month], list price [USD per GB-s]) (platform-facts 4.1).
+/// tier [GB-s per month], list price [USD per GB-s]) (AWS Lambda pricing page; AWS Compute
+/// Blog, 'Introducing tiered pricing for AWS Lambda'; arm64 tier 3 derived as 80 % of tier 1).
 const TIERS_X86: [(f64, f64); 3] = [
     (6e9, 0.000_016_666_7),
     (15e9, 0.000_015),

@@ -30,7 +30,7 @@ use crate::workload::Request;
 /// through the [`Ctx`], and produces its bill at the horizon.
 pub trait Model {
     /// The model's own events (a closed enum).
-    type Event;
+    type Event: Copy;
 
     /// Sets up the state at t = 0 and schedules the first periodic events.
     fn start(&mut self, _cx: &mut Ctx<Self::Event>) {}
@@ -56,7 +56,7 @@ pub struct Ctx<E> {
     pub rec: Recorder,
 }
 
-impl<E> Ctx<E> {
+impl<E: Copy> Ctx<E> {
     /// The current simulation time.
     #[inline]
     pub fn now(&self) -> SimTime {

@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use crate::time::{SimDuration, SimTime};
 use crate::workload::Request;
 
-/// How a request ended (SPEC 5).
+/// How a request ended (README, requests.csv `outcome`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Completed,
@@ -73,7 +73,7 @@ impl Counts {
         self.throttled + self.rejected + self.timed_out + self.dropped
     }
 
-    /// Error rate as SPEC 5 defines it: errors over requests with a final
+    /// Error rate as the README's summary.csv defines it: errors over requests with a final
     /// outcome (0 with none).
     pub fn error_rate(&self) -> f64 {
         ratio(self.errors(), self.requests - self.in_flight_end)

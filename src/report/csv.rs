@@ -1,4 +1,4 @@
-//! summary.csv and timeseries.csv: column names and definitions of SPEC 5.
+//! summary.csv and timeseries.csv: column names and definitions as in the README's 'Outputs'.
 //! Renderers return bytes, so they are tested without touching files.
 
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! A scenario's output folder (SPEC 5): summary, aggregate, points,
+//! A scenario's output folder (README, 'Outputs'): summary, aggregate, points,
 //! timeseries and requests CSV, the charts and report.html, rendered from
 //! the typed run summaries and committed together.
 

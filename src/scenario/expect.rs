@@ -1,4 +1,4 @@
-//! `\[expect\]` (SPEC 6): `"<platform>.<metric>" = "<op> <number>"` entries,
+//! `\[expect\]` (README, 'Checks in CI'): `"<platform>.<metric>" = "<op> <number>"` entries,
 //! with an optional `@ci_low` / `@ci_high` suffix, and `[expect.tolerance]`
 //! per-metric baseline tolerances [%], validated against the scenario's
 //! platforms and the summary metrics. `surgesim check` evaluates them.

@@ -1,6 +1,6 @@
-//! Scenario files (SPEC 2): TOML parsed into raw serde structs, then validated
-//! into a typed [`Scenario`]. Every error names the file, line and column, the
-//! field, what was expected and how to fix it.
+//! Scenario files (README, 'Scenario reference'): TOML parsed into raw serde
+//! structs, then validated into a typed [`Scenario`]. Every error names the
+//! file, line and column, the field, what was expected and how to fix it.
 
 pub mod expect;
 pub mod sweep;

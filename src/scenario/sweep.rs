@@ -1,4 +1,4 @@
-//! Sweeps (SPEC 2 `[sweep]`): the cartesian product of dotted parameter
+//! Sweeps (`[sweep]`, README 'Sweeps'): the cartesian product of dotted parameter
 //! paths, each point a complete scenario validated like any other.
 //!
 //! A path walks the scenario's tables: `platforms.<name>.<field>` picks a

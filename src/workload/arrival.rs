@@ -1,4 +1,4 @@
-//! Arrival processes (SPEC 2.1): constant, Poisson, phases with ramps, spikes,
+//! Arrival processes (README, 'Arrival processes'): constant, Poisson, phases with ramps, spikes,
 //! diurnal and Markov-modulated Poisson, each generated lazily, one arrival at a time.
 //!
 //! Non-homogeneous Poisson processes with piecewise-linear rates (`phases`,

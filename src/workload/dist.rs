@@ -1,4 +1,5 @@
-//! Duration distributions (SPEC 2.2): work, Lambda INIT, pod startup, node provisioning.
+//! Duration distributions (README, 'Distributions'): work, Lambda INIT, pod
+//! startup, node provisioning.
 //!
 //! Every form accepts `_ms` or `_s` fields, as the writer prefers. Sampling
 //! returns whole nanoseconds. Transcendental functions come from `libm`

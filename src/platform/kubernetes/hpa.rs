@@ -3,7 +3,8 @@
 //! the replica count, `horizontal.go` for stabilisation and behaviour
 //! policies). Pure logic: the platform feeds it per-pod samples at each sync.
 //!
-//! Defaults are from `shared/platform-facts.md` section 5.
+//! Defaults are the controller's and the API's (kubernetes
+//! `pkg/apis/autoscaling/v2/defaults.go`, the kube-controller-manager HPA flags).
 
 use crate::time::{SimDuration, SimTime};
 
@@ -51,7 +52,7 @@ pub struct Rules {
 
 impl Rules {
     /// autoscaling/v2 default scale-up: no stabilisation, max of +4 pods and
-    /// +100 % per 15 s (`pkg/apis/autoscaling/v2/defaults.go`; platform-facts 5.3).
+    /// +100 % per 15 s (kubernetes `pkg/apis/autoscaling/v2/defaults.go`).
     pub fn default_up() -> Self {
         Rules {
             stabilization: SimDuration::ZERO,

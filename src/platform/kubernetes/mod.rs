@@ -1,9 +1,11 @@
-//! The Kubernetes model (SPEC 4): pods with processor-sharing CPUs behind a
+//! The Kubernetes model (README, 'Kubernetes platform'): pods with processor-sharing CPUs behind a
 //! load balancer, fixed replicas or the Horizontal Pod Autoscaler, nodes from
 //! an instance catalogue with the Cluster Autoscaler, and the bill.
 //!
-//! Defaults and their sources are in `shared/platform-facts.md` sections 5
-//! (HPA), 6.1 (cluster autoscaler), 7 (pod startup) and 8 (prices).
+//! Defaults cite their sources where they are set: the HPA controller
+//! (kubernetes `pkg/controller/podautoscaler`), the cluster-autoscaler FAQ
+//! (kubernetes/autoscaler `cluster-autoscaler/FAQ.md`), the SIG Scalability
+//! pod-startup SLO and AWS price pages.
 
 pub mod autoscaler;
 pub mod cluster_autoscaler;
@@ -64,7 +66,9 @@ impl Platform for KubernetesConfig {
     }
 
     fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
-        // Monomorphised for the configured load balancer.
+        // Monomorphised for the configured load balancer, one function each
+        // (inlined together they would crowd the inliner's budget).
+        #[inline(never)]
         fn run<B: Balancer>(
             cfg: &KubernetesConfig,
             input: RunInput,

@@ -14,8 +14,9 @@ pub struct Instance {
     pub max_pods: u32,
 }
 
-/// The built-in catalogue: vCPU, memory and $/h from platform-facts section 8,
-/// max pods from its addendum (ENIs x (IPv4 per ENI - 1) + 2).
+/// The built-in catalogue: vCPU, memory and $/h (EC2 On-Demand, Linux, us-east-1, from
+/// public price tables, not checked against the AWS Price List); max pods from
+/// awslabs/amazon-eks-ami `files/eni-max-pods.txt` (ENIs x (IPv4 per ENI - 1) + 2).
 pub fn catalogue() -> Vec<Instance> {
     let i = |name: &str, vcpu: f64, gib: f64, usd: f64, max_pods: u32| Instance {
         name: name.into(),
@@ -107,7 +108,7 @@ impl Node {
 
 /// Billed seconds of a node within [from, to): per second (rounded up),
 /// with EC2's 60 s minimum for a node launched inside that span
-/// (platform-facts section 8).
+/// (AWS What's New, 2017-10: EC2 per-second billing).
 pub fn billed_seconds(
     launched: SimTime,
     removed: Option<SimTime>,

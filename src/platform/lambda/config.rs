@@ -1,6 +1,6 @@
 //! Lambda configuration: the `[[platforms]]` fields of `kind = "lambda"`,
-//! validated into [`LambdaConfig`]. Limits and defaults are from
-//! `shared/platform-facts.md` sections 1-4.
+//! validated into [`LambdaConfig`]. Limits and defaults are from the Lambda
+//! developer guide and the AWS Lambda pricing page; each constant names its page.
 
 use serde::Deserialize;
 
@@ -14,16 +14,19 @@ use crate::workload::dist::DistSpec;
 use super::keepalive::fixed::Fixed;
 use super::keepalive::{KeepAliveConfig, KeepAliveSpec};
 
-/// Memory at which a function has one full vCPU \[MB\] (platform-facts 3).
+/// Memory at which a function has one full vCPU \[MB\] (Lambda developer guide, 'Configure
+/// Lambda function memory').
 pub const MB_PER_VCPU: u32 = 1769;
-/// Memory limits \[MB\] (platform-facts 3).
+/// Memory limits \[MB\] (Lambda developer guide, 'Configure Lambda function memory').
 pub const MIN_MEMORY_MB: i64 = 128;
 pub const MAX_MEMORY_MB: i64 = 10_240;
-/// Longest function timeout \[s\] (platform-facts 3).
+/// Longest function timeout \[s\] (Lambda developer guide, 'Lambda quotas').
 pub const MAX_TIMEOUT_S: f64 = 900.0;
-/// Longest on-demand INIT phase \[s\] (platform-facts 2.1).
+/// Longest on-demand INIT phase \[s\] (Lambda developer guide, 'Understanding the Lambda
+/// execution environment lifecycle').
 pub const INIT_CAP: SimDuration = SimDuration::from_secs(10);
-/// Account concurrency that cannot be reserved (platform-facts 1.1).
+/// Account concurrency that cannot be reserved (Lambda developer guide, 'Configuring reserved
+/// concurrency for a function').
 pub const UNRESERVABLE: u32 = 100;
 
 /// A count for every function (`50`) or per function (`{ fn_a = 50, fn_b = 10 }`):
@@ -127,10 +130,12 @@ pub(crate) struct AsyncSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scaling {
     /// Since 2023-11-27: a bucket per function of `per_10s` tokens, refilled
-    /// continuously at `per_10s / 10` per second (platform-facts 1.2).
+    /// continuously at `per_10s / 10` per second (Lambda developer guide, 'Lambda scaling
+    /// behavior').
     PerFunction { per_10s: u32 },
     /// Before: one account-wide bucket of `burst` tokens refilled at
-    /// `per_minute / 60` per second (platform-facts 1.2).
+    /// `per_minute / 60` per second (AWS News Blog, 'AWS Lambda functions now scale 12 times
+    /// faster when handling high-volume requests', 2023-11-27).
     Legacy { burst: u32, per_minute: u32 },
 }
 
@@ -161,7 +166,8 @@ pub struct LambdaConfig {
     pub max_event_age: SimDuration,
 }
 
-/// Largest `max_event_age_s`: 6 hours (platform-facts 1.3).
+/// Largest `max_event_age_s`: 6 hours (Lambda developer guide, 'Configuring error handling
+/// settings for Lambda asynchronous invocations').
 pub const MAX_EVENT_AGE_S: f64 = 21_600.0;
 /// Smallest `max_event_age_s`: 60 s (the API's lower bound).
 pub const MIN_EVENT_AGE_S: f64 = 60.0;
@@ -286,8 +292,9 @@ impl LambdaSpec {
         };
         let init = match &self.init {
             Some(d) => d.compile(&path.key("init"))?,
-            // Median 200 ms, p99 1200 ms (SPEC 3; platform-facts 2.2 puts
-            // Python/Node cold starts around 250 ms with a heavy tail).
+            // Median 200 ms, p99 1200 ms (the scenario reference's default, README;
+            // Wang et al., USENIX ATC'18, put Python/Node cold starts around 250 ms
+            // with a heavy tail).
             None => Dist::lognormal(0.2, 1.2),
         };
         let (keep_alive, max_lifetime) = match &self.keep_alive {

@@ -1,4 +1,4 @@
-//! The AWS Lambda model (SPEC 3): execution environments, concurrency,
+//! The AWS Lambda model (README, 'Lambda platform'): execution environments, concurrency,
 //! scaling buckets, cold starts, keep-alive, timeouts, provisioned
 //! concurrency, throttling with client or async retries, and the bill.
 //!
@@ -76,6 +76,8 @@ impl Platform for LambdaConfig {
         }
         impl WithPolicy for Run<'_> {
             type Output = Result<(Recorder, Bill), Cancelled>;
+            // One function per policy, each with its own copy of the loop.
+            #[inline(never)]
             fn run<K: KeepAlive>(self, policy: K) -> Self::Output {
                 let lambda = Lambda::new(
                     self.cfg.clone(),
@@ -294,7 +296,7 @@ pub fn exec_time(mem: u32, cpu_scaling: bool, work: SimDuration) -> SimDuration 
 }
 
 /// Seconds of a provisioned-concurrency step within [from, to), rounded up
-/// to five minutes (platform-facts 1.4: "rounded up to the nearest five minutes").
+/// to five minutes (AWS Lambda pricing page: "rounded up to the nearest five minutes").
 fn provisioned_seconds(start: SimTime, end: SimTime, from: SimTime, to: SimTime) -> u64 {
     let (a, b) = (start.max(from), end.min(to));
     if b <= a {
@@ -351,8 +353,8 @@ impl<K: KeepAlive> Lambda<K> {
             envs: Vec::new(),
             free_slots: Vec::new(),
             functions,
+            expiry: keep_alive.deadlines(),
             keep_alive,
-            expiry: K::Deadlines::default(),
             lifetimes: VecDeque::new(),
             unreserved_in_use: 0,
             legacy,
@@ -603,7 +605,8 @@ impl<K: KeepAlive> Lambda<K> {
         let next = match (self.cfg.invocation, self.cfg.retries) {
             (Invocation::Async, _) => {
                 // Lambda's own retries: 1 s doubling to 5 minutes
-                // (platform-facts 1.3), until the event is too old.
+                // (Lambda developer guide, 'How Lambda handles errors and retries
+                // with asynchronous invocation'), until the event is too old.
                 let backoff = SimDuration::from_secs(1u64 << (attempts - 1).min(9))
                     .min(SimDuration::from_secs(300));
                 let deadline = req.arrival + self.cfg.max_event_age;

@@ -25,7 +25,7 @@ pub struct Fixed {
 }
 
 impl Default for Fixed {
-    /// 600 s (SPEC 3's default).
+    /// 600 s (the scenario reference's default, README; AWS does not document idle keep-alive).
     fn default() -> Self {
         Fixed {
             idle: SimDuration::from_secs(600),
@@ -45,6 +45,10 @@ impl PolicySpec for Spec {
 impl KeepAlive for Fixed {
     /// One window: deadlines come in time order, so a FIFO list holds them.
     type Deadlines = ExpiryList;
+
+    fn deadlines(&self) -> ExpiryList {
+        ExpiryList::default()
+    }
 
     #[inline(always)]
     fn on_idle(&mut self, _function: u32, _now: SimTime) -> KeepAliveDecision {

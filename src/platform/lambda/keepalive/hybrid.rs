@@ -139,6 +139,10 @@ impl KeepAlive for HybridHistogram {
     /// Windows differ per function and over time: a lazy heap.
     type Deadlines = ExpiryHeap;
 
+    fn deadlines(&self) -> ExpiryHeap {
+        ExpiryHeap::default()
+    }
+
     fn on_arrival(&mut self, function: u32, now: SimTime) {
         let bins = self.history[function as usize].bins.len();
         let h = &mut self.history[function as usize];

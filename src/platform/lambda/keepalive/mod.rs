@@ -40,6 +40,9 @@ pub trait KeepAlive: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Where the idle deadlines are kept.
     type Deadlines: Deadlines;
 
+    /// An empty deadline structure for a run.
+    fn deadlines(&self) -> Self::Deadlines;
+
     /// A request of function `function` arrives at `now`.
     #[inline]
     fn on_arrival(&mut self, _function: u32, _now: SimTime) {}
@@ -49,7 +52,7 @@ pub trait KeepAlive: std::fmt::Debug + Clone + Send + Sync + 'static {
 }
 
 /// The idle deadlines of a run's environments (slab indices).
-pub trait Deadlines: Default {
+pub trait Deadlines {
     /// `env` is idle until `deadline`, in its idle period `epoch`.
     fn push(&mut self, env: u32, deadline: SimTime, epoch: u32);
     /// `env` is no longer idle (reused or retired).
@@ -84,7 +87,7 @@ impl Default for ExpiryList {
 
 impl Deadlines for ExpiryList {
     /// Appends `env`, idle until `deadline` (no earlier than any deadline in the list).
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, env: u32, deadline: SimTime, _epoch: u32) {
         let i = env as usize;
         if self.links.len() <= i {
@@ -162,7 +165,8 @@ pub trait PolicySpec {
     ) -> Result<(Self::Policy, SimDuration), FieldError>;
 }
 
-/// `max_lifetime_s` of any policy: 7,200 s unless given (SPEC 3).
+/// `max_lifetime_s` of any policy: 7,200 s unless given (the scenario reference's default,
+/// README; AWS does not document environment lifetimes).
 pub fn max_lifetime(path: &FieldPath, v: Option<f64>) -> Result<SimDuration, FieldError> {
     path.positive_secs("max_lifetime_s", v.unwrap_or(7200.0), 1e9)
 }
