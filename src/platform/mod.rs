@@ -6,6 +6,7 @@
 //! [`engine::Model`](crate::engine::Model)), its pricing and the names of the
 //! gauges it reports in timeseries.csv. Nothing outside its folder names it.
 
+pub mod fixed_pool;
 pub mod kubernetes;
 pub mod lambda;
 
@@ -23,7 +24,7 @@ use crate::workload::{Function, Requests};
 
 /// Every platform kind, in the order their gauges appear in timeseries.csv.
 /// Adding a platform: its folder, and one line here.
-pub const KINDS: &[&Kind] = &[&lambda::KIND, &kubernetes::KIND];
+pub const KINDS: &[&Kind] = &[&lambda::KIND, &kubernetes::KIND, &fixed_pool::KIND];
 
 pub use crate::metrics::MAX_GAUGES;
 
