@@ -46,7 +46,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario files, or folders of them (every *.toml inside). Default: the
-    /// bundled Lambda scenario.
+    /// bundled default scenario (Lambda vs. EKS).
     pub scenarios: Vec<PathBuf>,
     /// Parent folder of the outputs; each scenario writes DIR/<name>/.
     #[arg(

@@ -12,10 +12,73 @@
 //! - A platform's model implements [`engine::Model`]: it turns arrivals into
 //!   outcomes, reported to the run's [`metrics::Recorder`], and produces its
 //!   [`cost::Bill`]. A finished run becomes a typed
-//!   [`metrics::summary::RunSummary`].
+//!   [`metrics::summary::RunSummary`] and its recorder is dropped.
 //! - [`experiment`] plans a scenario's runs and executes them in parallel;
 //!   [`report`] writes summary.csv, aggregate.csv, timeseries.csv,
 //!   requests.csv, the charts and report.html; [`check`] gates on them.
+//!
+//! # Layers
+//!
+//! Each layer uses only the layers below it; nothing below [`platform`]
+//! names a platform.
+//!
+//! | layer | modules |
+//! |---|---|
+//! | kernel | [`engine`] (loop, [`engine::Model`], queue, [`engine::CancelToken`]), [`time`], [`rng`], [`error`], [`files`] |
+//! | inputs and measures | [`workload`] (arrivals, distributions, traces), [`metrics`] (recorder, [`metrics::summary::METRICS`]), [`cost`] |
+//! | platforms | [`platform`]: the registry [`platform::KINDS`], one folder per kind |
+//! | scenarios | [`scenario`]: TOML to a validated [`Scenario`], sweeps, `[expect]` |
+//! | experiment | [`experiment`]: plan, parallel execution, progress |
+//! | outputs | [`report`] (CSV, charts, HTML, stdout table), [`check`] |
+//! | edge | [`cli`] (clap); the binary installs the signal handler |
+//!
+//! # Adding a platform
+//!
+//! A kind is a folder under `src/platform/` and one entry in
+//! [`platform::KINDS`]. [`platform::fixed_pool`] is the smallest complete
+//! example (about 200 lines); it was added by exactly these steps, touching
+//! `src/platform/fixed_pool/mod.rs` and, in `src/platform/mod.rs`, its `mod`
+//! line and its entry in `KINDS`:
+//!
+//! 1. The spec: a `#[serde(deny_unknown_fields)]` struct of the table's keys
+//!    besides `name` and `kind`, every field an `Option` so defaults live in
+//!    validation. It is read from the scenario's own spans, so serde's errors
+//!    keep their line and column.
+//! 2. Validation: [`platform::PlatformSpec::validate`] turns it into the
+//!    config, with the range checks on [`error::FieldPath`]
+//!    (`int_in`, `num_in`, `secs_in`, `positive_secs`): errors name the
+//!    field, the value and the limit.
+//! 3. The model: a type implementing [`engine::Model`] with a closed `Copy`
+//!    event enum. It records arrivals and outcomes on `cx.rec`, keeps the
+//!    [`metrics::Level`]s (`in_service`, `instances`, `nodes`) up to date,
+//!    reports its gauges at each interval and, in `finish`, every request
+//!    still held as in flight and the [`cost::Bill`] of the measurement
+//!    window.
+//! 4. The config implements [`platform::Platform`]: `simulate` builds the
+//!    model at t = 0 from a [`platform::RunInput`] (its random streams come
+//!    from [`platform::Streams::named`]) and calls [`engine::run`], which is
+//!    monomorphised for the model.
+//! 5. The [`platform::Kind`] entry names the kind, its gauges (timeseries.csv
+//!    columns; naming another kind's gauge shares its column, a new name adds
+//!    one to every timeseries.csv) and its capacity line for the charts.
+//!
+//! Then a test against theory where there is one (`tests/integration/
+//! validation.rs` checks the fixed pool against Erlang C and M/M/c/K).
+//!
+//! # Adding a policy
+//!
+//! Lambda's keep-alive is a [`platform::lambda::keepalive::KeepAlive`]: a
+//! file in `src/platform/lambda/keepalive/` with its `Spec` and policy type,
+//! and one line in that module's `policies!` list. The model asks it for a
+//! [`platform::lambda::keepalive::KeepAliveDecision`] whenever an
+//! environment goes idle, and tells it of every arrival; the policy picks
+//! the structure that holds its deadlines (a constant window keeps the O(1)
+//! list, varying windows a lazy heap). `hybrid_histogram` (Shahrad et al.,
+//! 2020) was added this way: `keepalive/hybrid.rs` and its line. Kubernetes'
+//! policies are traits in their own files:
+//! [`platform::kubernetes::load_balancer::Balancer`],
+//! [`platform::kubernetes::autoscaler::PodAutoscaler`] and
+//! [`platform::kubernetes::cluster_autoscaler::NodeAutoscaler`].
 //!
 //! # Determinism
 //!

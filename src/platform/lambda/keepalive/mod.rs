@@ -11,12 +11,9 @@
 //! event loop.
 //!
 //! Adding a policy: a file in this folder with its spec (serde, strict) and
-//! its [`KeepAlive`] implementation, and its name in the `policies!` list
-//! at the bottom of this file; scenarios then name it as `keep_alive = {
-//! kind = "<name>", ... }`.
-
-pub mod fixed;
-pub mod hybrid;
+//! its [`KeepAlive`] implementation, and one line in the `policies!` list at
+//! the bottom of this file (which declares the module too); scenarios then
+//! name it as `keep_alive = { kind = "<name>", ... }`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -183,6 +180,8 @@ pub trait WithPolicy {
 /// which defines `Spec` and the policy type named like the variant.
 macro_rules! policies {
     ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
         /// `keep_alive = { kind = "...", ... }`.
         #[derive(Debug, Clone, Deserialize)]
         #[serde(tag = "kind", rename_all = "snake_case")]
