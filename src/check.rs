@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn baseline_directions() {
         let mut run = RunSummary::of(
-            &Recorder::new(SimTime::ZERO, SimTime(1), None),
+            &mut Recorder::new(SimTime::ZERO, SimTime(1), None),
             crate::cost::Bill::default(),
             false,
             false,

@@ -191,8 +191,8 @@ pub struct RunResult {
 impl RunResult {
     /// The typed summary of this run; the recorder is dropped. `series`
     /// keeps the time series and latency CDF (the run the charts show).
-    pub fn summarize(self, series: bool) -> RunSummary {
-        let mut s = RunSummary::of(&self.rec, self.bill, self.kind.has_nodes, series);
+    pub fn summarize(mut self, series: bool) -> RunSummary {
+        let mut s = RunSummary::of(&mut self.rec, self.bill, self.kind.has_nodes, series);
         s.kind = self.kind.name;
         s.gauges = self.kind.gauges;
         s.point = self.point;
@@ -249,7 +249,11 @@ pub fn run_platform_with(
     if per_function {
         rec.track_functions(scenario.workload.functions.len());
     }
-    if !series {
+    if series {
+        // At most MAX_INTERVALS (1e7), checked by validation.
+        let rows = scenario.horizon.0.div_ceil(scenario.interval.0.max(1));
+        rec.reserve_rows(rows as usize);
+    } else {
         rec.drop_rows();
     }
     let (rec, bill) = platform

@@ -474,6 +474,15 @@ impl Recorder {
         }
     }
 
+    /// Reserves room for `n` time-series rows up front: a long series then
+    /// never reallocates (copying a gigabyte-sized series takes longer than
+    /// a stop request may wait).
+    pub fn reserve_rows(&mut self, n: usize) {
+        if self.keep_rows {
+            self.rows.reserve_exact(n);
+        }
+    }
+
     /// Drops the time series of this run (memory stays flat over many runs).
     pub fn drop_rows(&mut self) {
         self.keep_rows = false;
@@ -599,6 +608,11 @@ impl Recorder {
 
     pub fn rows(&self) -> &[IntervalRow] {
         &self.rows
+    }
+
+    /// Moves the time series out.
+    pub fn take_rows(&mut self) -> Vec<IntervalRow> {
+        std::mem::take(&mut self.rows)
     }
 
     /// Latency quantile of completed requests \[ms\] (within 0.1 %), or `None` if none completed.

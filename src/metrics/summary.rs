@@ -114,10 +114,10 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    /// Summarises a finished run's recorder (which the caller then drops).
-    /// `has_nodes`: whether the platform reports nodes; `series`: keep the
-    /// time series and CDF.
-    pub fn of(rec: &Recorder, bill: Bill, has_nodes: bool, series: bool) -> Self {
+    /// Summarises a finished run's recorder (which the caller then drops;
+    /// its time series is moved out, not copied). `has_nodes`: whether the
+    /// platform reports nodes; `series`: keep the time series and CDF.
+    pub fn of(rec: &mut Recorder, bill: Bill, has_nodes: bool, series: bool) -> Self {
         RunSummary {
             point: 0,
             platform: String::new(),
@@ -140,7 +140,7 @@ impl RunSummary {
                     .collect()
             }),
             series: series.then(|| Series {
-                rows: rec.rows().to_vec(),
+                rows: rec.take_rows(),
                 cdf: rec.latency_cdf(),
             }),
         }
@@ -479,7 +479,7 @@ mod tests {
     fn published_values_are_the_printed_ones() {
         let m = metric("p95_ms").unwrap();
         let mut r = RunSummary::of(
-            &Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
+            &mut Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
             Bill::default(),
             false,
             false,
@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn groups_keep_first_appearance_order() {
         let base = RunSummary::of(
-            &Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
+            &mut Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
             Bill::default(),
             false,
             false,

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::engine::CancelToken;
+use crate::error::{Error, Result};
 use crate::metrics::summary::{METRICS, RunSummary};
 use crate::time::SimTime;
 
@@ -138,7 +140,7 @@ pub fn summary_csv(scenario: &str, functions: &[String], runs: &[RunSummary]) ->
 /// timeseries.csv for the runs of one scenario: each run's intervals in time
 /// order. With sweeps or replications, only point 0, replication 0 (the
 /// series of every run would multiply the file; aggregate.csv covers them).
-pub fn timeseries_csv(runs: &[RunSummary]) -> String {
+pub fn timeseries_csv(runs: &[RunSummary], cancel: &CancelToken) -> Result<String> {
     let columns = crate::platform::gauge_columns();
     let mut doc = Doc::new(timeseries_columns());
     for r in runs.iter().filter(|r| r.point == 0 && r.replication == 0) {
@@ -148,7 +150,11 @@ pub fn timeseries_csv(runs: &[RunSummary]) -> String {
             .iter()
             .map(|c| r.gauges.iter().position(|g| g == c))
             .collect();
-        for row in &series.rows {
+        for (i, row) in series.rows.iter().enumerate() {
+            // A long run can have ten million rows: seconds of formatting.
+            if i % 65_536 == 0 {
+                cancel.check().map_err(|_| Error::Interrupted)?;
+            }
             let g = &row.gauges;
             doc.field(&secs(row.start));
             doc.field(&r.platform);
@@ -173,7 +179,7 @@ pub fn timeseries_csv(runs: &[RunSummary]) -> String {
             doc.end();
         }
     }
-    doc.finish()
+    Ok(doc.finish())
 }
 
 /// Seconds with up to 9 decimals and no trailing zeros.

@@ -15,9 +15,13 @@ use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::experiment::RunOptions;
 use crate::files::Staged;
+use crate::metrics::IntervalRow;
 use crate::metrics::RequestLog;
 use crate::metrics::summary::{Grouped, Metric, RunSummary};
 use crate::scenario::Scenario;
+
+/// Most points per line of the load chart.
+const MAX_POINTS: usize = 5_000;
 
 /// Every chart file a run may write.
 pub const CHART_FILES: &[&str] = &[
@@ -47,7 +51,9 @@ pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
 pub fn figures(
     s: &crate::scenario::Scenario,
     grouped: &Grouped,
+    cancel: &CancelToken,
 ) -> Result<Vec<(String, String, String)>> {
+    let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
     use chart::{Curve, Estimate, LoadPanel, Series};
     // The runs whose series was kept: point 0, replication 0.
     let first: Vec<(&RunSummary, &crate::metrics::summary::Series)> = grouped
@@ -75,33 +81,39 @@ pub fn figures(
     let panels: Vec<LoadPanel> = first
         .iter()
         .map(|(r, series)| {
-            let rows = &series.rows;
+            // A long series is drawn from at most MAX_POINTS buckets of
+            // consecutive intervals, each at its first interval's time with
+            // the largest value in it (peaks stay visible): ten million
+            // points made a 160 MB chart that took seconds to draw.
+            let rows: Vec<&IntervalRow> = series.rows.iter().collect();
+            let bucket = rows.len().div_ceil(MAX_POINTS).max(1);
+            let buckets: Vec<&[&IntervalRow]> = rows.chunks(bucket).collect();
+            let peak = |f: &dyn Fn(&IntervalRow) -> f64| -> Vec<f64> {
+                buckets
+                    .iter()
+                    .map(|b| b.iter().map(|w| f(w)).fold(f64::NEG_INFINITY, f64::max))
+                    .collect()
+            };
             let per_s = |x: u64| x as f64 / interval_s;
             let kind = crate::platform::kind(r.kind).expect("a registered kind");
-            let gauge = |w, name| r.gauge(w, name).unwrap_or(0) as f64;
+            let gauge = |w: &IntervalRow, name: &str| r.gauge(w, name).unwrap_or(0) as f64;
             LoadPanel {
                 platform: r.platform.clone(),
-                t: rows.iter().map(|w| w.start.as_secs_f64()).collect(),
-                arrival_rate: rows.iter().map(|w| per_s(w.arrivals)).collect(),
-                error_rate: rows.iter().map(|w| per_s(w.errors)).collect(),
-                capacity: rows
-                    .iter()
-                    .map(|w| kind.capacity.iter().map(|c| gauge(w, c)).sum())
-                    .collect(),
+                t: buckets.iter().map(|b| b[0].start.as_secs_f64()).collect(),
+                arrival_rate: peak(&|w| per_s(w.arrivals)),
+                error_rate: peak(&|w| per_s(w.errors)),
+                capacity: peak(&|w| kind.capacity.iter().map(|c| gauge(w, c)).sum()),
                 capacity_label: kind.capacity_label.into(),
-                nodes: kind
-                    .has_nodes
-                    .then(|| rows.iter().map(|w| gauge(w, "nodes")).collect()),
-                cold_starts: rows.iter().map(|w| w.cold_starts as f64).collect(),
+                nodes: kind.has_nodes.then(|| peak(&|w| gauge(w, "nodes"))),
+                cold_starts: peak(&|w| w.cold_starts as f64),
             }
         })
         .collect();
     let title = format!("{}: load vs. capacity", s.name);
-    out.push((
-        "load_capacity.svg".into(),
-        title.clone(),
-        chart::load_capacity(&title, &panels)?,
-    ));
+    out.push(("load_capacity.svg".into(), title.clone(), {
+        interrupted()?;
+        chart::load_capacity(&title, &panels)?
+    }));
 
     // Means and intervals per platform at point 0.
     let col = |name: &str| crate::metrics::summary::metric(name).expect("a summary metric");
@@ -120,11 +132,10 @@ pub fn figures(
             .collect()
     };
     let title = format!("{}: p95 latency and cost per month", s.name);
-    out.push((
-        "p95_cost.svg".into(),
-        title.clone(),
-        chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?,
-    ));
+    out.push(("p95_cost.svg".into(), title.clone(), {
+        interrupted()?;
+        chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?
+    }));
 
     if let Some(first_point) = s.points.first() {
         // x: the first swept parameter when it is a number, else the point id.
@@ -166,11 +177,10 @@ pub fn figures(
                 })
                 .collect();
             let title = format!("{}: {y_desc} across the sweep", s.name);
-            out.push((
-                file.into(),
-                title.clone(),
-                chart::sweep_curves(&title, &x_desc, y_desc, &curves)?,
-            ));
+            out.push((file.into(), title.clone(), {
+                interrupted()?;
+                chart::sweep_curves(&title, &x_desc, y_desc, &curves)?
+            }));
         }
     }
     Ok(out)
@@ -205,7 +215,7 @@ pub fn write(
     interrupted()?;
     staged.write(
         &dir.join("timeseries.csv"),
-        csv::timeseries_csv(runs).as_bytes(),
+        csv::timeseries_csv(runs, cancel)?.as_bytes(),
     )?;
     interrupted()?;
     match &points_csv {
@@ -217,7 +227,7 @@ pub fn write(
         staged.remove(&dir.join(stale));
     }
     if opts.charts {
-        let charts = figures(s, &grouped)?;
+        let charts = figures(s, &grouped, cancel)?;
         interrupted()?;
         for (file, _, svg) in &charts {
             staged.write(&dir.join(file), svg.as_bytes())?;
