@@ -32,7 +32,7 @@ use autoscaler::{PodAutoscaler, ScaleDecision};
 use cluster_autoscaler::{Cluster, ClusterAutoscaler, NodeAction, NodeAutoscaler};
 pub use config::{AutoscalerConfig, KubernetesConfig, KubernetesSpec, LoadBalancer, PodScaling};
 use hpa::{Hpa, HpaConfig, Metric, PodSample};
-use load_balancer::Balancer;
+use load_balancer::{AnyBalancer, Balancer};
 use nodes::{Node, NodeState, billed_seconds};
 use pod::{Admission, Done, Server};
 
@@ -66,27 +66,20 @@ impl Platform for KubernetesConfig {
     }
 
     fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
-        // Monomorphised for the configured load balancer, one function each
-        // (inlined together they would crowd the inliner's budget).
-        #[inline(never)]
-        fn run<B: Balancer>(
-            cfg: &KubernetesConfig,
-            input: RunInput,
-        ) -> Result<(Recorder, Bill), Cancelled> {
-            let k8s = Kubernetes::<B>::new(
-                cfg.clone(),
-                input.functions.len(),
-                input.streams.named("startup"),
-                input.streams.named("provision"),
-                input.streams.named("lb"),
-            );
-            engine::run(k8s, input.requests, input.clock, input.rec, input.cancel)
-        }
-        match self.load_balancer {
-            LoadBalancer::RoundRobin => run::<load_balancer::RoundRobin>(self, input),
-            LoadBalancer::Random => run::<load_balancer::Random>(self, input),
-            LoadBalancer::LeastOutstanding => run::<load_balancer::LeastOutstanding>(self, input),
-        }
+        let lb = match self.load_balancer {
+            LoadBalancer::RoundRobin => AnyBalancer::RoundRobin(Default::default()),
+            LoadBalancer::Random => AnyBalancer::Random(Default::default()),
+            LoadBalancer::LeastOutstanding => AnyBalancer::LeastOutstanding(Default::default()),
+        };
+        let k8s = Kubernetes::new(
+            self.clone(),
+            lb,
+            input.functions.len(),
+            input.streams.named("startup"),
+            input.streams.named("provision"),
+            input.streams.named("lb"),
+        );
+        engine::run(k8s, input.requests, input.clock, input.rec, input.cancel)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -208,6 +201,7 @@ impl<B: Balancer> Kubernetes<B> {
     /// its fixed replicas or the HPA's minimum.
     pub fn new(
         cfg: KubernetesConfig,
+        lb: B,
         functions: usize,
         startup_rng: SimRng,
         provision_rng: SimRng,
@@ -224,7 +218,7 @@ impl<B: Balancer> Kubernetes<B> {
         let deployments = (0..functions.max(1))
             .map(|_| Deployment {
                 live: BTreeSet::new(),
-                lb: B::default(),
+                lb: lb.clone(),
                 desired: 0,
                 autoscaler: hpa_cfg
                     .clone()
@@ -449,7 +443,8 @@ impl<B: Balancer> Kubernetes<B> {
         self.in_service = self.in_service + after.0 as u64 - before.0 as u64;
         self.queued = self.queued + after.1 as u64 - before.1 as u64;
         // Only a balancer that watches the load is told of every change.
-        if B::WATCHES_LOAD
+        let d = pod.deployment as usize;
+        if self.deployments[d].lb.watches_load()
             && pod.state == PodState::Ready
             && before.0 + before.1 != after.0 + after.1
         {

@@ -38,7 +38,7 @@ use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
 use crate::workload::Request;
-use keepalive::{Deadlines, KeepAlive, KeepAliveDecision, WithPolicy};
+use keepalive::{Deadlines, KeepAlive, KeepAliveDecision};
 
 pub use config::{INIT_CAP, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries, Scaling};
 
@@ -68,33 +68,14 @@ impl Platform for LambdaConfig {
     fn simulate(&self, mut input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
         input.rec.set_overhead(self.overhead);
         let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
-        // Monomorphised for the configured keep-alive policy.
-        struct Run<'a> {
-            cfg: &'a LambdaConfig,
-            memory: Vec<Option<u32>>,
-            input: RunInput<'a>,
-        }
-        impl WithPolicy for Run<'_> {
-            type Output = Result<(Recorder, Bill), Cancelled>;
-            // One function per policy, each with its own copy of the loop.
-            #[inline(never)]
-            fn run<K: KeepAlive>(self, policy: K) -> Self::Output {
-                let lambda = Lambda::new(
-                    self.cfg.clone(),
-                    policy,
-                    &self.memory,
-                    self.input.streams.named("init"),
-                    self.input.streams.named("retry"),
-                );
-                let i = self.input;
-                engine::run(lambda, i.requests, i.clock, i.rec, i.cancel)
-            }
-        }
-        self.keep_alive.with(Run {
-            cfg: self,
-            memory,
-            input,
-        })
+        let lambda = Lambda::new(
+            self.clone(),
+            self.keep_alive.clone(),
+            &memory,
+            input.streams.named("init"),
+            input.streams.named("retry"),
+        );
+        engine::run(lambda, input.requests, input.clock, input.rec, input.cancel)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

@@ -7,8 +7,8 @@
 //! policy whose window is one constant keeps [`ExpiryList`], O(1) per idle
 //! period because deadlines arrive in time order; a policy that varies the
 //! window per environment gets [`ExpiryHeap`], a lazy min-heap. The model is
-//! generic over the policy, so each one's hooks are monomorphised into the
-//! event loop.
+//! generic over the policy; scenarios run it with [`KeepAliveConfig`], which
+//! dispatches to the named policy by a `match`.
 //!
 //! Adding a policy: a file in this folder with its spec (serde, strict) and
 //! its [`KeepAlive`] implementation, and one line in the `policies!` list at
@@ -35,7 +35,7 @@ pub enum KeepAliveDecision {
 /// A keep-alive policy.
 pub trait KeepAlive: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Where the idle deadlines are kept.
-    type Deadlines: Deadlines;
+    type Deadlines: Deadlines + Into<AnyDeadlines>;
 
     /// An empty deadline structure for a run.
     fn deadlines(&self) -> Self::Deadlines;
@@ -99,7 +99,7 @@ impl Deadlines for ExpiryList {
     }
 
     /// Takes `env` out, if it is in.
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, env: u32) {
         let Some(&(prev, next, _, true)) = self.links.get(env as usize) else {
             return;
@@ -116,7 +116,7 @@ impl Deadlines for ExpiryList {
     }
 
     /// The environment with the earliest deadline, and the deadline.
-    #[inline]
+    #[inline(always)]
     fn first(&mut self, _live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
         (self.head != NIL).then(|| (self.head, self.links[self.head as usize].2))
     }
@@ -131,15 +131,15 @@ pub struct ExpiryHeap {
 }
 
 impl Deadlines for ExpiryHeap {
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, env: u32, deadline: SimTime, epoch: u32) {
         self.heap.push(Reverse((deadline, env, epoch)));
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, _env: u32) {}
 
-    #[inline]
+    #[inline(always)]
     fn first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
         while let Some(&Reverse((at, env, epoch))) = self.heap.peek() {
             if live(env, epoch) {
@@ -148,6 +148,51 @@ impl Deadlines for ExpiryHeap {
             self.heap.pop();
         }
         None
+    }
+}
+
+/// The deadline structure of whichever policy a scenario names.
+#[derive(Debug, Clone)]
+pub enum AnyDeadlines {
+    List(ExpiryList),
+    Heap(ExpiryHeap),
+}
+
+impl From<ExpiryList> for AnyDeadlines {
+    fn from(d: ExpiryList) -> Self {
+        AnyDeadlines::List(d)
+    }
+}
+
+impl From<ExpiryHeap> for AnyDeadlines {
+    fn from(d: ExpiryHeap) -> Self {
+        AnyDeadlines::Heap(d)
+    }
+}
+
+impl Deadlines for AnyDeadlines {
+    #[inline(always)]
+    fn push(&mut self, env: u32, deadline: SimTime, epoch: u32) {
+        match self {
+            AnyDeadlines::List(d) => d.push(env, deadline, epoch),
+            AnyDeadlines::Heap(d) => d.push(env, deadline, epoch),
+        }
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, env: u32) {
+        match self {
+            AnyDeadlines::List(d) => d.remove(env),
+            AnyDeadlines::Heap(d) => d.remove(env),
+        }
+    }
+
+    #[inline(always)]
+    fn first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
+        match self {
+            AnyDeadlines::List(d) => d.first(live),
+            AnyDeadlines::Heap(d) => d.first(live),
+        }
     }
 }
 
@@ -168,16 +213,13 @@ pub fn max_lifetime(path: &FieldPath, v: Option<f64>) -> Result<SimDuration, Fie
     path.positive_secs("max_lifetime_s", v.unwrap_or(7200.0), 1e9)
 }
 
-/// Code to run with a concrete policy type (so it is monomorphised for it).
-pub trait WithPolicy {
-    type Output;
-    fn run<P: KeepAlive>(self, policy: P) -> Self::Output;
-}
-
-/// Declares the policies: the `keep_alive` spec enum (tagged by `kind`), the
-/// validated [`KeepAliveConfig`] and its dispatch to a [`WithPolicy`]. One
-/// line per policy: its variant (the `kind`, in snake case) and its module,
-/// which defines `Spec` and the policy type named like the variant.
+/// Declares the policies: their modules, the `keep_alive` spec enum (tagged
+/// by `kind`) and the validated [`KeepAliveConfig`], itself a [`KeepAlive`]
+/// that dispatches to the named policy by a `match` (one model loop serves
+/// every policy, so the loop's hot calls stay inlined: one loop per policy
+/// measured slower). One line per policy: its variant (the `kind`, in snake
+/// case) and its module, which defines `Spec` and the policy type named like
+/// the variant.
 macro_rules! policies {
     ($($variant:ident => $module:ident),+ $(,)?) => {
         $(pub mod $module;)+
@@ -211,11 +253,26 @@ macro_rules! policies {
             }
         }
 
-        impl KeepAliveConfig {
-            /// Runs `w` with the concrete policy (a fresh copy of it).
-            pub fn with<W: WithPolicy>(&self, w: W) -> W::Output {
+        impl KeepAlive for KeepAliveConfig {
+            type Deadlines = AnyDeadlines;
+
+            fn deadlines(&self) -> AnyDeadlines {
                 match self {
-                    $(KeepAliveConfig::$variant(p) => w.run(p.clone()),)+
+                    $(KeepAliveConfig::$variant(p) => p.deadlines().into(),)+
+                }
+            }
+
+            #[inline(always)]
+            fn on_arrival(&mut self, function: u32, now: SimTime) {
+                match self {
+                    $(KeepAliveConfig::$variant(p) => p.on_arrival(function, now),)+
+                }
+            }
+
+            #[inline(always)]
+            fn on_idle(&mut self, function: u32, now: SimTime) -> KeepAliveDecision {
+                match self {
+                    $(KeepAliveConfig::$variant(p) => p.on_idle(function, now),)+
                 }
             }
         }
