@@ -10,16 +10,9 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder,
 /// renamed over `path` only once fully written and flushed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = temp_builder()
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
-    tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(path, "cannot write", e))?;
-    tmp.persist(path)
-        .map_err(|e| Error::io(path, "cannot rename into place", e.error))?;
-    Ok(())
+    let mut staged = Staged::new();
+    staged.write(path, bytes)?;
+    staged.commit()
 }
 
 /// Temporary output files: hidden names, and the ordinary permissions
