@@ -205,6 +205,9 @@ impl RunResult {
 
 /// Simulates `platform` of `scenario` for replication `replication`.
 ///
+/// For tests and benchmarks: it panics if the run fails (a trace that can no
+/// longer be read); [`run_platform_with`] returns the error.
+///
 /// The request stream depends only on (seed, replication); the platform's own
 /// randomness comes from streams named after the platform, so adding a
 /// platform to a scenario never changes another platform's results.

@@ -6,7 +6,8 @@
 //! requests change; [`Balancer::pick`] is its decision. The model is generic
 //! over it; scenarios run it with [`AnyBalancer`], which dispatches to the
 //! named one. Adding one: an implementation here (or in its own file), a
-//! variant of `LoadBalancer` in config.rs and of [`AnyBalancer`].
+//! variant of `LoadBalancer` in config.rs, and a variant of [`AnyBalancer`]
+//! with its arm in the `each!` macro and in `simulate`'s match.
 
 use std::collections::BTreeSet;
 

@@ -37,7 +37,13 @@ impl PolicySpec for Spec {
     type Policy = Fixed;
 
     fn compile(&self, path: &FieldPath, _: usize) -> Result<(Fixed, SimDuration), FieldError> {
-        let idle = path.secs_in("idle_s", self.idle_s.unwrap_or(600.0), 0.0, 1e9)?;
+        let idle_s = self.idle_s.unwrap_or(600.0);
+        if !(idle_s.is_finite() && (0.0..=1e9).contains(&idle_s)) {
+            return Err(path
+                .key("idle_s")
+                .error(format!("idle_s = {idle_s}: must be between 0 and 1e9 s")));
+        }
+        let idle = SimDuration::from_secs_f64(idle_s);
         Ok((Fixed { idle }, max_lifetime(path, self.max_lifetime_s)?))
     }
 }

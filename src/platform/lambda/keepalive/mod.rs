@@ -122,18 +122,21 @@ impl Deadlines for ExpiryList {
     }
 }
 
-/// Idle deadlines in any order: a min-heap of (deadline, environment, idle
-/// period), whose entries go stale when the environment is reused or retired
-/// and are dropped when they reach the top.
+/// Idle deadlines in any order: a min-heap of (deadline, push order,
+/// environment, idle period), whose entries go stale when the environment is
+/// reused or retired and are dropped when they reach the top. Equal
+/// deadlines come out in the order they went in, as from [`ExpiryList`].
 #[derive(Debug, Clone, Default)]
 pub struct ExpiryHeap {
-    heap: BinaryHeap<Reverse<(SimTime, u32, u32)>>,
+    heap: BinaryHeap<Reverse<(SimTime, u64, u32, u32)>>,
+    pushed: u64,
 }
 
 impl Deadlines for ExpiryHeap {
     #[inline(always)]
     fn push(&mut self, env: u32, deadline: SimTime, epoch: u32) {
-        self.heap.push(Reverse((deadline, env, epoch)));
+        self.heap.push(Reverse((deadline, self.pushed, env, epoch)));
+        self.pushed += 1;
     }
 
     #[inline(always)]
@@ -141,7 +144,7 @@ impl Deadlines for ExpiryHeap {
 
     #[inline(always)]
     fn first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
-        while let Some(&Reverse((at, env, epoch))) = self.heap.peek() {
+        while let Some(&Reverse((at, _, env, epoch))) = self.heap.peek() {
             if live(env, epoch) {
                 return Some((env, at));
             }
