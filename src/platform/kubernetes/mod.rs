@@ -14,6 +14,7 @@ pub mod hpa;
 pub mod load_balancer;
 pub mod nodes;
 pub mod pod;
+pub mod pricing;
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -33,7 +34,7 @@ use cluster_autoscaler::{Cluster, ClusterAutoscaler, NodeAction, NodeAutoscaler}
 pub use config::{AutoscalerConfig, KubernetesConfig, KubernetesSpec, LoadBalancer, PodScaling};
 use hpa::{Hpa, HpaConfig, Metric, PodSample};
 use load_balancer::{AnyBalancer, Balancer};
-use nodes::{Node, NodeState, billed_seconds};
+use nodes::{Node, NodeState};
 use pod::{Admission, Done, Server};
 
 /// The registry entry of `kind = "kubernetes"`.
@@ -642,18 +643,7 @@ impl<B: Balancer> Kubernetes<B> {
 
     /// The bill of nodes, control plane and load balancer over [from, to).
     fn cost_between(&self, from: SimTime, to: SimTime) -> Cost {
-        let node_s: u64 = self
-            .nodes
-            .iter()
-            .map(|n| billed_seconds(n.launched, n.removed, from, to))
-            .sum();
-        let hours = to.since(from).as_secs_f64() / 3600.0;
-        Cost {
-            nodes: node_s as f64 * self.cfg.instance.usd_per_hour / 3600.0,
-            control_plane: self.cfg.control_plane_usd_per_hour * hours,
-            front_door: self.cfg.load_balancer_usd_per_hour * hours,
-            ..Cost::default()
-        }
+        pricing::cost_between(&self.cfg, &self.nodes, from, to)
     }
 }
 

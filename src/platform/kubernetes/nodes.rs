@@ -1,6 +1,6 @@
 //! Nodes: the EC2 instance catalogue, node capacity and node billing.
 
-use crate::time::{NANOS_PER_SEC, SimTime};
+use crate::time::SimTime;
 
 /// An instance type: capacity, price and pod limit.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,47 +106,13 @@ impl Node {
     }
 }
 
-/// Billed seconds of a node within [from, to): per second (rounded up),
-/// with EC2's 60 s minimum for a node launched inside that span
-/// (AWS What's New, 2017-10: EC2 per-second billing).
-pub fn billed_seconds(
-    launched: SimTime,
-    removed: Option<SimTime>,
-    from: SimTime,
-    to: SimTime,
-) -> u64 {
-    let end = removed.unwrap_or(to).min(to);
-    let start = launched.max(from);
-    if end <= start {
-        return 0;
-    }
-    let secs = end.since(start).0.div_ceil(NANOS_PER_SEC);
-    if launched >= from { secs.max(60) } else { secs }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn s(x: u64) -> SimTime {
-        SimTime(x * NANOS_PER_SEC)
-    }
-
-    #[test]
-    fn per_second_billing_with_a_minute_minimum() {
-        assert_eq!(billed_seconds(s(0), Some(s(10)), s(0), s(3600)), 60);
-        assert_eq!(
-            billed_seconds(s(0), Some(SimTime(61 * NANOS_PER_SEC + 1)), s(0), s(3600)),
-            62
-        );
-        assert_eq!(billed_seconds(s(100), None, s(0), s(3600)), 3500);
-        // Launched before the window: only the time inside it, no minimum.
-        assert_eq!(billed_seconds(s(0), Some(s(130)), s(100), s(3600)), 30);
-    }
-
     #[test]
     fn utilisation_is_the_larger_share() {
-        let mut n = Node::new(s(0), 2000, 8192, 29);
+        let mut n = Node::new(SimTime::ZERO, 2000, 8192, 29);
         n.add(500, 4096);
         assert_eq!(n.utilization(), 0.5);
         assert!(n.fits(1500, 4096));
