@@ -38,7 +38,7 @@ use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
 use crate::workload::Request;
-use keepalive::{Deadlines, KeepAlive, KeepAliveDecision};
+use keepalive::{Deadlines, KeepAlive, KeepAliveDecision, WithPolicy};
 
 pub use config::{INIT_CAP, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries, Scaling};
 
@@ -68,14 +68,32 @@ impl Platform for LambdaConfig {
     fn simulate(&self, mut input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
         input.rec.set_overhead(self.overhead);
         let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
-        let lambda = Lambda::new(
-            self.clone(),
-            self.keep_alive.clone(),
-            &memory,
-            input.streams.named("init"),
-            input.streams.named("retry"),
-        );
-        engine::run(lambda, input.requests, input.clock, input.rec, input.cancel)
+        // Monomorphised for the configured keep-alive policy: each has its
+        // own event type, so each loop inlines its own event queue.
+        struct Run<'a> {
+            cfg: &'a LambdaConfig,
+            memory: Vec<Option<u32>>,
+            input: RunInput<'a>,
+        }
+        impl WithPolicy for Run<'_> {
+            type Output = Result<(Recorder, Bill), Cancelled>;
+            fn run<P: KeepAlive>(self, policy: P) -> Self::Output {
+                let lambda = Lambda::new(
+                    self.cfg.clone(),
+                    policy,
+                    &self.memory,
+                    self.input.streams.named("init"),
+                    self.input.streams.named("retry"),
+                );
+                let i = self.input;
+                engine::run(lambda, i.requests, i.clock, i.rec, i.cancel)
+            }
+        }
+        self.keep_alive.with(Run {
+            cfg: self,
+            memory,
+            input,
+        })
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -154,6 +172,25 @@ pub enum LambdaEvent {
     Drop(u32),
     /// Provisioned concurrency of a function changes (schedule step `step`).
     Provision { function: u32, step: u32 },
+}
+
+/// A [`LambdaEvent`] of the model under keep-alive policy `K`: a type of
+/// its own per policy, so that each policy's event loop has its own event
+/// queue code, inlined into it (a queue shared by two loops was not).
+pub struct Ev<K>(LambdaEvent, std::marker::PhantomData<fn() -> K>);
+
+impl<K> Clone for Ev<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<K> Copy for Ev<K> {}
+
+impl<K> Ev<K> {
+    #[inline(always)]
+    fn of(e: LambdaEvent) -> Self {
+        Ev(e, std::marker::PhantomData)
+    }
 }
 
 /// A throttled request waiting for its next attempt.
@@ -390,7 +427,7 @@ impl<K: KeepAlive> Lambda<K> {
     /// Retires, in time order and each at its own deadline, every idle
     /// environment whose idle deadline or end of life is at or before `now`.
     #[inline(always)]
-    fn expire(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn expire(&mut self, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         let envs = &self.envs;
         let idle_due = self
             .expiry
@@ -403,7 +440,7 @@ impl<K: KeepAlive> Lambda<K> {
     }
 
     #[inline(never)]
-    fn expire_due(&mut self, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn expire_due(&mut self, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         loop {
             let envs = &self.envs;
             let idle = self
@@ -430,7 +467,7 @@ impl<K: KeepAlive> Lambda<K> {
         }
     }
 
-    fn retire(&mut self, env: u32, at: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn retire(&mut self, env: u32, at: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.state = EnvState::Dead;
@@ -492,7 +529,7 @@ impl<K: KeepAlive> Lambda<K> {
 
     /// Gives `env` the job `req` at `now` and starts its handler (a warm start).
     #[inline(always)]
-    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
@@ -508,7 +545,7 @@ impl<K: KeepAlive> Lambda<K> {
 
     /// Starts the handler of the job held by `env` at `now`.
     #[inline(always)]
-    fn start_handler(&mut self, env: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn start_handler(&mut self, env: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
         let job = e
@@ -524,13 +561,13 @@ impl<K: KeepAlive> Lambda<K> {
         job.times_out = exec > timeout;
         e.state = EnvState::Busy;
         self.busy += 1;
-        cx.schedule(now + exec.min(timeout), LambdaEvent::Finish(env));
+        cx.schedule(now + exec.min(timeout), Ev::of(LambdaEvent::Finish(env)));
     }
 
     /// One attempt to run `req` at `now`: a provisioned environment, a warm
     /// on-demand one, or a cold start. `false` when throttled.
     #[inline(always)]
-    fn attempt(&mut self, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) -> bool {
+    fn attempt(&mut self, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) -> bool {
         let f = req.function as usize;
         if let Some(env) = self.functions[f].provisioned_idle.pop() {
             self.start_warm(env, req, now, cx);
@@ -557,7 +594,7 @@ impl<K: KeepAlive> Lambda<K> {
     /// line: it is the rare path, and the warm path stays small.
     #[cold]
     #[inline(never)]
-    fn cold_start(&mut self, req: Request, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn cold_start(&mut self, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.acquire(req.function as usize);
         let env = self.new_env(req.function, now, false);
         self.lifetimes.push_back((now + self.cfg.max_lifetime, env));
@@ -575,14 +612,14 @@ impl<K: KeepAlive> Lambda<K> {
             self.start_handler(env, now, cx);
         } else {
             self.initialising += 1;
-            cx.schedule(now + init, LambdaEvent::InitDone(env));
+            cx.schedule(now + init, Ev::of(LambdaEvent::InitDone(env)));
         }
         cx.rec.in_service.set(now, self.in_service());
     }
 
     /// After a throttled attempt (`attempts` made so far): retry later, drop,
     /// or report the throttle.
-    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         let next = match (self.cfg.invocation, self.cfg.retries) {
             (Invocation::Async, _) => {
                 // Lambda's own retries: 1 s doubling to 5 minutes
@@ -594,7 +631,7 @@ impl<K: KeepAlive> Lambda<K> {
                 let at = now + backoff;
                 if at > deadline {
                     let slot = self.park(req, attempts);
-                    cx.schedule(deadline.max(now), LambdaEvent::Drop(slot));
+                    cx.schedule(deadline.max(now), Ev::of(LambdaEvent::Drop(slot)));
                     return;
                 }
                 at
@@ -611,7 +648,7 @@ impl<K: KeepAlive> Lambda<K> {
             }
         };
         let slot = self.park(req, attempts);
-        cx.schedule(next, LambdaEvent::Retry(slot));
+        cx.schedule(next, Ev::of(LambdaEvent::Retry(slot)));
     }
 
     fn park(&mut self, req: Request, attempts: u32) -> u32 {
@@ -640,7 +677,7 @@ impl<K: KeepAlive> Lambda<K> {
     /// Makes function `f` hold `target` provisioned environments at `now`:
     /// new ones are ready at once; surplus idle ones go now, busy ones when
     /// their request ends.
-    fn provision(&mut self, f: usize, target: u32, now: SimTime, cx: &mut Ctx<LambdaEvent>) {
+    fn provision(&mut self, f: usize, target: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.functions[f].provisioned_target = target;
         while self.functions[f].provisioned < target {
             let env = self.new_env(f as u32, now, true);
@@ -710,25 +747,25 @@ impl<K: KeepAlive> Lambda<K> {
 }
 
 impl<K: KeepAlive> Model for Lambda<K> {
-    type Event = LambdaEvent;
+    type Event = Ev<K>;
 
-    fn start(&mut self, cx: &mut Ctx<LambdaEvent>) {
+    fn start(&mut self, cx: &mut Ctx<Ev<K>>) {
         for f in 0..self.functions.len() {
             let plan = self.cfg.provisioned[f].clone();
             self.provision(f, plan[0].1, SimTime::ZERO, cx);
             for (step, &(at, _)) in plan.iter().enumerate().skip(1) {
                 cx.schedule(
                     at,
-                    LambdaEvent::Provision {
+                    Ev::of(LambdaEvent::Provision {
                         function: f as u32,
                         step: step as u32,
-                    },
+                    }),
                 );
             }
         }
     }
 
-    fn on_arrival(&mut self, req: Request, cx: &mut Ctx<LambdaEvent>) {
+    fn on_arrival(&mut self, req: Request, cx: &mut Ctx<Ev<K>>) {
         let now = cx.now();
         self.expire(now, cx);
         self.keep_alive.on_arrival(req.function, now);
@@ -743,7 +780,8 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
     }
 
-    fn on_event(&mut self, event: LambdaEvent, cx: &mut Ctx<LambdaEvent>) {
+    fn on_event(&mut self, event: Ev<K>, cx: &mut Ctx<Ev<K>>) {
+        let event = event.0;
         let now = cx.now();
         self.expire(now, cx);
         match event {
@@ -823,7 +861,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
     }
 
-    fn gauges(&mut self, at: SimTime, cx: &mut Ctx<LambdaEvent>) -> Gauges {
+    fn gauges(&mut self, at: SimTime, cx: &mut Ctx<Ev<K>>) -> Gauges {
         self.expire(at, cx);
         // The running bill includes what requests still executing have used so far.
         let mut gross = self.gross.clone();
@@ -850,7 +888,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
     }
 
-    fn finish(mut self, cx: &mut Ctx<LambdaEvent>) -> Bill {
+    fn finish(mut self, cx: &mut Ctx<Ev<K>>) -> Bill {
         let now = cx.now();
         self.expire(now, cx);
         // Requests still initialising or executing: billed for the time so far.

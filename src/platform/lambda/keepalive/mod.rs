@@ -7,8 +7,9 @@
 //! policy whose window is one constant keeps [`ExpiryList`], O(1) per idle
 //! period because deadlines arrive in time order; a policy that varies the
 //! window per environment gets [`ExpiryHeap`], a lazy min-heap. The model is
-//! generic over the policy; scenarios run it with [`KeepAliveConfig`], which
-//! dispatches to the named policy by a `match`.
+//! generic over the policy and each policy gets its own loop
+//! ([`KeepAliveConfig::with`]); [`KeepAliveConfig`] is also a policy itself,
+//! dispatching by a `match`, for callers that want one loop for all.
 //!
 //! Adding a policy: a file in this folder with its spec (serde, strict) and
 //! its [`KeepAlive`] implementation, and one line in the `policies!` list at
@@ -216,13 +217,17 @@ pub fn max_lifetime(path: &FieldPath, v: Option<f64>) -> Result<SimDuration, Fie
     path.positive_secs("max_lifetime_s", v.unwrap_or(7200.0), 1e9)
 }
 
+/// Code to run with a concrete policy type (so it is monomorphised for it).
+pub trait WithPolicy {
+    type Output;
+    fn run<P: KeepAlive>(self, policy: P) -> Self::Output;
+}
+
 /// Declares the policies: their modules, the `keep_alive` spec enum (tagged
-/// by `kind`) and the validated [`KeepAliveConfig`], itself a [`KeepAlive`]
-/// that dispatches to the named policy by a `match` (one model loop serves
-/// every policy, so the loop's hot calls stay inlined: one loop per policy
-/// measured slower). One line per policy: its variant (the `kind`, in snake
-/// case) and its module, which defines `Spec` and the policy type named like
-/// the variant.
+/// by `kind`), the validated [`KeepAliveConfig`] with its dispatch to a
+/// [`WithPolicy`], and [`KeepAlive`] for `KeepAliveConfig` (a `match`). One
+/// line per policy: its variant (the `kind`, in snake case) and its module,
+/// which defines `Spec` and the policy type named like the variant.
 macro_rules! policies {
     ($($variant:ident => $module:ident),+ $(,)?) => {
         $(pub mod $module;)+
@@ -252,6 +257,15 @@ macro_rules! policies {
                         let (p, life) = s.compile(path, functions)?;
                         Ok((KeepAliveConfig::$variant(p), life))
                     })+
+                }
+            }
+        }
+
+        impl KeepAliveConfig {
+            /// Runs `w` with the concrete policy (a fresh copy of it).
+            pub fn with<W: WithPolicy>(&self, w: W) -> W::Output {
+                match self {
+                    $(KeepAliveConfig::$variant(p) => w.run(p.clone()),)+
                 }
             }
         }
