@@ -8,7 +8,6 @@ mod progress;
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::cost::Bill;
 use crate::engine::{CancelToken, Cancelled, Clock};
@@ -93,12 +92,7 @@ pub fn execute(
 ) -> Result<Executed> {
     let requests_path = dir.join("requests.csv");
     let units = plan(s);
-    let names: Arc<[String]> = s
-        .workload
-        .functions
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
+    let names = s.workload.function_names();
     let progress = progress::Progress::new(units.len() as u64, opts.quiet);
     let run_one = |u: &Unit| -> Result<(RunSummary, Option<tempfile::TempPath>)> {
         cancel.check().map_err(|_| Error::Interrupted)?;

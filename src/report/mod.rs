@@ -200,12 +200,7 @@ pub fn write(
 ) -> Result<()> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
     let mut staged = Staged::new();
-    let fn_names: Vec<String> = s
-        .workload
-        .functions
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
+    let fn_names = s.workload.function_names();
     let summary = csv::summary_csv(&s.name, &fn_names, runs);
     let grouped = Grouped::new(runs);
     let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);

@@ -80,6 +80,11 @@ impl Iterator for Requests {
 }
 
 impl Workload {
+    /// The functions' names, in order (shared by the runs' request logs).
+    pub fn function_names(&self) -> std::sync::Arc<[String]> {
+        self.functions.iter().map(|f| f.name.clone()).collect()
+    }
+
     /// The request stream of replication `replication`, arrivals in [0, horizon).
     pub fn requests(&self, seed: u64, replication: u32, horizon: SimTime) -> Requests {
         if let Some(trace) = &self.trace {

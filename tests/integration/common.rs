@@ -90,12 +90,7 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
         })
         .collect();
     let buf = SharedBuf::default();
-    let names: Arc<[String]> = s
-        .workload
-        .functions
-        .iter()
-        .map(|f| f.name.clone())
-        .collect();
+    let names = s.workload.function_names();
     let log = RequestLog::new(Box::new(buf.clone()), "l", names);
     let rec = Recorder::new(s.warmup, s.horizon, Some(log));
     let clock = Clock {

@@ -16,7 +16,7 @@ use rand::RngExt;
 use crate::rng::SimRng;
 
 /// A load-balancing policy over one deployment's ready pods.
-pub trait Balancer: std::fmt::Debug + Clone + Default + Send + 'static {
+pub trait Balancer: std::fmt::Debug + Clone + Send + 'static {
     /// Whether [`Balancer::load_changed`] must be called on every change of a
     /// ready pod's outstanding requests (it costs an index update per request).
     #[inline(always)]
@@ -161,12 +161,6 @@ pub enum AnyBalancer {
     RoundRobin(RoundRobin),
     Random(Random),
     LeastOutstanding(LeastOutstanding),
-}
-
-impl Default for AnyBalancer {
-    fn default() -> Self {
-        AnyBalancer::RoundRobin(RoundRobin::default())
-    }
 }
 
 macro_rules! each {

@@ -8,8 +8,7 @@
 //! period because deadlines arrive in time order; a policy that varies the
 //! window per environment gets [`ExpiryHeap`], a lazy min-heap. The model is
 //! generic over the policy and each policy gets its own loop
-//! ([`KeepAliveConfig::with`]); [`KeepAliveConfig`] is also a policy itself,
-//! dispatching by a `match`, for callers that want one loop for all.
+//! ([`KeepAliveConfig::with`]).
 //!
 //! Adding a policy: a file in this folder with its spec (serde, strict) and
 //! its [`KeepAlive`] implementation, and one line in the `policies!` list at
@@ -36,7 +35,7 @@ pub enum KeepAliveDecision {
 /// A keep-alive policy.
 pub trait KeepAlive: std::fmt::Debug + Clone + Send + Sync + 'static {
     /// Where the idle deadlines are kept.
-    type Deadlines: Deadlines + Into<AnyDeadlines>;
+    type Deadlines: Deadlines;
 
     /// An empty deadline structure for a run.
     fn deadlines(&self) -> Self::Deadlines;
@@ -155,51 +154,6 @@ impl Deadlines for ExpiryHeap {
     }
 }
 
-/// The deadline structure of whichever policy a scenario names.
-#[derive(Debug, Clone)]
-pub enum AnyDeadlines {
-    List(ExpiryList),
-    Heap(ExpiryHeap),
-}
-
-impl From<ExpiryList> for AnyDeadlines {
-    fn from(d: ExpiryList) -> Self {
-        AnyDeadlines::List(d)
-    }
-}
-
-impl From<ExpiryHeap> for AnyDeadlines {
-    fn from(d: ExpiryHeap) -> Self {
-        AnyDeadlines::Heap(d)
-    }
-}
-
-impl Deadlines for AnyDeadlines {
-    #[inline(always)]
-    fn push(&mut self, env: u32, deadline: SimTime, epoch: u32) {
-        match self {
-            AnyDeadlines::List(d) => d.push(env, deadline, epoch),
-            AnyDeadlines::Heap(d) => d.push(env, deadline, epoch),
-        }
-    }
-
-    #[inline(always)]
-    fn remove(&mut self, env: u32) {
-        match self {
-            AnyDeadlines::List(d) => d.remove(env),
-            AnyDeadlines::Heap(d) => d.remove(env),
-        }
-    }
-
-    #[inline(always)]
-    fn first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
-        match self {
-            AnyDeadlines::List(d) => d.first(live),
-            AnyDeadlines::Heap(d) => d.first(live),
-        }
-    }
-}
-
 /// A `[[platforms]]` `keep_alive` policy's spec, validated into the policy.
 pub trait PolicySpec {
     type Policy: KeepAlive;
@@ -224,9 +178,8 @@ pub trait WithPolicy {
 }
 
 /// Declares the policies: their modules, the `keep_alive` spec enum (tagged
-/// by `kind`), the validated [`KeepAliveConfig`] with its dispatch to a
-/// [`WithPolicy`], and [`KeepAlive`] for `KeepAliveConfig` (a `match`). One
-/// line per policy: its variant (the `kind`, in snake case) and its module,
+/// by `kind`) and the validated [`KeepAliveConfig`] with its dispatch to a
+/// [`WithPolicy`]. One line per policy: its variant (the `kind`, in snake case) and its module,
 /// which defines `Spec` and the policy type named like the variant.
 macro_rules! policies {
     ($($variant:ident => $module:ident),+ $(,)?) => {
@@ -266,30 +219,6 @@ macro_rules! policies {
             pub fn with<W: WithPolicy>(&self, w: W) -> W::Output {
                 match self {
                     $(KeepAliveConfig::$variant(p) => w.run(p.clone()),)+
-                }
-            }
-        }
-
-        impl KeepAlive for KeepAliveConfig {
-            type Deadlines = AnyDeadlines;
-
-            fn deadlines(&self) -> AnyDeadlines {
-                match self {
-                    $(KeepAliveConfig::$variant(p) => p.deadlines().into(),)+
-                }
-            }
-
-            #[inline(always)]
-            fn on_arrival(&mut self, function: u32, now: SimTime) {
-                match self {
-                    $(KeepAliveConfig::$variant(p) => p.on_arrival(function, now),)+
-                }
-            }
-
-            #[inline(always)]
-            fn on_idle(&mut self, function: u32, now: SimTime) -> KeepAliveDecision {
-                match self {
-                    $(KeepAliveConfig::$variant(p) => p.on_idle(function, now),)+
                 }
             }
         }
