@@ -57,6 +57,11 @@ impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(0);
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
+    /// `self - other`, or zero if `other` is longer.
+    pub fn saturating_sub(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_sub(other.0))
+    }
+
     pub fn from_secs_f64(secs: f64) -> Self {
         SimDuration(secs_to_nanos(secs))
     }

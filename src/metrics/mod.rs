@@ -670,6 +670,7 @@ mod tests {
             arrival: SimTime(50),
             function: 0,
             work: SimDuration(1),
+            ..Request::default()
         };
         let late = Request {
             arrival: SimTime(150),

@@ -57,6 +57,7 @@ struct RawWorkload {
     name: Option<String>,
     arrival: Option<ArrivalSpec>,
     work: Option<DistSpec>,
+    wait: Option<DistSpec>,
     functions: Option<Vec<RawFunction>>,
 }
 
@@ -66,6 +67,7 @@ struct RawFunction {
     name: String,
     arrival: ArrivalSpec,
     work: Option<DistSpec>,
+    wait: Option<DistSpec>,
 }
 
 pub use crate::platform::PlatformConfig;
@@ -487,11 +489,20 @@ fn validate_workload(
         Some(d) => d.compile(&p),
         None => Ok(default_work()),
     };
+    let wait = |spec: &Option<DistSpec>, p: FieldPath| match spec {
+        Some(d) => d.compile(&p).map(Some),
+        None => Ok(None),
+    };
     let functions = match (raw.functions, raw.arrival) {
         (Some(_), Some(_)) | (Some(_), None) if raw.work.is_some() => {
             return Err(path
                 .key("work")
                 .error("with [[workload.functions]], give each function its own `work`"));
+        }
+        (Some(_), Some(_)) | (Some(_), None) if raw.wait.is_some() => {
+            return Err(path
+                .key("wait")
+                .error("with [[workload.functions]], give each function its own `wait`"));
         }
         (Some(_), Some(_)) => {
             return Err(path.key("arrival").error(
@@ -517,6 +528,7 @@ fn validate_workload(
                     name: f.name.clone(),
                     arrival: f.arrival.compile(&at.key("arrival"))?,
                     work: work(&f.work, at.key("work"))?,
+                    wait: wait(&f.wait, at.key("wait"))?,
                     memory_mb: None,
                 });
             }
@@ -529,13 +541,15 @@ fn validate_workload(
                 ));
             };
             let default = work(&raw.work, path.key("work"))?;
+            let default_wait = wait(&raw.wait, path.key("wait"))?;
             let functions = trace
                 .functions
                 .iter()
                 .map(|f| Function {
                     name: f.name.clone(),
                     arrival: crate::workload::arrival::ArrivalProcess::Trace,
-                    work: f.work.clone().unwrap_or_else(|| default.clone()),
+                    work: f.durations.clone().unwrap_or_else(|| default.clone()),
+                    wait: default_wait.clone(),
                     memory_mb: f.memory_mb,
                 })
                 .collect();
@@ -551,6 +565,7 @@ fn validate_workload(
                 name,
                 arrival: arrival.compile(&path.key("arrival"))?,
                 work: work(&raw.work, path.key("work"))?,
+                wait: wait(&raw.wait, path.key("wait"))?,
                 memory_mb: None,
             }]
         }

@@ -1,7 +1,8 @@
 //! Workloads: the request stream every platform of a scenario replays.
 //!
-//! Each function has its own arrival process and work distribution, drawn from
-//! its own named streams (`workload/arrival/<fn>`, `workload/work/<fn>`) that
+//! Each function has its own arrival process, work distribution and optional
+//! wait distribution, drawn from its own named streams
+//! (`workload/arrival/<fn>`, `workload/work/<fn>`, `workload/wait/<fn>`) that
 //! depend only on the scenario seed and the replication. The functions'
 //! arrivals are merged in time order (ties by function index) and never all
 //! held in memory: the stream is pulled one request at a time.
@@ -18,16 +19,64 @@ use crate::time::{SimDuration, SimTime};
 use arrival::{ArrivalGen, ArrivalProcess};
 use dist::Dist;
 
+/// Lambda memory with the equivalent of one full vCPU \[MB\] (AWS Lambda
+/// developer guide, 'Configuring Lambda function memory': "At 1,769 MB, a
+/// function has the equivalent of one vCPU"). A recorded duration's CPU part
+/// is converted through it.
+pub const MB_PER_VCPU: u32 = 1769;
+
+/// What a request's `work` is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkBasis {
+    /// CPU time on one full vCPU (synthetic work, and traces' `work` fallbacks).
+    #[default]
+    FullVcpu,
+    /// CPU part of a recorded duration, recorded at this Lambda memory \[MB\]:
+    /// CPU time at a vCPU share of min(1, memory / 1,769).
+    RecordedAt(u16),
+    /// CPU part of a recorded duration with no recorded memory: a Lambda
+    /// replays it unchanged at any memory; a container runs it on one core.
+    Wall,
+}
+
 /// One request as every platform sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Request {
     /// Position in the arrival stream (0, 1, 2, ...).
     pub id: u64,
     pub arrival: SimTime,
+    /// CPU work, in the units `basis` says; it runs first.
+    pub work: SimDuration,
+    /// Waiting after the CPU work (downstream calls, I/O): the request holds
+    /// its slot but uses no CPU.
+    pub wait: SimDuration,
     /// Index into the workload's functions.
     pub function: u32,
-    /// CPU time on one full vCPU.
-    pub work: SimDuration,
+    pub basis: WorkBasis,
+}
+
+impl Request {
+    /// Its CPU work as CPU time on one full core (container platforms),
+    /// rounded up to the nanosecond.
+    #[inline]
+    pub fn cpu_on_full_core(&self) -> SimDuration {
+        match self.basis {
+            WorkBasis::FullVcpu | WorkBasis::Wall => self.work,
+            WorkBasis::RecordedAt(mb) => {
+                scale(self.work, u32::from(mb).min(MB_PER_VCPU), MB_PER_VCPU)
+            }
+        }
+    }
+}
+
+/// `d` x `num` / `den`, rounded up to the nanosecond, in exact integers.
+#[inline]
+pub fn scale(d: SimDuration, num: u32, den: u32) -> SimDuration {
+    if num == den {
+        return d;
+    }
+    let ns = (u128::from(d.0) * u128::from(num)).div_ceil(u128::from(den));
+    SimDuration(ns.min(u128::from(u64::MAX)) as u64)
 }
 
 /// One function of the workload.
@@ -36,6 +85,8 @@ pub struct Function {
     pub name: String,
     pub arrival: ArrivalProcess,
     pub work: Dist,
+    /// Waiting after the work; none when `None`.
+    pub wait: Option<Dist>,
     /// Lambda memory given by a trace for this function \[MB\].
     pub memory_mb: Option<u32>,
 }
@@ -91,12 +142,7 @@ impl Workload {
             let work = self
                 .functions
                 .iter()
-                .map(|f| {
-                    (
-                        f.work.clone(),
-                        stream(seed, replication, &format!("workload/work/{}", f.name)),
-                    )
-                })
+                .map(|f| Sampler::new(f, seed, replication))
                 .collect();
             return Requests::Trace(Box::new(traces::TraceStream::new(
                 trace.clone(),
@@ -118,8 +164,7 @@ impl Workload {
                     stream(seed, replication, &format!("workload/arrival/{}", f.name)),
                     horizon,
                 ),
-                work: f.work.clone(),
-                work_rng: stream(seed, replication, &format!("workload/work/{}", f.name)),
+                sampler: Sampler::new(f, seed, replication),
             })
             .collect();
         RequestStream::new(sources)
@@ -137,10 +182,51 @@ impl Workload {
     }
 }
 
-struct Source {
-    arrivals: ArrivalGen,
+/// Draws a function's work and wait from their own streams.
+pub struct Sampler {
     work: Dist,
     work_rng: SimRng,
+    /// The wait distribution and its stream; none draws nothing.
+    wait: Option<(Dist, SimRng)>,
+}
+
+impl Sampler {
+    /// The sampler of function `f` in replication `replication`.
+    pub fn new(f: &Function, seed: u64, replication: u32) -> Self {
+        Sampler {
+            work: f.work.clone(),
+            work_rng: stream(seed, replication, &format!("workload/work/{}", f.name)),
+            wait: f.wait.clone().map(|d| {
+                let rng = stream(seed, replication, &format!("workload/wait/{}", f.name));
+                (d, rng)
+            }),
+        }
+    }
+
+    /// The next work.
+    #[inline]
+    pub fn work(&mut self) -> SimDuration {
+        self.work.sample(&mut self.work_rng)
+    }
+
+    /// The next wait (zero without a wait distribution).
+    #[inline]
+    pub fn wait(&mut self) -> SimDuration {
+        match &mut self.wait {
+            Some((d, rng)) => d.sample(rng),
+            None => SimDuration::ZERO,
+        }
+    }
+
+    /// The work distribution (a trace's recorded durations, where it has them).
+    pub fn work_dist(&mut self) -> (&Dist, &mut SimRng) {
+        (&self.work, &mut self.work_rng)
+    }
+}
+
+struct Source {
+    arrivals: ArrivalGen,
+    sampler: Sampler,
 }
 
 /// Requests in arrival order, generated lazily.
@@ -181,9 +267,9 @@ impl RequestStream {
     fn next_single(&mut self) -> Option<Request> {
         let src = &mut self.sources[0];
         let arrival = self.single_head?;
-        let work = src.work.sample(&mut src.work_rng);
+        let (work, wait) = (src.sampler.work(), src.sampler.wait());
         self.single_head = src.arrivals.next();
-        Some(self.emit(arrival, 0, work))
+        Some(self.emit(arrival, 0, work, wait))
     }
 
     /// The earliest request of several sources (ties by function index).
@@ -192,7 +278,7 @@ impl RequestStream {
         let mut head = self.heads.peek_mut()?;
         let Reverse((arrival, function)) = *head;
         let src = &mut self.sources[function as usize];
-        let work = src.work.sample(&mut src.work_rng);
+        let (work, wait) = (src.sampler.work(), src.sampler.wait());
         match src.arrivals.next() {
             Some(t) => {
                 *head = Reverse((t, function));
@@ -202,18 +288,26 @@ impl RequestStream {
                 std::collections::binary_heap::PeekMut::pop(head);
             }
         }
-        Some(self.emit(arrival, function, work))
+        Some(self.emit(arrival, function, work, wait))
     }
 
     #[inline]
-    fn emit(&mut self, arrival: SimTime, function: u32, work: SimDuration) -> Request {
+    fn emit(
+        &mut self,
+        arrival: SimTime,
+        function: u32,
+        work: SimDuration,
+        wait: SimDuration,
+    ) -> Request {
         let id = self.next_id;
         self.next_id += 1;
         Request {
             id,
             arrival,
-            function,
             work,
+            wait,
+            function,
+            basis: WorkBasis::FullVcpu,
         }
     }
 }
@@ -240,6 +334,7 @@ mod tests {
             name: name.into(),
             arrival: ArrivalProcess::Poisson { rate },
             work: Dist::Constant(SimDuration::from_millis(work_ms)),
+            wait: None,
             memory_mb: None,
         }
     }

@@ -87,6 +87,7 @@ pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Re
             arrival: SimTime::from_secs_f64(t),
             function: f,
             work: SimDuration::from_millis_f64(work_ms),
+            ..Request::default()
         })
         .collect();
     let buf = SharedBuf::default();

@@ -165,7 +165,8 @@ fn smarter_balancing_queues_less() {
     );
 }
 
-fn step_desired(delay_s: u32) -> Vec<String> {
+/// pods_desired every 15 s under a step; `behavior` is extra HPA fields.
+fn step_desired(delay_s: u32, behavior: &str) -> Vec<String> {
     // From t = 0, far more load than one pod takes.
     let src = format!(
         r#"
@@ -179,7 +180,7 @@ fn step_desired(delay_s: u32) -> Vec<String> {
         name = "hpa"
         kind = "kubernetes"
         pod = {{ cpu = 1, memory_mb = 256, concurrency = 1, queue_capacity = 50, startup = {{ kind = "constant", s = 5 }} }}
-        scaling = {{ kind = "hpa", min_replicas = 1, max_replicas = 100, metric = "concurrency", target = 1, metric_delay_s = {delay_s} }}
+        scaling = {{ kind = "hpa", min_replicas = 1, max_replicas = 100, metric = "concurrency", target = 1, metric_delay_s = {delay_s}{behavior} }}
         nodes = {{ instance = {{ vcpu = 128, memory_mb = 524288, usd_per_hour = 1.0, max_pods = 500 }}, initial = 1, autoscaler = "none" }}
         "#
     );
@@ -192,13 +193,60 @@ fn step_desired(delay_s: u32) -> Vec<String> {
 }
 
 #[test]
-fn the_hpa_scales_up_1_5_10_20_40_under_a_step() {
+fn with_the_default_behavior_the_hpa_scales_up_1_5_10_20_40_under_a_step() {
     // The metric is read over [t - 30, t - 15): first available at the 30 s
     // sync; then the default policies allow max(+4, x2) per 15 s.
     assert_eq!(
-        step_desired(15),
+        step_desired(15, ", behavior = {}"),
         ["1", "1", "5", "10", "20", "40", "80", "100"]
     );
+    // scale_up given directly in the HPA table is a behavior too.
+    assert_eq!(
+        step_desired(15, ", scale_up = { stabilization_s = 0 }"),
+        ["1", "1", "5", "10", "20", "40", "80", "100"]
+    );
+}
+
+#[test]
+fn without_behavior_the_hpa_scales_up_1_4_8_16_under_a_step() {
+    // No behavior: the controller's legacy path (`horizontal.go`,
+    // `normalizeDesiredReplicas` -> `convertDesiredReplicasWithRules`), a
+    // scale-up cap of max(2 x current, 4) per sync: 1 -> 4 -> 8 -> 16.
+    assert_eq!(
+        step_desired(15, ""),
+        ["1", "1", "4", "8", "16", "32", "64", "100"]
+    );
+}
+
+#[test]
+fn a_step_of_a_hundred_times_the_rps_target_goes_1_4_8_16_32() {
+    // 1,000 req/s at a target of 10 req/s per pod (rps counts rejected
+    // requests too): the legacy cap, not the metric, sets the pace.
+    let src = r#"
+        seed = 3
+        duration_s = 75
+        timeseries_interval_s = 15
+        [workload]
+        arrival = { kind = "constant", rate_per_s = 1000 }
+        work = { kind = "constant", s = 1 }
+        [[platforms]]
+        name = "hpa"
+        kind = "kubernetes"
+        pod = { cpu = 1, memory_mb = 256, concurrency = 1, queue_capacity = 0, startup = { kind = "constant", s = 5 } }
+        scaling = { kind = "hpa", min_replicas = 1, max_replicas = 100, metric = "rps", target = 10, metric_delay_s = 0 }
+        nodes = { instance = { vcpu = 128, memory_mb = 524288, usd_per_hour = 1.0 }, initial = 1, autoscaler = "none" }
+    "#;
+    let (_, rows, _) = run(src, false);
+    let desired: Vec<&str> = rows
+        .iter()
+        .map(|r| r[col("pods_desired")].as_str())
+        .collect();
+    // Sync at 15 s: 1 pod at 100x -> 100 wanted, capped at 4. At 30 s, over
+    // [15, 30): the 3 new pods, ready at 20 s, have no metric for the whole
+    // window (missing, so 0 on a scale-up): 15,000 requests / (4 x 15 s x
+    // 10) = ratio 25 -> 100, capped at 8. Each later sync alike: the ready
+    // pods' requests over all pods stay well above 2x the target.
+    assert_eq!(desired, ["1", "4", "8", "16", "32"], "{desired:?}");
 }
 
 #[test]
@@ -206,12 +254,12 @@ fn the_metric_delay_postpones_the_first_reaction() {
     // With no delay the 15 s sync already reads [0, 15); with 30 s the first
     // window, [0, 15), is read at the 45 s sync.
     assert_eq!(
-        step_desired(0),
-        ["1", "5", "10", "20", "40", "80", "100", "100"]
+        step_desired(0, ""),
+        ["1", "4", "8", "16", "32", "64", "100", "100"]
     );
     assert_eq!(
-        step_desired(30),
-        ["1", "1", "1", "5", "10", "20", "40", "80"]
+        step_desired(30, ""),
+        ["1", "1", "1", "4", "8", "16", "32", "64"]
     );
 }
 
@@ -245,8 +293,12 @@ fn the_hpa_holds_replicas_for_the_scale_down_window() {
     // [585, 600)), so the count holds at that recommendation through the
     // sync at 900 s...
     assert!((7..=9).contains(&desired(900)), "{}", desired(900));
-    // ... and the 915 s sync, with it out of the (615, 915] window, drops to the minimum.
-    assert_eq!(desired(915), 1);
+    // ... and, without a behavior (the legacy `stabilizeRecommendation`,
+    // which drops a recommendation only once it is *before* the cutoff),
+    // through the 915 s sync too, with the 615 s one exactly 300 s old; the
+    // 930 s sync drops to the minimum.
+    assert!((7..=9).contains(&desired(915)), "{}", desired(915));
+    assert_eq!(desired(930), 1);
 }
 
 #[test]

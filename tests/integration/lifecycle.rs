@@ -304,9 +304,48 @@ fn memory_below_one_vcpu_slows_the_handler() {
 }
 
 #[test]
-fn init_is_capped_at_ten_seconds() {
+fn an_init_past_ten_seconds_is_retried_at_the_invocation() {
+    // Lambda developer guide, 'Understanding the Lambda execution environment
+    // lifecycle': the Init phase is limited to 10 s; Lambda then retries it
+    // at the first invocation, within the function timeout. A 15 s INIT: 10 s
+    // lost, the 15 s INIT again, then the 100 ms handler; all of it billed.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", s = 15 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, bill) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rows[0].latency_ms.unwrap(), 10_000.0 + 15_000.0 + 100.0);
+    close(rows[0].start_s.unwrap(), 25.0);
+    assert!(rows[0].cold && rows[0].outcome == "completed");
+    // 25.1 s x 2 GB x $0.0000166667 per GB-s, plus $0.20 per million requests.
+    let expected = 25.1 * 2.0 * 0.000_016_666_7 + 0.2e-6;
+    assert!(
+        (bill.cost.total() - expected).abs() < 1e-9,
+        "{}",
+        bill.cost.total()
+    );
+    // No cap on the sample: a 30 s INIT gives 10 + 30 s before the handler.
     let s = lambda_scenario(
         "memory_mb = 2048\ninit = { kind = \"constant\", s = 30 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
+    close(rows[0].latency_ms.unwrap(), 40_100.0);
+    // The retried INIT runs within the timeout: 20 s of timeout, a 15 s
+    // INIT and a 10 s handler are killed 20 s into the invocation, at 30 s.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ntimeout_s = 20\ninit = { kind = \"constant\", s = 15 }",
+        &["f"],
+        100.0,
+    );
+    let (rows, _, _) = run_requests(&s, &[(0.0, 0, 10_000.0)]);
+    assert_eq!(rows[0].outcome, "timed_out");
+    close(rows[0].end_s.unwrap(), 30.0);
+    // An INIT of exactly 10 s is within the limit: no retry.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", s = 10 }",
         &["f"],
         100.0,
     );

@@ -1,6 +1,6 @@
 //! A fixed pool of servers (`kind = "fixed_pool"`): `servers` machines that
 //! each serve one request at a time, at one full core (service time = the
-//! request's work), in front of one FIFO queue of `queue_capacity`; a request
+//! request's CPU work plus its wait), in front of one FIFO queue of `queue_capacity`; a request
 //! finding the queue full is rejected (503). No scaling, no cold starts.
 //!
 //! It is the classic M/G/c/K queue: a baseline fleet to set the autoscaled
@@ -124,7 +124,8 @@ impl FixedPool {
     /// Server `n` starts `req` now.
     fn serve(&mut self, n: u32, req: Request, now: SimTime, cx: &mut Ctx<PoolEvent>) {
         self.servers[n as usize] = Some((req, now));
-        cx.schedule(now + req.work, PoolEvent::Done(n));
+        // One core per server: the CPU work, then the wait, holding it.
+        cx.schedule(now + req.cpu_on_full_core() + req.wait, PoolEvent::Done(n));
     }
 }
 

@@ -113,11 +113,16 @@ impl NodeAutoscaler for ClusterAutoscaler {
                     }
                 }
                 Step::Track => {
-                    // Scale down: track under-utilised ready nodes continuously.
+                    // Scale down: a ready node is unneeded while it is
+                    // under-utilised *and* its pods could move elsewhere
+                    // (cluster-autoscaler FAQ, 'How does scale-down work?');
+                    // its clock restarts whenever either stops holding.
                     self.unneeded_since.resize(c.nodes.len(), None);
-                    for (n, since) in c.nodes.iter().zip(&mut self.unneeded_since) {
+                    for (i, (n, since)) in c.nodes.iter().zip(&mut self.unneeded_since).enumerate()
+                    {
                         if n.state == NodeState::Ready
                             && n.utilization() < self.cfg.utilization_threshold
+                            && (n.pods == 0 || (c.fits_elsewhere)(i as u32))
                         {
                             since.get_or_insert(now);
                         } else {

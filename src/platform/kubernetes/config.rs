@@ -18,6 +18,7 @@ use super::nodes::{Instance, catalogue};
 #[serde(deny_unknown_fields)]
 pub(crate) struct PodSpec {
     cpu: Option<f64>,
+    cpu_limit: Option<f64>,
     memory_mb: Option<f64>,
     concurrency: Option<i64>,
     queue_capacity: Option<i64>,
@@ -45,6 +46,8 @@ pub(crate) struct HpaSpec {
     metric_window_s: Option<f64>,
     metric_delay_s: Option<f64>,
     tolerance: Option<f64>,
+    tolerance_up: Option<f64>,
+    tolerance_down: Option<f64>,
     cpu_initialization_s: Option<f64>,
     initial_readiness_delay_s: Option<f64>,
     behavior: Option<BehaviorSpec>,
@@ -125,21 +128,24 @@ pub(crate) struct NodesSpec {
     system_reserved_mb: Option<f64>,
 }
 
+/// `instance`: a catalogue name or a custom table, told apart after
+/// reading, so that a wrong table gets an error naming its field.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-enum InstanceSpec {
-    Named(String),
-    Custom(CustomInstance),
-}
+#[serde(transparent)]
+struct InstanceSpec(toml::Value);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CustomInstance {
-    vcpu: f64,
-    memory_mb: f64,
-    usd_per_hour: f64,
-    max_pods: i64,
+    vcpu: Option<f64>,
+    memory_mb: Option<f64>,
+    usd_per_hour: Option<f64>,
+    max_pods: Option<i64>,
 }
+
+/// Pods per node when a custom instance gives none: the kubelet's default
+/// (`KubeletConfiguration.maxPods`, kubelet configuration reference).
+pub const DEFAULT_MAX_PODS: i64 = 110;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,8 +178,10 @@ pub struct AutoscalerConfig {
 /// A validated Kubernetes configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubernetesConfig {
-    /// Pod CPU request and limit \[millicores\].
+    /// Pod CPU request \[millicores\].
     pub pod_cpu_m: u64,
+    /// Pod CPU limit \[millicores\]: at least the request (above it, Burstable).
+    pub pod_cpu_limit_m: u64,
     pub pod_memory_mb: u64,
     pub concurrency: u32,
     pub queue_capacity: u32,
@@ -283,6 +291,11 @@ impl HpaSpec {
                 "give scale_up / scale_down either inside behavior = { ... } or directly, not both",
             ));
         }
+        // Without any, the controller's legacy path applies (`horizontal.go`
+        // takes `normalizeDesiredReplicas` when the spec has no behavior:
+        // autoscaling/v2 defaulting fills one only when it is given).
+        let legacy =
+            self.behavior.is_none() && self.scale_up.is_none() && self.scale_down.is_none();
         let (up_spec, down_spec, at) = match &self.behavior {
             Some(b) => (&b.scale_up, &b.scale_down, path.key("behavior")),
             None => (&self.scale_up, &self.scale_down, path.clone()),
@@ -303,6 +316,7 @@ impl HpaSpec {
             0.0,
             86_400.0,
         )?;
+        let tolerance = path.num_in("tolerance", d(self.tolerance, 0.1), 0.0, 0.99)?;
         Ok(HpaConfig {
             min_replicas,
             max_replicas,
@@ -321,7 +335,18 @@ impl HpaSpec {
                 0.0,
                 3600.0,
             )?,
-            tolerance: path.num_in("tolerance", d(self.tolerance, 0.1), 0.0, 0.99)?,
+            tolerance_up: path.num_in(
+                "tolerance_up",
+                d(self.tolerance_up, tolerance),
+                0.0,
+                100.0,
+            )?,
+            tolerance_down: path.num_in(
+                "tolerance_down",
+                d(self.tolerance_down, tolerance),
+                0.0,
+                0.99,
+            )?,
             cpu_initialization: path.secs_in(
                 "cpu_initialization_s",
                 d(self.cpu_initialization_s, 300.0),
@@ -330,6 +355,7 @@ impl HpaSpec {
             )?,
             scale_up: up,
             scale_down: down,
+            legacy,
         })
     }
 }
@@ -360,6 +386,7 @@ impl KubernetesSpec {
         let pod_path = path.key("pod");
         let pod = self.pod.clone().unwrap_or(PodSpec {
             cpu: None,
+            cpu_limit: None,
             memory_mb: None,
             concurrency: None,
             queue_capacity: None,
@@ -367,6 +394,23 @@ impl KubernetesSpec {
         });
         let cpu = pod_path.num_in("cpu", pod.cpu.unwrap_or(1.0), 0.001, 1000.0)?;
         let pod_cpu_m = (cpu * 1000.0).round() as u64;
+        // Without a limit, limit = request (Guaranteed QoS); above it, the pod
+        // may burst and its utilisation exceed 100 %, as
+        // `GetResourceUtilizationRatio` (kubernetes
+        // `pkg/controller/podautoscaler/metrics/utilization.go`) reports it.
+        let cpu_limit = match pod.cpu_limit {
+            None => cpu,
+            Some(l) => {
+                let l = pod_path.num_in("cpu_limit", l, 0.001, 1000.0)?;
+                if l < cpu {
+                    return Err(pod_path.key("cpu_limit").error(format!(
+                        "cpu_limit = {l} is below cpu = {cpu}: a limit is at least the request"
+                    )));
+                }
+                l
+            }
+        };
+        let pod_cpu_limit_m = (cpu_limit * 1000.0).round() as u64;
         let pod_memory_mb = pod_path
             .num_in("memory_mb", pod.memory_mb.unwrap_or(1024.0), 1.0, 1e7)?
             .round() as u64;
@@ -414,27 +458,7 @@ impl KubernetesSpec {
         });
         let instance = match &nodes.instance {
             None => catalogue().remove(0),
-            Some(InstanceSpec::Named(name)) => catalogue()
-                .into_iter()
-                .find(|i| &i.name == name)
-                .ok_or_else(|| {
-                    let names: Vec<String> = catalogue().into_iter().map(|i| i.name).collect();
-                    npath.key("instance").error(format!(
-                        "unknown instance type `{name}`: the catalogue has {}; or give \
-                         {{ vcpu, memory_mb, usd_per_hour, max_pods }}",
-                        names.join(", ")
-                    ))
-                })?,
-            Some(InstanceSpec::Custom(c)) => {
-                let ip = npath.key("instance");
-                Instance {
-                    name: "custom".into(),
-                    vcpu: ip.num_in("vcpu", c.vcpu, 0.001, 10_000.0)?,
-                    memory_mb: ip.num_in("memory_mb", c.memory_mb, 1.0, 1e9)?,
-                    usd_per_hour: ip.num_in("usd_per_hour", c.usd_per_hour, 0.0, 1e6)?,
-                    max_pods: ip.int_in("max_pods", c.max_pods, 1, 100_000)?,
-                }
-            }
+            Some(spec) => instance(spec, &npath.key("instance"))?,
         };
         let reserved_cpu = npath.num_in(
             "system_reserved_cpu",
@@ -517,6 +541,7 @@ impl KubernetesSpec {
         };
         Ok(KubernetesConfig {
             pod_cpu_m,
+            pod_cpu_limit_m,
             pod_memory_mb,
             concurrency,
             queue_capacity,
@@ -543,5 +568,57 @@ impl KubernetesSpec {
                 0.0,
             )?,
         })
+    }
+}
+
+/// A node instance: a catalogue name, or a custom table (`max_pods` optional).
+fn instance(spec: &InstanceSpec, ip: &FieldPath) -> Result<Instance, FieldError> {
+    let custom_help = "{ vcpu, memory_mb, usd_per_hour } (and optionally max_pods, 110 by default)";
+    match &spec.0 {
+        toml::Value::String(name) => catalogue()
+            .into_iter()
+            .find(|i| &i.name == name)
+            .ok_or_else(|| {
+                let names: Vec<String> = catalogue().into_iter().map(|i| i.name).collect();
+                ip.error(format!(
+                    "unknown instance type `{name}`: the catalogue has {}; or give {custom_help}",
+                    names.join(", ")
+                ))
+            }),
+        toml::Value::Table(t) => {
+            let c = CustomInstance::deserialize(toml::Value::Table(t.clone())).map_err(|e| {
+                ip.error(format!(
+                    "{}; a custom instance is {custom_help}",
+                    e.message()
+                ))
+            })?;
+            let need = |name: &str, v: Option<f64>| {
+                v.ok_or_else(|| {
+                    ip.key(name)
+                        .error(format!("missing: a custom instance is {custom_help}"))
+                })
+            };
+            Ok(Instance {
+                name: "custom".into(),
+                vcpu: ip.num_in("vcpu", need("vcpu", c.vcpu)?, 0.001, 10_000.0)?,
+                memory_mb: ip.num_in("memory_mb", need("memory_mb", c.memory_mb)?, 1.0, 1e9)?,
+                usd_per_hour: ip.num_in(
+                    "usd_per_hour",
+                    need("usd_per_hour", c.usd_per_hour)?,
+                    0.0,
+                    1e6,
+                )?,
+                max_pods: ip.int_in(
+                    "max_pods",
+                    c.max_pods.unwrap_or(DEFAULT_MAX_PODS),
+                    1,
+                    100_000,
+                )?,
+            })
+        }
+        other => Err(ip.error(format!(
+            "expected an instance name such as \"m5.large\" or a table {custom_help}, found {}",
+            other.type_str()
+        ))),
     }
 }

@@ -100,12 +100,25 @@ pub struct HpaConfig {
     pub metric_window: SimDuration,
     /// ... ending this long before the sync: 15 s.
     pub metric_delay: SimDuration,
-    /// No scaling while |ratio - 1| <= tolerance: 0.1.
-    pub tolerance: f64,
+    /// No scaling while 1 - tolerance_down <= ratio <= 1 + tolerance_up
+    /// (`Tolerances.isWithin`, Kubernetes 1.33+): 0.1 each, the controller's
+    /// `--horizontal-pod-autoscaler-tolerance`.
+    pub tolerance_up: f64,
+    pub tolerance_down: f64,
     /// CPU samples of pods started less than this ago need care: 300 s.
     pub cpu_initialization: SimDuration,
     pub scale_up: Rules,
     pub scale_down: Rules,
+    /// No `behavior` was given: the controller's legacy path
+    /// (`normalizeDesiredReplicas`), with the scale-down stabilisation of
+    /// `scale_down` and a scale-up cap of max(2 x current, 4) per sync.
+    pub legacy: bool,
+}
+
+/// The legacy path's scale-up cap: max(factor x current, minimum)
+/// (`horizontal.go`: `scaleUpLimitFactor` 2.0, `scaleUpLimitMinimum` 4.0).
+pub fn legacy_scale_up_limit(current: u32) -> u32 {
+    (2.0 * f64::from(current)).max(4.0) as u32
 }
 
 /// What the controller knows of one pod of the deployment at a sync.
@@ -114,7 +127,9 @@ pub enum PodSample {
     /// A ready pod with a metric: millicores used (cpu), requests in the pod
     /// (concurrency) or requests/s (rps), averaged over the metric window.
     Ready(f64),
-    /// Not ready (pending, starting), or a CPU sample taken too close to readiness.
+    /// Not ready: for cpu, pending, starting, or a sample taken too close
+    /// to readiness; for the other metrics, not yet placed on a node (the
+    /// Pending phase, `groupPods`).
     Unready,
     /// Ready but without a metric yet.
     Missing,
@@ -172,6 +187,12 @@ impl Hpa {
         }
     }
 
+    /// `Tolerances.isWithin` (`replica_calculator.go`): no change for a
+    /// ratio in [1 - tolerance_down, 1 + tolerance_up].
+    pub fn within_tolerance(&self, ratio: f64) -> bool {
+        1.0 - self.cfg.tolerance_down <= ratio && ratio <= 1.0 + self.cfg.tolerance_up
+    }
+
     /// The replica count the metric asks for (`replica_calculator.go`), or
     /// `None` when no pod has a metric. `request_m` is the pod's CPU request
     /// in millicores (used by the cpu metric).
@@ -196,7 +217,7 @@ impl Hpa {
         let usage_ratio = self.ratio(&ready, request_m);
         let scale_up_with_unready = unready > 0 && usage_ratio > 1.0;
         if !scale_up_with_unready && missing == 0 {
-            if (1.0 - usage_ratio).abs() <= self.cfg.tolerance {
+            if self.within_tolerance(usage_ratio) {
                 return Some(current);
             }
             return Some((usage_ratio * ready.len() as f64).ceil() as u32);
@@ -223,7 +244,7 @@ impl Hpa {
             values.extend(std::iter::repeat_n(0.0, unready));
         }
         let new_ratio = self.ratio(&values, request_m);
-        if (1.0 - new_ratio).abs() <= self.cfg.tolerance
+        if self.within_tolerance(new_ratio)
             || (usage_ratio < 1.0 && new_ratio > 1.0)
             || (usage_ratio > 1.0 && new_ratio < 1.0)
         {
@@ -256,8 +277,15 @@ impl Hpa {
                 // No metrics at all: the controller reports an error and changes nothing.
                 return current;
             };
-            let stabilized = self.stabilize(now, current, proposed);
-            self.limit_rate(now, current, stabilized)
+            if self.cfg.legacy {
+                let stabilized = self.stabilize_legacy(now, proposed);
+                // `convertDesiredReplicasWithRules`.
+                let ceiling = max.min(legacy_scale_up_limit(current));
+                stabilized.clamp(min, ceiling.max(min))
+            } else {
+                let stabilized = self.stabilize(now, current, proposed);
+                self.limit_rate(now, current, stabilized)
+            }
         };
         if desired != current {
             let event = ScaleEvent {
@@ -301,6 +329,28 @@ impl Hpa {
             None => self.recommendations.push((now, proposed)),
         }
         recommendation
+    }
+
+    /// `stabilizeRecommendation` (the legacy path): the highest
+    /// recommendation of the scale-down window, this one included; a
+    /// recommendation exactly one window old is still in it (`Before(cutoff)`
+    /// is what drops one).
+    fn stabilize_legacy(&mut self, now: SimTime, proposed: u32) -> u32 {
+        let cutoff = SimTime(now.0.saturating_sub(self.cfg.scale_down.stabilization.0));
+        let mut highest = proposed;
+        let mut old = None;
+        for (i, &(at, rec)) in self.recommendations.iter().enumerate() {
+            if at < cutoff {
+                old = Some(i);
+            } else {
+                highest = highest.max(rec);
+            }
+        }
+        match old {
+            Some(i) => self.recommendations[i] = (now, proposed),
+            None => self.recommendations.push((now, proposed)),
+        }
+        highest
     }
 
     fn changed_within(events: &[ScaleEvent], now: SimTime, period: SimDuration) -> u32 {
@@ -405,10 +455,12 @@ mod tests {
             sync_period: SimDuration::from_secs(15),
             metric_window: SimDuration::from_secs(15),
             metric_delay: SimDuration::from_secs(15),
-            tolerance: 0.1,
+            tolerance_up: 0.1,
+            tolerance_down: 0.1,
             cpu_initialization: SimDuration::from_secs(300),
             scale_up: Rules::default_up(),
             scale_down: Rules::default_down(),
+            legacy: false,
         }
     }
 
@@ -445,9 +497,14 @@ mod tests {
         // 659 m each: 65.9 % truncates to 65 %, ratio 1.083: within tolerance.
         let s = vec![PodSample::Ready(659.0); 3];
         assert_eq!(h.replicas_for_metric(3, &s, 1000.0), Some(3));
-        // 66 % is ratio 66/60, which in floating point is 1.1000000000000000888:
-        // just outside the 0.1 tolerance, as in the Go controller -> ceil(3.3) = 4.
+        // 66 % is ratio 66/60: in floating point 1.1000000000000000888, the
+        // same double as 1 + 0.1, so `isWithin` (Kubernetes 1.33+: ratio <=
+        // 1 + tolerance) keeps 3 pods. (The older |1 - ratio| <= 0.1 put it
+        // just outside: 1 - 1.1 is -0.10000000000000009.)
         let s = vec![PodSample::Ready(669.0); 3];
+        assert_eq!(h.replicas_for_metric(3, &s, 1000.0), Some(3));
+        // 67 %: ratio 1.1167, outside -> ceil(3.35) = 4.
+        let s = vec![PodSample::Ready(670.0); 3];
         assert_eq!(h.replicas_for_metric(3, &s, 1000.0), Some(4));
         // Truncation matters: 5 pods at 80.5 % of a 50 % target. The integer
         // 80 % gives ratio 1.6 -> 8 pods; a float ratio 1.61 would give 9.
@@ -637,5 +694,65 @@ mod tests {
         c.scale_down.stabilization = SimDuration::ZERO;
         let mut h = Hpa::new(c);
         assert_eq!(h.sync(secs(15), 4, &[PodSample::Ready(0.0); 4], 1000.0), 4);
+    }
+
+    #[test]
+    fn tolerances_up_and_down_are_separate() {
+        // KEP-4951: within when 1 - down <= ratio <= 1 + up. Up 0.5, down 0.05
+        // over 4 pods at a target of 10 in flight.
+        let mut c = cfg(Metric::Concurrency, 10.0);
+        c.tolerance_up = 0.5;
+        c.tolerance_down = 0.05;
+        let h = Hpa::new(c);
+        let ready = |v: f64| vec![PodSample::Ready(v); 4];
+        // ratio 1.4 and 1.5: within the wide upward band.
+        assert_eq!(h.replicas_for_metric(4, &ready(14.0), 1000.0), Some(4));
+        assert_eq!(h.replicas_for_metric(4, &ready(15.0), 1000.0), Some(4));
+        // 1.6: out -> ceil(6.4) = 7.
+        assert_eq!(h.replicas_for_metric(4, &ready(16.0), 1000.0), Some(7));
+        // 0.95: on the edge of the narrow downward band, within.
+        assert_eq!(h.replicas_for_metric(4, &ready(9.5), 1000.0), Some(4));
+        // 0.9: out -> ceil(3.6) = 4 (no change by the formula itself).
+        assert_eq!(h.replicas_for_metric(4, &ready(9.0), 1000.0), Some(4));
+        // 0.7: out -> ceil(2.8) = 3.
+        assert_eq!(h.replicas_for_metric(4, &ready(7.0), 1000.0), Some(3));
+    }
+
+    #[test]
+    fn without_behavior_the_legacy_path_doubles_at_most_and_keeps_the_window_edge() {
+        // `normalizeDesiredReplicas` (horizontal.go): scale-up capped at
+        // max(2 x current, 4) per sync, no per-period policies.
+        let mut c = cfg(Metric::Rps, 1.0);
+        c.legacy = true;
+        c.max_replicas = 50;
+        let mut h = Hpa::new(c);
+        let mut current = 1;
+        let mut seen = vec![current];
+        for k in 1..=5 {
+            // Every ready pod sees 100x its target: the formula asks for 100 x pods.
+            let s = vec![PodSample::Ready(100.0); current as usize];
+            current = h.sync(secs(15 * k), current, &s, 1000.0);
+            seen.push(current);
+        }
+        assert_eq!(seen, [1, 4, 8, 16, 32, 50]);
+        // Scale-down stabilisation: the highest recommendation of the last
+        // 300 s, one exactly 300 s old included (`Before(cutoff)` drops it).
+        let mut c = cfg(Metric::Rps, 1.0);
+        c.legacy = true;
+        let mut h = Hpa::new(c);
+        let at = |v: f64, n: usize| vec![PodSample::Ready(v); n];
+        // t = 0: 10 pods at target -> recommendation 10 (within tolerance).
+        assert_eq!(h.sync(secs(0), 10, &at(1.0, 10), 1000.0), 10);
+        // Then no load at all: recommendation 1, held at 10 through t = 300.
+        for k in 1..=20 {
+            assert_eq!(
+                h.sync(secs(15 * k), 10, &at(0.0, 10), 1000.0),
+                10,
+                "t = {}",
+                15 * k
+            );
+        }
+        // At t = 315 the t = 0 recommendation is 315 s old: out.
+        assert_eq!(h.sync(secs(315), 10, &at(0.0, 10), 1000.0), 1);
     }
 }

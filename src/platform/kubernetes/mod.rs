@@ -272,7 +272,7 @@ impl<B: Balancer> Kubernetes<B> {
             created: now,
             started: None,
             ready_at: None,
-            server: Server::new(cfg.pod_cpu_m, cfg.concurrency, cfg.queue_capacity),
+            server: Server::new(cfg.pod_cpu_limit_m, cfg.concurrency, cfg.queue_capacity),
             usage: PodUsage::default(),
             touched: now,
             snapshots: VecDeque::new(),
@@ -476,10 +476,15 @@ impl<B: Balancer> Kubernetes<B> {
         let mut samples = Vec::with_capacity(live.len());
         for &p in live {
             let pod = &mut self.pods[p as usize];
+            // `groupPods` (`replica_calculator.go`): a pod in the Pending
+            // phase is unready; for cpu, so is one not yet ready; for the
+            // other metrics a placed pod counts with its metric (0 while
+            // it gets no traffic) or as missing one.
             let sample = match pod.state {
-                PodState::Pending | PodState::Starting => PodSample::Unready,
                 PodState::Terminating | PodState::Gone => continue,
-                PodState::Ready => {
+                PodState::Pending => PodSample::Unready,
+                PodState::Starting if metric == Metric::Cpu => PodSample::Unready,
+                PodState::Starting | PodState::Ready => {
                     let usage = match (start, end) {
                         (Some(s), Some(e)) => {
                             if e == now {

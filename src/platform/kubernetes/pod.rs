@@ -1,6 +1,8 @@
-//! A pod: `cpu` cores shared by the requests in service (processor sharing,
-//! at most one core per request), `concurrency` service slots, then a FIFO
-//! queue of `queue_capacity`.
+//! A pod: `concurrency` service slots, then a FIFO queue of
+//! `queue_capacity`. A request in service first computes, sharing the pod's
+//! cores with the others computing (processor sharing, at most one core per
+//! request, at most `cpu_limit` cores in all), then waits (downstream calls,
+//! I/O) holding its slot but no CPU.
 //!
 //! Processor sharing is simulated with a virtual work clock `v` that advances
 //! at the per-request service rate r(n) = min(1, cpu / n) (work-ns per ns):
@@ -54,6 +56,31 @@ pub enum Admission {
     Full,
 }
 
+/// A request in its wait: ordered by the end of the wait, then arrival order.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    end: SimTime,
+    req: Request,
+    start: SimTime,
+}
+
+impl PartialEq for Waiting {
+    fn eq(&self, o: &Self) -> bool {
+        (self.end, self.req.id) == (o.end, o.req.id)
+    }
+}
+impl Eq for Waiting {}
+impl PartialOrd for Waiting {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Waiting {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.end, self.req.id).cmp(&(o.end, o.req.id))
+    }
+}
+
 /// A request that left the pod.
 #[derive(Debug, Clone, Copy)]
 pub struct Done {
@@ -64,37 +91,47 @@ pub struct Done {
 /// The request-serving part of a pod.
 #[derive(Debug, Clone)]
 pub struct Server {
-    /// Cores \[cores\].
+    /// Cores it may use: its CPU limit \[cores\].
     cpu: f64,
-    /// Cores \[millicores\].
+    /// The same \[millicores\].
     cpu_m: u64,
     slots: usize,
     queue_capacity: usize,
     v: f64,
     last: SimTime,
+    /// Requests computing.
     in_service: BinaryHeap<Reverse<InService>>,
+    /// Requests in their wait, holding a slot.
+    waiting: BinaryHeap<Reverse<Waiting>>,
     queue: VecDeque<Request>,
     /// Bumped whenever the next completion moves; older timers are stale.
     pub epoch: u32,
 }
 
 impl Server {
-    pub fn new(cpu_m: u64, slots: u32, queue_capacity: u32) -> Self {
+    /// A server of `limit_m` millicores (the pod's CPU limit).
+    pub fn new(limit_m: u64, slots: u32, queue_capacity: u32) -> Self {
         Server {
-            cpu: cpu_m as f64 / 1000.0,
-            cpu_m,
+            cpu: limit_m as f64 / 1000.0,
+            cpu_m: limit_m,
             slots: slots as usize,
             queue_capacity: queue_capacity as usize,
             v: 0.0,
             last: SimTime::ZERO,
             in_service: BinaryHeap::new(),
+            waiting: BinaryHeap::new(),
             queue: VecDeque::new(),
             epoch: 0,
         }
     }
 
-    /// Requests in service.
+    /// Requests in service (computing or waiting).
     pub fn busy(&self) -> usize {
+        self.in_service.len() + self.waiting.len()
+    }
+
+    /// Requests computing.
+    fn computing(&self) -> usize {
         self.in_service.len()
     }
 
@@ -108,9 +145,9 @@ impl Server {
         self.busy() + self.queued()
     }
 
-    /// Cores in use \[millicores\]: one per request in service, at most `cpu`.
+    /// Cores in use \[millicores\]: one per request computing, at most the limit.
     pub fn cpu_used_m(&self) -> u64 {
-        (self.busy() as u64 * 1000).min(self.cpu_m)
+        (self.computing() as u64 * 1000).min(self.cpu_m)
     }
 
     /// Per-request service rate at `n` in service [work-ns per ns].
@@ -123,7 +160,7 @@ impl Server {
     }
 
     fn advance(&mut self, now: SimTime) {
-        let n = self.busy();
+        let n = self.computing();
         if n > 0 {
             self.v += now.since(self.last).0 as f64 * self.rate(n);
         }
@@ -132,7 +169,7 @@ impl Server {
 
     fn start(&mut self, req: Request, now: SimTime) {
         self.in_service.push(Reverse(InService {
-            tag: self.v + req.work.0 as f64,
+            tag: self.v + req.cpu_on_full_core().0 as f64,
             req,
             start: now,
         }));
@@ -153,15 +190,19 @@ impl Server {
         }
     }
 
-    /// When the next request in service finishes, if any.
+    /// When the next request finishes computing or waiting, if any.
     pub fn next_completion(&self) -> Option<SimTime> {
-        let Reverse(first) = self.in_service.peek()?;
-        let rate = self.rate(self.busy());
+        let wait_end = self.waiting.peek().map(|Reverse(w)| w.end);
+        let Some(Reverse(first)) = self.in_service.peek() else {
+            return wait_end;
+        };
+        let rate = self.rate(self.computing());
         let remaining = (first.tag - self.v).max(0.0) / rate;
         // Round up to the next nanosecond (without a libm call).
         let whole = remaining as u64;
         let ns = whole + u64::from((whole as f64) < remaining);
-        Some(self.last + SimDuration(ns))
+        let cpu_end = self.last + SimDuration(ns);
+        Some(wait_end.map_or(cpu_end, |w| w.min(cpu_end)))
     }
 
     /// Completes, at `now`, every request whose work is done (pushing them to
@@ -177,9 +218,27 @@ impl Server {
                 break;
             }
             let Reverse(f) = self.in_service.pop().expect("peeked");
+            if f.req.wait == SimDuration::ZERO {
+                done.push(Done {
+                    req: f.req,
+                    start: f.start,
+                });
+            } else {
+                self.waiting.push(Reverse(Waiting {
+                    end: now + f.req.wait,
+                    req: f.req,
+                    start: f.start,
+                }));
+            }
+        }
+        while let Some(Reverse(w)) = self.waiting.peek() {
+            if w.end > now {
+                break;
+            }
+            let Reverse(w) = self.waiting.pop().expect("peeked");
             done.push(Done {
-                req: f.req,
-                start: f.start,
+                req: w.req,
+                start: w.start,
             });
         }
         while self.busy() < self.slots {
@@ -200,6 +259,7 @@ impl Server {
         self.in_service
             .iter()
             .map(|Reverse(s)| (s.req, Some(s.start)))
+            .chain(self.waiting.iter().map(|Reverse(w)| (w.req, Some(w.start))))
             .chain(self.queue.iter().map(|r| (*r, None)))
     }
 }
@@ -212,8 +272,10 @@ mod tests {
         Request {
             id,
             arrival: SimTime::ZERO,
-            function: 0,
             work: SimDuration::from_millis(work_ms),
+            wait: SimDuration::ZERO,
+            function: 0,
+            basis: crate::workload::WorkBasis::FullVcpu,
         }
     }
 

@@ -14,17 +14,30 @@ use crate::workload::dist::DistSpec;
 use super::keepalive::fixed::Fixed;
 use super::keepalive::{KeepAliveConfig, KeepAliveSpec};
 
-/// Memory at which a function has one full vCPU \[MB\] (Lambda developer guide, 'Configure
-/// Lambda function memory').
-pub const MB_PER_VCPU: u32 = 1769;
+pub use crate::workload::MB_PER_VCPU;
 /// Memory limits \[MB\] (Lambda developer guide, 'Configure Lambda function memory').
 pub const MIN_MEMORY_MB: i64 = 128;
 pub const MAX_MEMORY_MB: i64 = 10_240;
 /// Longest function timeout \[s\] (Lambda developer guide, 'Lambda quotas').
 pub const MAX_TIMEOUT_S: f64 = 900.0;
-/// Longest on-demand INIT phase \[s\] (Lambda developer guide, 'Understanding the Lambda
-/// execution environment lifecycle').
-pub const INIT_CAP: SimDuration = SimDuration::from_secs(10);
+/// Longest on-demand INIT phase (Lambda developer guide, 'Understanding the Lambda
+/// execution environment lifecycle': "The Init phase is limited to 10 seconds. If
+/// all three tasks do not complete within 10 seconds, Lambda retries the Init phase
+/// at the time of the first function invocation with the configured function
+/// timeout").
+pub const INIT_LIMIT: SimDuration = SimDuration::from_secs(10);
+/// Retries of an async event's function error or timeout: at most 2, the
+/// default (Lambda developer guide, 'How Lambda handles errors and retries with
+/// asynchronous invocation'), one minute before the first retry and two
+/// minutes before the second.
+pub const MAX_ASYNC_RETRIES: i64 = 2;
+pub const ASYNC_RETRY_DELAYS: [SimDuration; 2] =
+    [SimDuration::from_secs(60), SimDuration::from_secs(120)];
+/// Invocations per second the account may start, per unit of account
+/// concurrency (Lambda developer guide, 'Understanding Lambda function
+/// scaling': "Lambda enforces a requests per second limit of 10 times your
+/// account's concurrency").
+pub const RPS_PER_CONCURRENCY: u32 = 10;
 /// Account concurrency that cannot be reserved (Lambda developer guide, 'Configuring reserved
 /// concurrency for a function').
 pub const UNRESERVABLE: u32 = 100;
@@ -77,6 +90,7 @@ pub struct LambdaSpec {
     async_: Option<AsyncSpec>,
     overhead_ms: Option<f64>,
     cpu_scaling: Option<bool>,
+    rps_quota_per_s: Option<i64>,
     pricing: Option<LambdaPricingSpec>,
 }
 
@@ -124,6 +138,7 @@ pub struct Retries {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AsyncSpec {
     max_event_age_s: Option<f64>,
+    max_retry_attempts: Option<i64>,
 }
 
 /// How new execution environments are rate-limited.
@@ -149,7 +164,7 @@ pub struct LambdaConfig {
     /// Reserved concurrency of each function (by function index).
     pub reserved: Vec<Option<u32>>,
     pub scaling: Scaling,
-    /// INIT duration; samples are capped at [`INIT_CAP`].
+    /// INIT duration; a sample past [`INIT_LIMIT`] is retried at the invocation.
     pub init: Dist,
     /// The keep-alive policy, in its initial state.
     pub keep_alive: KeepAliveConfig,
@@ -164,6 +179,11 @@ pub struct LambdaConfig {
     pub retries: Option<Retries>,
     /// Async events older than this are dropped.
     pub max_event_age: SimDuration,
+    /// Retries of an async event after a function error or timeout (0-2).
+    pub max_retry_attempts: u32,
+    /// Invocations the account may start per second (a token bucket of one
+    /// second's worth, refilled continuously).
+    pub rps_quota_per_s: u32,
 }
 
 /// Largest `max_event_age_s`: 6 hours (Lambda developer guide, 'Configuring error handling
@@ -267,6 +287,19 @@ impl LambdaSpec {
                  {MAX_EVENT_AGE_S} s (6 hours)"
             )));
         }
+        let max_retry_attempts = path.key("async").int_in(
+            "max_retry_attempts",
+            self.async_
+                .as_ref()
+                .and_then(|a| a.max_retry_attempts)
+                .unwrap_or(MAX_ASYNC_RETRIES),
+            0,
+            MAX_ASYNC_RETRIES,
+        )?;
+        let rps_quota_per_s = match self.rps_quota_per_s {
+            Some(v) => path.int_in("rps_quota_per_s", v, 1, 1_000_000_000)?,
+            None => account.saturating_mul(RPS_PER_CONCURRENCY),
+        };
         let scaling = match &self.scaling {
             None => Scaling::PerFunction { per_10s: 1000 },
             Some(ScalingSpec::PerFunction(p)) => Scaling::PerFunction {
@@ -331,6 +364,8 @@ impl LambdaSpec {
             invocation,
             retries,
             max_event_age: SimDuration::from_secs_f64(max_event_age_s),
+            max_retry_attempts,
+            rps_quota_per_s,
         })
     }
 }

@@ -37,10 +37,13 @@ use crate::error::FieldError;
 use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
-use crate::workload::Request;
+use crate::workload::{Request, WorkBasis, scale};
 use keepalive::{Deadlines, KeepAlive, KeepAliveDecision, WithPolicy};
 
-pub use config::{INIT_CAP, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries, Scaling};
+pub use config::{
+    ASYNC_RETRY_DELAYS, INIT_LIMIT, Invocation, LambdaConfig, LambdaSpec, MB_PER_VCPU, Retries,
+    Scaling,
+};
 
 /// The registry entry of `kind = "lambda"`.
 pub const KIND: Kind = Kind {
@@ -120,6 +123,10 @@ struct Job {
     cold: bool,
     /// The handler will be killed at the timeout.
     times_out: bool,
+    /// An INIT past [`INIT_LIMIT`], run again at the invocation (zero otherwise).
+    init_retry: SimDuration,
+    /// Earlier attempts of this async event that failed (timed out).
+    failures: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -197,8 +204,10 @@ impl<K> Ev<K> {
 #[derive(Debug, Clone, Copy)]
 struct Waiting {
     req: Request,
-    /// Attempts made so far.
+    /// Throttled attempts made so far.
     attempts: u32,
+    /// Attempts that ran and failed (async events).
+    failures: u32,
 }
 
 /// Integer usage counters of one function (exact; converted to dollars once).
@@ -250,6 +259,8 @@ pub struct Lambda<K: KeepAlive> {
     unreserved_in_use: u32,
     unreserved_cap: u32,
     legacy: Option<TokenBucket>,
+    /// The account's requests-per-second quota.
+    rps: TokenBucket,
     busy: u32,
     initialising: u32,
     alive: u32,
@@ -288,16 +299,30 @@ impl TokenBucket {
     }
 
     /// Takes one token at `now` if there is one.
+    #[inline(always)]
     fn take(&mut self, now: SimTime) -> bool {
-        let elapsed = u128::from(now.since(self.last).0);
-        self.units = (self.units + elapsed * self.per_ns).min(self.cap);
-        self.last = now;
-        if self.units >= self.per_token {
+        let ready = self.ready(now);
+        if ready {
             self.units -= self.per_token;
-            true
-        } else {
-            false
         }
+        ready
+    }
+
+    /// Refills to `now`; whether a token is there (nothing is taken).
+    #[inline(always)]
+    fn ready(&mut self, now: SimTime) -> bool {
+        if now != self.last {
+            let elapsed = u128::from(now.since(self.last).0);
+            self.units = (self.units + elapsed * self.per_ns).min(self.cap);
+            self.last = now;
+        }
+        self.units >= self.per_token
+    }
+
+    /// Takes the token [`TokenBucket::ready`] found.
+    #[inline(always)]
+    fn spend(&mut self) {
+        self.units -= self.per_token;
     }
 }
 
@@ -311,6 +336,25 @@ pub fn exec_time(mem: u32, cpu_scaling: bool, work: SimDuration) -> SimDuration 
     } else {
         work
     }
+}
+
+/// Handler time of `req` on `mem` MB: its CPU part, scaled to the vCPU
+/// share the memory gives (with `cpu_scaling`), then its wait, which no
+/// memory shortens. A recorded CPU part is scaled from the share it was
+/// recorded at, so at that memory it comes out unchanged; one without a
+/// recorded memory is replayed as it is.
+#[inline(always)]
+pub fn handler_time(mem: u32, cpu_scaling: bool, req: &Request) -> SimDuration {
+    let cpu = match req.basis {
+        WorkBasis::FullVcpu => exec_time(mem, cpu_scaling, req.work),
+        WorkBasis::RecordedAt(at) if cpu_scaling => scale(
+            req.work,
+            u32::from(at).min(MB_PER_VCPU),
+            mem.min(MB_PER_VCPU),
+        ),
+        WorkBasis::RecordedAt(_) | WorkBasis::Wall => req.work,
+    };
+    cpu + req.wait
 }
 
 /// Seconds of a provisioned-concurrency step within [from, to), rounded up
@@ -360,7 +404,9 @@ impl<K: KeepAlive> Lambda<K> {
         };
         let reserved: u32 = cfg.reserved.iter().flatten().sum();
         let n = functions.len();
+        let rps = cfg.rps_quota_per_s;
         Lambda {
+            rps: TokenBucket::new(rps, rps, SimDuration::from_secs(1)),
             unreserved_cap: cfg.account_concurrency - reserved,
             memory: (0..n)
                 .map(|f| memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb))
@@ -529,7 +575,14 @@ impl<K: KeepAlive> Lambda<K> {
 
     /// Gives `env` the job `req` at `now` and starts its handler (a warm start).
     #[inline(always)]
-    fn start_warm(&mut self, env: u32, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) {
+    fn start_warm(
+        &mut self,
+        env: u32,
+        req: Request,
+        failures: u32,
+        now: SimTime,
+        cx: &mut Ctx<Ev<K>>,
+    ) {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
@@ -539,6 +592,8 @@ impl<K: KeepAlive> Lambda<K> {
             start: None,
             cold: false,
             times_out: false,
+            init_retry: SimDuration::ZERO,
+            failures,
         });
         self.start_handler(env, now, cx);
     }
@@ -552,11 +607,13 @@ impl<K: KeepAlive> Lambda<K> {
             .job
             .as_mut()
             .expect("an environment starting a handler holds a job");
-        let exec = exec_time(
+        let exec = handler_time(
             self.memory[job.req.function as usize],
             self.cfg.cpu_scaling,
-            job.req.work,
+            &job.req,
         );
+        // A retried INIT runs within the function's timeout.
+        let timeout = timeout.saturating_sub(job.init_retry);
         job.start = Some(now);
         job.times_out = exec > timeout;
         e.state = EnvState::Busy;
@@ -564,13 +621,20 @@ impl<K: KeepAlive> Lambda<K> {
         cx.schedule(now + exec.min(timeout), Ev::of(LambdaEvent::Finish(env)));
     }
 
-    /// One attempt to run `req` at `now`: a provisioned environment, a warm
-    /// on-demand one, or a cold start. `false` when throttled.
+    /// One attempt to run `req` (after `failures` failed ones) at `now`: a
+    /// provisioned environment, a warm on-demand one, or a cold start.
+    /// `false` when throttled: for concurrency, for the scaling rate, or for
+    /// the account's requests-per-second quota, whose token an invocation
+    /// takes as it starts (a request throttled otherwise takes none).
     #[inline(always)]
-    fn attempt(&mut self, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) -> bool {
+    fn attempt(&mut self, req: Request, failures: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) -> bool {
         let f = req.function as usize;
-        if let Some(env) = self.functions[f].provisioned_idle.pop() {
-            self.start_warm(env, req, now, cx);
+        if !self.functions[f].provisioned_idle.is_empty() {
+            if !self.rps.take(now) {
+                return false;
+            }
+            let env = self.functions[f].provisioned_idle.pop().expect("checked");
+            self.start_warm(env, req, failures, now, cx);
             cx.rec.in_service.set(now, self.in_service());
             return true;
         }
@@ -578,15 +642,22 @@ impl<K: KeepAlive> Lambda<K> {
             return false;
         }
         if let Some(env) = self.pop_warm(f) {
+            if !self.rps.take(now) {
+                // Left idle, most recently freed as it was.
+                let epoch = self.envs[env as usize].epoch;
+                self.functions[f].idle.push_back((env, epoch));
+                return false;
+            }
             self.acquire(f);
-            self.start_warm(env, req, now, cx);
+            self.start_warm(env, req, failures, now, cx);
             cx.rec.in_service.set(now, self.in_service());
             return true;
         }
-        if !self.take_token(f, now) {
+        if !self.rps.ready(now) || !self.take_token(f, now) {
             return false;
         }
-        self.cold_start(req, now, cx);
+        self.rps.spend();
+        self.cold_start(req, failures, now, cx);
         true
     }
 
@@ -594,20 +665,29 @@ impl<K: KeepAlive> Lambda<K> {
     /// line: it is the rare path, and the warm path stays small.
     #[cold]
     #[inline(never)]
-    fn cold_start(&mut self, req: Request, now: SimTime, cx: &mut Ctx<Ev<K>>) {
+    fn cold_start(&mut self, req: Request, failures: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.acquire(req.function as usize);
         let env = self.new_env(req.function, now, false);
         self.lifetimes.push_back((now + self.cfg.max_lifetime, env));
+        let sample = self.cfg.init.sample(&mut self.rng);
+        // Past the limit, the Init phase is cut at 10 s and run again, in
+        // full, at the invocation, within the function's timeout.
+        let (init, init_retry) = if sample > INIT_LIMIT {
+            (INIT_LIMIT + sample.min(self.cfg.timeout), sample)
+        } else {
+            (sample, SimDuration::ZERO)
+        };
         self.envs[env as usize].job = Some(Job {
             req,
             taken: now,
             start: None,
             cold: true,
             times_out: false,
+            init_retry,
+            failures,
         });
         cx.rec.instances.set(now, u64::from(self.alive));
         cx.rec.cold_start(&req);
-        let init = self.cfg.init.sample(&mut self.rng).min(INIT_CAP);
         if init == SimDuration::ZERO {
             self.start_handler(env, now, cx);
         } else {
@@ -619,7 +699,14 @@ impl<K: KeepAlive> Lambda<K> {
 
     /// After a throttled attempt (`attempts` made so far): retry later, drop,
     /// or report the throttle.
-    fn throttled(&mut self, req: Request, attempts: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
+    fn throttled(
+        &mut self,
+        req: Request,
+        attempts: u32,
+        failures: u32,
+        now: SimTime,
+        cx: &mut Ctx<Ev<K>>,
+    ) {
         let next = match (self.cfg.invocation, self.cfg.retries) {
             (Invocation::Async, _) => {
                 // Lambda's own retries: 1 s doubling to 5 minutes
@@ -630,7 +717,7 @@ impl<K: KeepAlive> Lambda<K> {
                 let deadline = req.arrival + self.cfg.max_event_age;
                 let at = now + backoff;
                 if at > deadline {
-                    let slot = self.park(req, attempts);
+                    let slot = self.park(req, attempts, failures);
                     cx.schedule(deadline.max(now), Ev::of(LambdaEvent::Drop(slot)));
                     return;
                 }
@@ -647,13 +734,41 @@ impl<K: KeepAlive> Lambda<K> {
                 return;
             }
         };
-        let slot = self.park(req, attempts);
+        let slot = self.park(req, attempts, failures);
         cx.schedule(next, Ev::of(LambdaEvent::Retry(slot)));
     }
 
-    fn park(&mut self, req: Request, attempts: u32) -> u32 {
+    /// After an async event's attempt failed at `now` (its `failures`-th
+    /// failure): whether Lambda tries it again, one minute after the first
+    /// failure and two after the second, unless the event is too old by then.
+    fn retry_failed(
+        &mut self,
+        req: Request,
+        failures: u32,
+        now: SimTime,
+        cx: &mut Ctx<Ev<K>>,
+    ) -> bool {
+        if self.cfg.invocation != Invocation::Async || failures > self.cfg.max_retry_attempts {
+            return false;
+        }
+        let at = now + ASYNC_RETRY_DELAYS[failures as usize - 1];
+        let deadline = req.arrival + self.cfg.max_event_age;
+        let slot = self.park(req, 0, failures);
+        if at > deadline {
+            cx.schedule(deadline.max(now), Ev::of(LambdaEvent::Drop(slot)));
+        } else {
+            cx.schedule(at, Ev::of(LambdaEvent::Retry(slot)));
+        }
+        true
+    }
+
+    fn park(&mut self, req: Request, attempts: u32, failures: u32) -> u32 {
         self.waiting_count += 1;
-        let w = Some(Waiting { req, attempts });
+        let w = Some(Waiting {
+            req,
+            attempts,
+            failures,
+        });
         match self.free_waiting.pop() {
             Some(slot) => {
                 self.waiting[slot as usize] = w;
@@ -775,8 +890,8 @@ impl<K: KeepAlive> Model for Lambda<K> {
         if cx.rec.measured(&req) {
             self.measured[f].front_door += 1;
         }
-        if !self.attempt(req, now, cx) {
-            self.throttled(req, 1, now, cx);
+        if !self.attempt(req, 0, now, cx) {
+            self.throttled(req, 1, 0, now, cx);
         }
     }
 
@@ -796,12 +911,13 @@ impl<K: KeepAlive> Model for Lambda<K> {
                 let provisioned = e.provisioned;
                 let measured = cx.rec.measured(&job.req);
                 self.bill_job(&job, provisioned, now, measured);
-                let outcome = if job.times_out {
-                    Outcome::TimedOut
-                } else {
-                    Outcome::Completed
-                };
-                cx.rec.outcome(&job.req, outcome, job.start, now, job.cold);
+                if !job.times_out {
+                    cx.rec
+                        .outcome(&job.req, Outcome::Completed, job.start, now, job.cold);
+                } else if !self.retry_failed(job.req, job.failures + 1, now, cx) {
+                    cx.rec
+                        .outcome(&job.req, Outcome::TimedOut, job.start, now, job.cold);
+                }
                 self.busy -= 1;
                 if provisioned {
                     let fs = &mut self.functions[f];
@@ -845,8 +961,8 @@ impl<K: KeepAlive> Model for Lambda<K> {
             }
             LambdaEvent::Retry(slot) => {
                 let w = self.unpark(slot);
-                if !self.attempt(w.req, now, cx) {
-                    self.throttled(w.req, w.attempts + 1, now, cx);
+                if !self.attempt(w.req, w.failures, now, cx) {
+                    self.throttled(w.req, w.attempts + 1, w.failures, now, cx);
                 }
             }
             LambdaEvent::Drop(slot) => {

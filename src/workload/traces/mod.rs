@@ -89,6 +89,8 @@ pub struct TraceSpec {
     pub(super) rate_scale: Option<f64>,
     pub(super) spread: Option<Spread>,
     pub(super) skip_bad_rows: Option<bool>,
+    pub(super) cpu_fraction: Option<f64>,
+    pub(super) recorded_memory_mb: Option<i64>,
 }
 
 /// A validated, scanned trace.
@@ -105,6 +107,11 @@ pub struct Trace {
     pub rate_scale: f64,
     pub spread: Spread,
     pub skip_bad_rows: bool,
+    /// The share of a recorded duration that is CPU (the rest is wait).
+    pub cpu_fraction: f64,
+    /// The Lambda memory the durations were recorded at \[MB\] (a
+    /// `memory_mb` column gives its rows' own).
+    pub recorded_memory_mb: Option<u16>,
     /// Kept functions: name -> index into the workload's functions.
     pub index: FxHashMap<String, u32>,
     /// Kept functions in index order, with their scan-time data.
@@ -121,8 +128,8 @@ pub struct Trace {
 pub struct TraceFunction {
     pub name: String,
     pub invocations: u64,
-    /// Work from the Azure 2019 durations file (percentiles).
-    pub work: Option<Dist>,
+    /// Recorded durations from the Azure 2019 durations file (percentiles).
+    pub durations: Option<Dist>,
     /// Lambda memory from the trace (`memory_mb` column or Azure app memory) \[MB\].
     pub memory_mb: Option<u32>,
 }

@@ -9,24 +9,61 @@ use rand::RngExt;
 
 use super::azure2019::{minute_columns, parse_counts};
 use super::records::{Next, Records};
-use super::rows::Columns;
+use super::rows::{Columns, split};
 use super::{Format, REORDER_WINDOW, Reorder, Spread, Trace};
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::rng::{SimRng, stream};
 use crate::time::{SimDuration, SimTime};
-use crate::workload::dist::Dist;
+use crate::workload::{Request, Sampler, WorkBasis};
 
-/// One arrival waiting in a reorder buffer: (time, sequence, function, work,
-/// copies still to hand out under `rate_scale`). One entry per row, so the
-/// buffer stays bounded by the reorder window whatever `rate_scale` is.
-type Pending = (SimTime, u64, u32, Option<SimDuration>, u32);
+/// One arrival waiting in a reorder buffer, ordered by (time, sequence).
+/// One entry per row, so the buffer stays bounded by the reorder window
+/// whatever `rate_scale` is.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    t: SimTime,
+    seq: u64,
+    function: u32,
+    /// The row's recorded CPU part, wait and memory, where it gives them.
+    cpu: Option<SimDuration>,
+    wait: Option<SimDuration>,
+    memory_mb: Option<u16>,
+    /// Copies still to hand out under `rate_scale`.
+    copies: u32,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, o: &Self) -> bool {
+        (self.t, self.seq) == (o.t, o.seq)
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.t, self.seq).cmp(&(o.t, o.seq))
+    }
+}
+
+/// What a row recorded: its CPU part, wait and memory.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recorded {
+    cpu: Option<SimDuration>,
+    wait: Option<SimDuration>,
+    memory_mb: Option<u16>,
+}
 
 /// The replay of a trace: requests in time order.
 pub struct TraceStream {
     trace: std::sync::Arc<Trace>,
-    /// Per-function work when the trace gives none: (distribution, stream).
-    work: Vec<(Dist, SimRng)>,
+    /// Per-function work and wait where the trace gives none (for Azure
+    /// 2019 with a durations file, the work drawn is a recorded duration).
+    work: Vec<Sampler>,
     rate_rng: SimRng,
     spread_rng: SimRng,
     /// The trace's rows (csv, azure2021) or day files (azure2019).
@@ -62,7 +99,7 @@ impl TraceStream {
     /// its [`TraceStream::fault`].
     pub fn new(
         trace: std::sync::Arc<Trace>,
-        work: Vec<(Dist, SimRng)>,
+        work: Vec<Sampler>,
         seed: u64,
         replication: u32,
     ) -> Self {
@@ -112,11 +149,19 @@ impl TraceStream {
         whole as u32 + u32::from(frac > 0.0 && self.rate_rng.random::<f64>() < frac)
     }
 
-    fn push(&mut self, t_trace: f64, function: u32, work: Option<SimDuration>) {
+    fn push(&mut self, t_trace: f64, function: u32, rec: Recorded) {
         let t = SimTime::from_secs_f64(t_trace / self.trace.time_scale);
         let copies = self.copies();
         if copies > 0 {
-            self.buffer.push((t, self.seq, function, work, copies));
+            self.buffer.push(Pending {
+                t,
+                seq: self.seq,
+                function,
+                cpu: rec.cpu,
+                wait: rec.wait,
+                memory_mb: rec.memory_mb,
+                copies,
+            });
             self.seq += 1;
         }
     }
@@ -147,7 +192,12 @@ impl TraceStream {
                 }
                 Next::File(_) => {
                     let (file, headers) = (self.records.file(), self.records.headers());
-                    self.columns = Some(Columns::of(self.trace.format, headers, file)?);
+                    self.columns = Some(Columns::of(
+                        self.trace.format,
+                        headers,
+                        file,
+                        self.trace.cpu_fraction,
+                    )?);
                     continue;
                 }
                 Next::Record => {}
@@ -171,9 +221,14 @@ impl TraceStream {
             let Some(&f) = self.trace.index.get(row.function.as_ref()) else {
                 continue;
             };
-            let (time, work) = (row.t, row.work);
+            let rec = Recorded {
+                cpu: row.cpu,
+                wait: row.wait,
+                // Lambda memory is at most 10,240 MB.
+                memory_mb: row.memory_mb.map(|m| m as u16),
+            };
             self.rows += 1;
-            self.push(time, f, work);
+            self.push(row.t, f, rec);
             return Ok(true);
         }
     }
@@ -202,7 +257,7 @@ impl TraceStream {
                     };
                     let t = base + offset;
                     if t >= self.trace.start_s && t < self.trace.end_s {
-                        self.push(t, f as u32, None);
+                        self.push(t, f as u32, Recorded::default());
                         any = true;
                     }
                 }
@@ -292,24 +347,45 @@ impl Iterator for TraceStream {
         }
         // While copies remain, the entry stays first: the sequence number
         // makes it unique, so the copy count never decides the order.
-        let (arrival, _, function, work, _) = self.buffer.take_min(|top| {
-            top.4 -= 1;
-            top.4 > 0
+        let p = self.buffer.take_min(|top| {
+            top.copies -= 1;
+            top.copies > 0
         })?;
         // The scan proved the order; never hand the engine a step back anyway.
-        let arrival = arrival.max(self.last);
+        let arrival = p.t.max(self.last);
         self.last = arrival;
-        let work = work.unwrap_or_else(|| {
-            let (dist, rng) = &mut self.work[function as usize];
-            dist.sample(rng)
-        });
+        let f = p.function as usize;
+        let recorded = |memory_mb: Option<u16>| match memory_mb.or(self.trace.recorded_memory_mb) {
+            Some(mb) => WorkBasis::RecordedAt(mb),
+            None => WorkBasis::Wall,
+        };
+        let sampler = &mut self.work[f];
+        let (work, wait, basis) = match p.cpu {
+            Some(cpu) => (
+                cpu,
+                p.wait.unwrap_or_else(|| sampler.wait()),
+                recorded(p.memory_mb),
+            ),
+            // Azure 2019: a recorded duration from the function's percentiles.
+            None if self.trace.functions[f].durations.is_some() => {
+                let (cpu, wait) = split(sampler.work(), self.trace.cpu_fraction);
+                (cpu, wait, recorded(None))
+            }
+            None => (
+                sampler.work(),
+                p.wait.unwrap_or_else(|| sampler.wait()),
+                WorkBasis::FullVcpu,
+            ),
+        };
         let id = self.next_id;
         self.next_id += 1;
-        Some(crate::workload::Request {
+        Some(Request {
             id,
             arrival,
-            function,
             work,
+            wait,
+            function: p.function,
+            basis,
         })
     }
 }

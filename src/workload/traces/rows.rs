@@ -1,7 +1,11 @@
 //! Per-invocation rows: the generic csv format (`timestamp_s` or
-//! `timestamp_ms`, optional `function`, `duration_ms`, `memory_mb`) and Azure
-//! Functions 2021 (`app,func,end_timestamp,duration`, arrival = end -
-//! duration). Parsing is allocation-free for good rows.
+//! `timestamp_ms`, optional `function`, `duration_ms`, `cpu_ms`, `wait_ms`,
+//! `memory_mb`) and Azure Functions 2021 (`app,func,end_timestamp,duration`,
+//! arrival = end - duration). Parsing is allocation-free for good rows.
+//!
+//! A recorded duration is split into its CPU part and its wait by the
+//! trace's `cpu_fraction`; `cpu_ms` and `wait_ms` columns, when present,
+//! are taken as they are (with a duration, the one not given is the rest).
 
 use std::path::Path;
 
@@ -16,8 +20,20 @@ pub(super) struct Row<'a> {
     pub(super) t: f64,
     /// Borrowed from the record where possible: no allocation per row.
     pub(super) function: std::borrow::Cow<'a, str>,
-    pub(super) work: Option<SimDuration>,
+    /// The recorded CPU part and wait, where the row gives them.
+    pub(super) cpu: Option<SimDuration>,
+    pub(super) wait: Option<SimDuration>,
     pub(super) memory_mb: Option<u32>,
+}
+
+/// The CPU part of recorded duration `d` at `cpu_fraction`; the rest is wait.
+#[inline]
+pub(super) fn split(d: SimDuration, cpu_fraction: f64) -> (SimDuration, SimDuration) {
+    if cpu_fraction >= 1.0 {
+        return (d, SimDuration::ZERO);
+    }
+    let cpu = SimDuration(((d.0 as f64) * cpu_fraction).round() as u64).min(d);
+    (cpu, SimDuration(d.0 - cpu.0))
 }
 
 /// Column positions of a per-invocation trace.
@@ -29,14 +45,23 @@ pub(super) struct Columns {
     time_unit: f64,
     function: Option<usize>,
     duration_ms: Option<usize>,
+    cpu_ms: Option<usize>,
+    wait_ms: Option<usize>,
     memory_mb: Option<usize>,
+    /// The share of a recorded duration that is CPU.
+    cpu_fraction: f64,
     /// azure2021: app, func, end_timestamp, duration.
     app: usize,
     end: usize,
 }
 
 impl Columns {
-    pub(super) fn of(format: Format, headers: &[String], file: &Path) -> Result<Columns> {
+    pub(super) fn of(
+        format: Format,
+        headers: &[String],
+        file: &Path,
+        cpu_fraction: f64,
+    ) -> Result<Columns> {
         let need = |n: &str| column(headers, n).ok_or_else(|| missing_column(file, n, headers));
         match format {
             Format::Csv => {
@@ -60,7 +85,10 @@ impl Columns {
                     time_unit,
                     function: column(headers, "function"),
                     duration_ms: column(headers, "duration_ms"),
+                    cpu_ms: column(headers, "cpu_ms"),
+                    wait_ms: column(headers, "wait_ms"),
                     memory_mb: column(headers, "memory_mb"),
+                    cpu_fraction,
                     app: 0,
                     end: 0,
                 })
@@ -71,7 +99,10 @@ impl Columns {
                 time_unit: 1.0,
                 function: Some(need("func")?),
                 duration_ms: Some(need("duration")?),
+                cpu_ms: None,
+                wait_ms: None,
                 memory_mb: None,
+                cpu_fraction,
                 app: need("app")?,
                 end: need("end_timestamp")?,
             }),
@@ -88,6 +119,8 @@ impl Columns {
             Some(self.time),
             self.function,
             self.duration_ms,
+            self.cpu_ms,
+            self.wait_ms,
             self.memory_mb,
         ];
         headers
@@ -153,13 +186,34 @@ impl Columns {
                     }
                     None => default_fn,
                 };
-                let work = match self.duration_ms {
+                let millis = |col: Option<usize>, name: &'static str| match col {
                     Some(c) => {
-                        let d = number(c, "duration_ms")?;
-                        check(d >= 0.0, c, "duration_ms", "a negative duration")?;
-                        Some(SimDuration::from_millis_f64(d))
+                        let d = number(c, name)?;
+                        check(d >= 0.0, c, name, "a negative duration")?;
+                        Ok(Some(SimDuration::from_millis_f64(d)))
                     }
-                    None => None,
+                    None => Ok(None),
+                };
+                let duration = millis(self.duration_ms, "duration_ms")?;
+                let cpu = millis(self.cpu_ms, "cpu_ms")?;
+                let wait = millis(self.wait_ms, "wait_ms")?;
+                let (cpu, wait) = match (duration, cpu, wait) {
+                    (_, Some(c), Some(w)) => (Some(c), Some(w)),
+                    (Some(d), Some(c), None) => {
+                        let col = self.cpu_ms.expect("read");
+                        check(c <= d, col, "cpu_ms", "cpu_ms is longer than duration_ms")?;
+                        (Some(c), Some(SimDuration(d.0 - c.0)))
+                    }
+                    (Some(d), None, Some(w)) => {
+                        let col = self.wait_ms.expect("read");
+                        check(w <= d, col, "wait_ms", "wait_ms is longer than duration_ms")?;
+                        (Some(SimDuration(d.0 - w.0)), Some(w))
+                    }
+                    (Some(d), None, None) => {
+                        let (c, w) = split(d, self.cpu_fraction);
+                        (Some(c), Some(w))
+                    }
+                    (None, c, w) => (c, w),
                 };
                 let memory_mb = match self.memory_mb {
                     Some(c) => {
@@ -177,7 +231,8 @@ impl Columns {
                 Ok(Row {
                     t,
                     function: std::borrow::Cow::Borrowed(function),
-                    work,
+                    cpu,
+                    wait,
                     memory_mb,
                 })
             }
@@ -190,6 +245,7 @@ impl Columns {
                 let duration = number(dc, "duration")?;
                 check(duration >= 0.0, dc, "duration", "a negative duration")?;
                 let t = end - duration;
+                let (cpu, wait) = split(SimDuration::from_secs_f64(duration), self.cpu_fraction);
                 check(
                     t >= 0.0,
                     self.end,
@@ -199,7 +255,8 @@ impl Columns {
                 Ok(Row {
                     t,
                     function: std::borrow::Cow::Owned(format!("{app}/{func}")),
-                    work: Some(SimDuration::from_secs_f64(duration)),
+                    cpu: Some(cpu),
+                    wait: Some(wait),
                     memory_mb: None,
                 })
             }

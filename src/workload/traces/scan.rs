@@ -71,6 +71,18 @@ impl TraceSpec {
                 .key("spread")
                 .error("spread belongs to format = \"azure2019\"")));
         }
+        let cpu_fraction =
+            match path.num_in("cpu_fraction", self.cpu_fraction.unwrap_or(1.0), 0.0, 1.0) {
+                Ok(v) => v,
+                Err(e) => return Ok(Err(e)),
+            };
+        let recorded_memory_mb = match self.recorded_memory_mb {
+            None => None,
+            Some(mb) => match path.int_in("recorded_memory_mb", mb, 128, 10_240) {
+                Ok(v) => Some(v as u16),
+                Err(e) => return Ok(Err(e)),
+            },
+        };
         let mut trace = Trace {
             format: self.format,
             paths,
@@ -86,6 +98,8 @@ impl TraceSpec {
             rate_scale,
             spread: self.spread.unwrap_or(Spread::Uniform),
             skip_bad_rows: self.skip_bad_rows.unwrap_or(false),
+            cpu_fraction,
+            recorded_memory_mb,
             index: FxHashMap::default(),
             functions: Vec::new(),
             last_arrival: SimTime::ZERO,
@@ -104,7 +118,7 @@ impl TraceSpec {
                         seen.push(TraceFunction {
                             name: name.to_string(),
                             invocations: 0,
-                            work: None,
+                            durations: None,
                             memory_mb: None,
                         });
                         seen_index.insert(name.to_string(), seen.len() - 1);
@@ -133,7 +147,7 @@ impl TraceSpec {
                         Next::End => break,
                         Next::File(_) => {
                             let (file, headers) = (records.file(), records.headers());
-                            let c = Columns::of(self.format, headers, file)?;
+                            let c = Columns::of(self.format, headers, file, cpu_fraction)?;
                             let ignored = c.ignored(headers);
                             if !ignored.is_empty() {
                                 warn.push(format!(
@@ -220,7 +234,7 @@ impl TraceSpec {
                 let memory =
                     read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
                 for f in &mut seen {
-                    f.work = works.get(&f.name).cloned();
+                    f.durations = works.get(&f.name).cloned();
                     f.memory_mb = memory.get(&f.name).copied();
                 }
             }
