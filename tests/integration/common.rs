@@ -76,17 +76,26 @@ pub fn lambda_scenario(platform: &str, functions: &[&str], horizon_s: f64) -> Sc
 /// Runs the scenario's first (Lambda) platform on `requests`:
 /// (arrival [s], function index, work [ms]). Rows come back in request order.
 pub fn run_requests(s: &Scenario, requests: &[(f64, u32, f64)]) -> (Vec<Row>, Recorder, Bill) {
+    let reqs: Vec<(f64, u32, f64, f64)> =
+        requests.iter().map(|&(t, f, w)| (t, f, w, 0.0)).collect();
+    run_waiting(s, &reqs)
+}
+
+/// As [`run_requests`], with a wait after the work: (arrival [s], function
+/// index, work [ms], wait [ms]).
+pub fn run_waiting(s: &Scenario, requests: &[(f64, u32, f64, f64)]) -> (Vec<Row>, Recorder, Bill) {
     let Some(cfg) = s.platforms[0].get::<surgesim::platform::lambda::LambdaConfig>() else {
         panic!("the first platform is not Lambda")
     };
     let reqs: Vec<Request> = requests
         .iter()
         .enumerate()
-        .map(|(i, &(t, f, work_ms))| Request {
+        .map(|(i, &(t, f, work_ms, wait_ms))| Request {
             id: i as u64,
             arrival: SimTime::from_secs_f64(t),
             function: f,
             work: SimDuration::from_millis_f64(work_ms),
+            wait: SimDuration::from_millis_f64(wait_ms),
             ..Request::default()
         })
         .collect();

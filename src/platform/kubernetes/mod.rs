@@ -142,6 +142,32 @@ impl Pod {
     }
 }
 
+/// How the HPA controller sees a pod at a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HpaGroup {
+    /// Being deleted: left out.
+    Ignored,
+    /// Counted at 0 on a scale-up, otherwise left out.
+    Unready,
+    /// Counted with its metric, or as missing one.
+    Measured,
+}
+
+/// `groupPods` (kubernetes `pkg/controller/podautoscaler/replica_calculator.go`):
+/// a pod being deleted is ignored; one in the Pending phase (not yet placed)
+/// is unready; for cpu, so is one not yet ready (readiness and the CPU
+/// initialisation period apply to the CPU resource metric only); for the
+/// other metrics a placed pod counts with its metric (0 while it gets no
+/// traffic) or as missing one.
+fn hpa_group(state: PodState, metric: Metric) -> HpaGroup {
+    match state {
+        PodState::Terminating | PodState::Gone => HpaGroup::Ignored,
+        PodState::Pending => HpaGroup::Unready,
+        PodState::Starting if metric == Metric::Cpu => HpaGroup::Unready,
+        PodState::Starting | PodState::Ready => HpaGroup::Measured,
+    }
+}
+
 /// Events of the Kubernetes model.
 #[derive(Debug, Clone, Copy)]
 pub enum KubernetesEvent {
@@ -476,15 +502,10 @@ impl<B: Balancer> Kubernetes<B> {
         let mut samples = Vec::with_capacity(live.len());
         for &p in live {
             let pod = &mut self.pods[p as usize];
-            // `groupPods` (`replica_calculator.go`): a pod in the Pending
-            // phase is unready; for cpu, so is one not yet ready; for the
-            // other metrics a placed pod counts with its metric (0 while
-            // it gets no traffic) or as missing one.
-            let sample = match pod.state {
-                PodState::Terminating | PodState::Gone => continue,
-                PodState::Pending => PodSample::Unready,
-                PodState::Starting if metric == Metric::Cpu => PodSample::Unready,
-                PodState::Starting | PodState::Ready => {
+            let sample = match hpa_group(pod.state, metric) {
+                HpaGroup::Ignored => continue,
+                HpaGroup::Unready => PodSample::Unready,
+                HpaGroup::Measured => {
                     let usage = match (start, end) {
                         (Some(s), Some(e)) => {
                             if e == now {
@@ -835,6 +856,30 @@ impl<B: Balancer> Model for Kubernetes<B> {
         Bill {
             cost,
             per_month_usd: cost.total() * MONTH_S / window_s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_unplaced_pods_are_unready_for_metrics_other_than_cpu() {
+        use HpaGroup::*;
+        let cases = [
+            (PodState::Pending, [Unready, Unready, Unready]),
+            (PodState::Starting, [Unready, Measured, Measured]),
+            (PodState::Ready, [Measured, Measured, Measured]),
+            (PodState::Terminating, [Ignored, Ignored, Ignored]),
+        ];
+        for (state, groups) in cases {
+            for (metric, group) in [Metric::Cpu, Metric::Concurrency, Metric::Rps]
+                .into_iter()
+                .zip(groups)
+            {
+                assert_eq!(hpa_group(state, metric), group, "{state:?} {metric:?}");
+            }
         }
     }
 }
