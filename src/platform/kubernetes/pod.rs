@@ -191,18 +191,23 @@ impl Server {
     }
 
     /// When the next request finishes computing or waiting, if any.
+    #[inline]
     pub fn next_completion(&self) -> Option<SimTime> {
         let wait_end = self.waiting.peek().map(|Reverse(w)| w.end);
         let Some(Reverse(first)) = self.in_service.peek() else {
             return wait_end;
         };
-        let rate = self.rate(self.computing());
+        let n = self.in_service.len();
+        let rate = self.rate(n);
         let remaining = (first.tag - self.v).max(0.0) / rate;
         // Round up to the next nanosecond (without a libm call).
         let whole = remaining as u64;
         let ns = whole + u64::from((whole as f64) < remaining);
         let cpu_end = self.last + SimDuration(ns);
-        Some(wait_end.map_or(cpu_end, |w| w.min(cpu_end)))
+        Some(match wait_end {
+            Some(w) if w < cpu_end => w,
+            _ => cpu_end,
+        })
     }
 
     /// Completes, at `now`, every request whose work is done (pushing them to

@@ -260,7 +260,7 @@ pub struct Lambda<K: KeepAlive> {
     unreserved_cap: u32,
     legacy: Option<TokenBucket>,
     /// The account's requests-per-second quota.
-    rps: TokenBucket,
+    rps: RateBucket,
     busy: u32,
     initialising: u32,
     alive: u32,
@@ -299,36 +299,78 @@ impl TokenBucket {
     }
 
     /// Takes one token at `now` if there is one.
-    #[inline(always)]
     fn take(&mut self, now: SimTime) -> bool {
-        let ready = self.ready(now);
-        if ready {
+        let elapsed = u128::from(now.since(self.last).0);
+        self.units = (self.units + elapsed * self.per_ns).min(self.cap);
+        self.last = now;
+        if self.units >= self.per_token {
             self.units -= self.per_token;
+            true
+        } else {
+            false
         }
-        ready
+    }
+}
+
+/// A full bucket of one second's worth of tokens at `rate` per second,
+/// refilled continuously: [`TokenBucket`] for a one-second window, in `u64`
+/// on the path every invocation takes (a token is 10^9 units, `rate` units
+/// come in per nanosecond; at most 10^9 x 10^9 units, and the refill
+/// saturates before it could overflow).
+#[derive(Debug, Clone)]
+struct RateBucket {
+    units: u64,
+    cap: u64,
+    per_ns: u64,
+    last: SimTime,
+}
+
+impl RateBucket {
+    const TOKEN: u64 = NANOS_PER_SEC;
+
+    fn per_second(rate: u32) -> Self {
+        let cap = u64::from(rate) * Self::TOKEN;
+        RateBucket {
+            units: cap,
+            cap,
+            per_ns: u64::from(rate),
+            last: SimTime::ZERO,
+        }
     }
 
     /// Refills to `now`; whether a token is there (nothing is taken).
     #[inline(always)]
     fn ready(&mut self, now: SimTime) -> bool {
-        if now != self.last {
-            let elapsed = u128::from(now.since(self.last).0);
-            self.units = (self.units + elapsed * self.per_ns).min(self.cap);
-            self.last = now;
-        }
-        self.units >= self.per_token
+        let elapsed = now.0 - self.last.0;
+        self.units = self
+            .units
+            .saturating_add(elapsed.saturating_mul(self.per_ns))
+            .min(self.cap);
+        self.last = now;
+        self.units >= Self::TOKEN
     }
 
-    /// Takes the token [`TokenBucket::ready`] found.
+    /// Takes the token [`RateBucket::ready`] found.
     #[inline(always)]
     fn spend(&mut self) {
-        self.units -= self.per_token;
+        self.units -= Self::TOKEN;
+    }
+
+    /// Takes one token at `now` if there is one.
+    #[inline(always)]
+    fn take(&mut self, now: SimTime) -> bool {
+        let ready = self.ready(now);
+        if ready {
+            self.spend();
+        }
+        ready
     }
 }
 
 /// Handler time for `work` CPU-seconds: with `cpu_scaling`, below 1,769 MB
 /// the function has a fraction of a vCPU and runs proportionally longer
 /// (rounded up to the nanosecond).
+#[inline(always)]
 pub fn exec_time(mem: u32, cpu_scaling: bool, work: SimDuration) -> SimDuration {
     if cpu_scaling && mem < MB_PER_VCPU {
         let ns = (u128::from(work.0) * u128::from(MB_PER_VCPU)).div_ceil(u128::from(mem));
@@ -406,7 +448,7 @@ impl<K: KeepAlive> Lambda<K> {
         let n = functions.len();
         let rps = cfg.rps_quota_per_s;
         Lambda {
-            rps: TokenBucket::new(rps, rps, SimDuration::from_secs(1)),
+            rps: RateBucket::per_second(rps),
             unreserved_cap: cfg.account_concurrency - reserved,
             memory: (0..n)
                 .map(|f| memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb))
