@@ -76,7 +76,7 @@
 //! list, varying windows a lazy heap). `hybrid_histogram` (Shahrad et al.,
 //! 2020) was added this way: `keepalive/hybrid.rs` and its line. Kubernetes'
 //! policies are traits in their own files:
-//! [`platform::kubernetes::load_balancer::Balancer`],
+//! [`platform::container::load_balancer::Balancer`],
 //! [`platform::kubernetes::autoscaler::PodAutoscaler`] and
 //! [`platform::kubernetes::cluster_autoscaler::NodeAutoscaler`].
 //!

@@ -6,9 +6,11 @@
 //! [`engine::Model`](crate::engine::Model)), its pricing and the names of the
 //! gauges it reports in timeseries.csv. Nothing outside its folder names it.
 
+pub mod container;
 pub mod fixed_pool;
 pub mod kubernetes;
 pub mod lambda;
+pub mod token_bucket;
 
 use std::any::Any;
 use std::sync::Arc;

@@ -217,11 +217,6 @@ impl Sampler {
             None => SimDuration::ZERO,
         }
     }
-
-    /// The work distribution (a trace's recorded durations, where it has them).
-    pub fn work_dist(&mut self) -> (&Dist, &mut SimRng) {
-        (&self.work, &mut self.work_rng)
-    }
 }
 
 struct Source {

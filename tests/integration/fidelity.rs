@@ -268,6 +268,10 @@ fn a_trace_replayed_at_its_recorded_memory_reproduces_every_duration() {
     let (trace, durations) = durations_trace(dir.path(), false);
     for memory in [128, 1024, 10_240] {
         let (lambda, pod) = replay(&trace, "", memory);
+        assert_eq!(
+            (lambda.len(), pod.len()),
+            (durations.len(), durations.len())
+        );
         for ((l, p), d) in lambda.iter().zip(&pod).zip(&durations) {
             assert!(
                 (handler_ms(l) - d).abs() < 1e-6,
@@ -288,6 +292,8 @@ fn at_twice_the_recorded_memory_the_cpu_part_halves_row_by_row() {
     let (lambda, pod) = replay(&trace, opts, 1024);
     // At the recorded 512 MB: exactly d again.
     let (same, _) = replay(&trace, opts, 512);
+    let n = durations.len();
+    assert_eq!((lambda.len(), pod.len(), same.len()), (n, n, n));
     for (i, d) in durations.iter().enumerate() {
         assert!(
             (handler_ms(&lambda[i]) - 0.8 * d).abs() < 1e-5,
@@ -432,7 +438,7 @@ fn async_timeouts_are_retried_twice_and_every_attempt_is_billed() {
     // An event too old for its next retry is dropped at its maximum age.
     let (rows, _, bill) = run("async = { max_event_age_s = 60 }");
     assert_eq!(rows[0].outcome, "dropped");
-    crate::common::close(rows[0].end_s.unwrap_or(60.0), 60.0);
+    crate::common::close(rows[0].end_s.unwrap(), 60.0);
     assert!((bill.cost.compute - price).abs() < 1e-12);
     // Synchronous invocations are not retried by Lambda.
     let s = lambda_scenario(
@@ -524,14 +530,18 @@ fn custom_instances_default_max_pods_and_name_a_wrong_field() {
     assert_eq!(cfg.instance.max_pods, 110);
     // A missing field, an unknown one, a wrong type: each named, with the fix.
     for (instance, names) in [
-        ("{ vcpu = 2, memory_mb = 8192 }", "usd_per_hour"),
+        ("{ vcpu = 2, memory_mb = 8192 }", "instance.usd_per_hour"),
         (
             "{ vcpu = 2, memory_mb = 8192, usd_per_hour = 0.1, maxpods = 4 }",
-            "maxpods",
+            "instance.maxpods",
         ),
         (
             "{ vcpu = \"two\", memory_mb = 8192, usd_per_hour = 0.1 }",
-            "vcpu",
+            "instance.vcpu",
+        ),
+        (
+            "{ vcpu = 2, memory_mb = 8192, usd_per_hour = 0.1, max_pods = 29.5 }",
+            "instance.max_pods",
         ),
         ("\"m7.huge\"", "m5.large"),
         ("3", "instance name"),

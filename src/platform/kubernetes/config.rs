@@ -9,6 +9,7 @@ use crate::workload::dist::{Dist, DistSpec};
 
 use super::hpa::{HpaConfig, Metric, Policy, PolicyKind, Rules, Select};
 use super::nodes::{Instance, catalogue};
+pub use crate::platform::container::LoadBalancer;
 
 // ---------------------------------------------------------------------------
 // Scenario fields
@@ -23,15 +24,6 @@ pub(crate) struct PodSpec {
     concurrency: Option<i64>,
     queue_capacity: Option<i64>,
     startup: Option<DistSpec>,
-}
-
-/// `load_balancer = "..."`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoadBalancer {
-    RoundRobin,
-    Random,
-    LeastOutstanding,
 }
 
 /// `scaling = { kind = "hpa", ... }`.
@@ -133,15 +125,6 @@ pub(crate) struct NodesSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
 struct InstanceSpec(toml::Value);
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CustomInstance {
-    vcpu: Option<f64>,
-    memory_mb: Option<f64>,
-    usd_per_hour: Option<f64>,
-    max_pods: Option<i64>,
-}
 
 /// Pods per node when a custom instance gives none: the kubelet's default
 /// (`KubeletConfiguration.maxPods`, kubelet configuration reference).
@@ -586,34 +569,44 @@ fn instance(spec: &InstanceSpec, ip: &FieldPath) -> Result<Instance, FieldError>
                 ))
             }),
         toml::Value::Table(t) => {
-            let c = CustomInstance::deserialize(toml::Value::Table(t.clone())).map_err(|e| {
-                ip.error(format!(
-                    "{}; a custom instance is {custom_help}",
-                    e.message()
-                ))
-            })?;
-            let need = |name: &str, v: Option<f64>| {
-                v.ok_or_else(|| {
+            const FIELDS: [&str; 4] = ["vcpu", "memory_mb", "usd_per_hour", "max_pods"];
+            if let Some(k) = t.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+                return Err(ip
+                    .key(k)
+                    .error(format!("unknown field; a custom instance is {custom_help}")));
+            }
+            let number = |name: &str| -> Result<Option<f64>, FieldError> {
+                match t.get(name) {
+                    None => Ok(None),
+                    Some(toml::Value::Float(x)) => Ok(Some(*x)),
+                    Some(toml::Value::Integer(x)) => Ok(Some(*x as f64)),
+                    Some(other) => Err(ip
+                        .key(name)
+                        .error(format!("expected a number, found {}", other.type_str()))),
+                }
+            };
+            let need = |name: &str| {
+                number(name)?.ok_or_else(|| {
                     ip.key(name)
                         .error(format!("missing: a custom instance is {custom_help}"))
                 })
             };
+            let max_pods = match t.get("max_pods") {
+                None => DEFAULT_MAX_PODS,
+                Some(toml::Value::Integer(n)) => *n,
+                Some(other) => {
+                    return Err(ip.key("max_pods").error(format!(
+                        "expected a whole number of pods, found {}",
+                        other.type_str()
+                    )));
+                }
+            };
             Ok(Instance {
                 name: "custom".into(),
-                vcpu: ip.num_in("vcpu", need("vcpu", c.vcpu)?, 0.001, 10_000.0)?,
-                memory_mb: ip.num_in("memory_mb", need("memory_mb", c.memory_mb)?, 1.0, 1e9)?,
-                usd_per_hour: ip.num_in(
-                    "usd_per_hour",
-                    need("usd_per_hour", c.usd_per_hour)?,
-                    0.0,
-                    1e6,
-                )?,
-                max_pods: ip.int_in(
-                    "max_pods",
-                    c.max_pods.unwrap_or(DEFAULT_MAX_PODS),
-                    1,
-                    100_000,
-                )?,
+                vcpu: ip.num_in("vcpu", need("vcpu")?, 0.001, 10_000.0)?,
+                memory_mb: ip.num_in("memory_mb", need("memory_mb")?, 1.0, 1e9)?,
+                usd_per_hour: ip.num_in("usd_per_hour", need("usd_per_hour")?, 0.0, 1e6)?,
+                max_pods: ip.int_in("max_pods", max_pods, 1, 100_000)?,
             })
         }
         other => Err(ip.error(format!(

@@ -11,9 +11,7 @@ pub mod autoscaler;
 pub mod cluster_autoscaler;
 pub mod config;
 pub mod hpa;
-pub mod load_balancer;
 pub mod nodes;
-pub mod pod;
 pub mod pricing;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -29,13 +27,13 @@ use crate::rng::SimRng;
 use crate::time::SimTime;
 use crate::workload::Request;
 
+use crate::platform::container::load_balancer::Balancer;
+use crate::platform::container::server::{Admission, Done, Server};
 use autoscaler::{PodAutoscaler, ScaleDecision};
 use cluster_autoscaler::{Cluster, ClusterAutoscaler, NodeAction, NodeAutoscaler};
 pub use config::{AutoscalerConfig, KubernetesConfig, KubernetesSpec, LoadBalancer, PodScaling};
 use hpa::{Hpa, HpaConfig, Metric, PodSample};
-use load_balancer::{AnyBalancer, Balancer};
 use nodes::{Node, NodeState};
-use pod::{Admission, Done, Server};
 
 /// The registry entry of `kind = "kubernetes"`.
 pub const KIND: Kind = Kind {
@@ -67,11 +65,7 @@ impl Platform for KubernetesConfig {
     }
 
     fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
-        let lb = match self.load_balancer {
-            LoadBalancer::RoundRobin => AnyBalancer::RoundRobin(Default::default()),
-            LoadBalancer::Random => AnyBalancer::Random(Default::default()),
-            LoadBalancer::LeastOutstanding => AnyBalancer::LeastOutstanding(Default::default()),
-        };
+        let lb = self.load_balancer.balancer();
         let k8s = Kubernetes::new(
             self.clone(),
             lb,
@@ -645,8 +639,9 @@ impl<B: Balancer> Kubernetes<B> {
     fn pods_fit_elsewhere(&self, n: u32) -> bool {
         let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
         let moving = self
-            .pods
+            .live
             .iter()
+            .map(|&p| &self.pods[p as usize])
             .filter(|p| {
                 p.node == Some(n) && matches!(p.state, PodState::Starting | PodState::Ready)
             })

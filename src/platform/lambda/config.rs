@@ -287,6 +287,17 @@ impl LambdaSpec {
                  {MAX_EVENT_AGE_S} s (6 hours)"
             )));
         }
+        if invocation == Invocation::Sync
+            && self
+                .async_
+                .as_ref()
+                .is_some_and(|a| a.max_retry_attempts.is_some())
+        {
+            return Err(path.key("async").key("max_retry_attempts").error(
+                "Lambda retries function errors and timeouts only of asynchronous invocations: \
+                 set invocation = \"async\", or leave max_retry_attempts out",
+            ));
+        }
         let max_retry_attempts = path.key("async").int_in(
             "max_retry_attempts",
             self.async_

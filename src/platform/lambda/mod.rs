@@ -34,6 +34,7 @@ use crate::metrics::{Gauges, Outcome, Recorder};
 use std::sync::Arc;
 
 use crate::error::FieldError;
+use crate::platform::token_bucket::TokenBucket;
 use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
@@ -272,44 +273,6 @@ pub struct Lambda<K: KeepAlive> {
     measured: Vec<UsageCounters>,
     /// Usage of every request, for the running cost in the time series.
     gross: Vec<UsageCounters>,
-}
-
-/// A continuously refilled token bucket in exact integer arithmetic: one
-/// token is `window` units, and `per_window` units are added per nanosecond.
-#[derive(Debug, Clone)]
-struct TokenBucket {
-    units: u128,
-    cap: u128,
-    per_token: u128,
-    per_ns: u128,
-    last: SimTime,
-}
-
-impl TokenBucket {
-    /// A full bucket of `capacity` tokens refilled at `per_window` tokens per `window`.
-    fn new(capacity: u32, per_window: u32, window: SimDuration) -> Self {
-        let per_token = u128::from(window.0);
-        TokenBucket {
-            units: u128::from(capacity) * per_token,
-            cap: u128::from(capacity) * per_token,
-            per_token,
-            per_ns: u128::from(per_window),
-            last: SimTime::ZERO,
-        }
-    }
-
-    /// Takes one token at `now` if there is one.
-    fn take(&mut self, now: SimTime) -> bool {
-        let elapsed = u128::from(now.since(self.last).0);
-        self.units = (self.units + elapsed * self.per_ns).min(self.cap);
-        self.last = now;
-        if self.units >= self.per_token {
-            self.units -= self.per_token;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 /// A full bucket of one second's worth of tokens at `rate` per second,
@@ -654,10 +617,12 @@ impl<K: KeepAlive> Lambda<K> {
             self.cfg.cpu_scaling,
             &job.req,
         );
-        // A retried INIT runs within the function's timeout.
+        // A retried INIT runs within the function's timeout (and one longer
+        // than the timeout was cut at it).
+        let cut = job.init_retry > timeout;
         let timeout = timeout.saturating_sub(job.init_retry);
         job.start = Some(now);
-        job.times_out = exec > timeout;
+        job.times_out = exec > timeout || cut;
         e.state = EnvState::Busy;
         self.busy += 1;
         cx.schedule(now + exec.min(timeout), Ev::of(LambdaEvent::Finish(env)));

@@ -1,13 +1,15 @@
-//! Load balancers: which ready pod of a deployment gets a request
-//! (`load_balancer = "round_robin" | "random" | "least_outstanding"`).
+//! Load balancers: which ready pod of a deployment (or task of a service)
+//! gets a request (`load_balancer = "round_robin" | "random" |
+//! "least_outstanding"`).
 //!
 //! A balancer is told when a pod joins or leaves the ready set and, when it
 //! asks to be ([`Balancer::watches_load`]), when a pod's outstanding
 //! requests change; [`Balancer::pick`] is its decision. The model is generic
 //! over it; scenarios run it with [`AnyBalancer`], which dispatches to the
 //! named one. Adding one: an implementation here (or in its own file), a
-//! variant of `LoadBalancer` in config.rs, and a variant of [`AnyBalancer`]
-//! with its arm in the `each!` macro and in `simulate`'s match.
+//! variant of [`super::LoadBalancer`] with its arm in
+//! [`super::LoadBalancer::balancer`], and a variant of [`AnyBalancer`] with
+//! its arm in the `each!` macro.
 
 use std::collections::BTreeSet;
 
