@@ -48,6 +48,26 @@ scaling = { kind = "hpa", min_replicas = 2, max_replicas = 40, metric = "cpu", t
 nodes = { instance = "m5.xlarge", initial = 1, min = 1, max = 20 }
 "#;
 
+/// The same traffic on ECS on Fargate: 16 fixed tasks of 2 vCPU (the
+/// fixed pods' size), and target tracking from 2 tasks.
+const STEADY_FARGATE: &str = r#"
+seed = 1
+duration_s = 5000
+[workload]
+arrival = { kind = "poisson", rate_per_s = 200 }
+work = { kind = "exponential", mean_ms = 100 }
+[[platforms]]
+name = "fixed"
+kind = "ecs_fargate"
+task = { vcpu = 2, memory_gb = 4, concurrency = 16, queue_capacity = 100 }
+scaling = { kind = "fixed", tasks = 16 }
+[[platforms]]
+name = "target_tracking"
+kind = "ecs_fargate"
+task = { vcpu = 2, memory_gb = 4, concurrency = 16, queue_capacity = 100 }
+scaling = { kind = "target_tracking", metric = "cpu", target = 0.6, min_tasks = 2, max_tasks = 40 }
+"#;
+
 /// Benchmarks each platform of `src` in `group`, in simulated requests per second.
 fn bench_platforms(c: &mut Criterion, group: &str, src: &str) {
     let s = scenario::parse(src, Path::new("bench.toml"), Overrides::default())
@@ -70,6 +90,10 @@ fn steady_lambda(c: &mut Criterion) {
 
 fn steady_kubernetes(c: &mut Criterion) {
     bench_platforms(c, "kubernetes_steady_200rps", STEADY_KUBERNETES);
+}
+
+fn steady_fargate(c: &mut Criterion) {
+    bench_platforms(c, "fargate_steady_200rps", STEADY_FARGATE);
 }
 
 /// Trace replay end to end: scan (at load) and replay on Lambda, in trace
@@ -143,6 +167,7 @@ criterion_group!(
     benches,
     steady_lambda,
     steady_kubernetes,
+    steady_fargate,
     trace_replay,
     event_queue
 );

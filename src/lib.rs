@@ -1,5 +1,5 @@
 //! surgesim: a deterministic discrete-event simulator that replays request
-//! traffic against models of AWS Lambda and Kubernetes side by side,
+//! traffic against models of AWS Lambda, Kubernetes and ECS on Fargate side by side,
 //! and reports latency percentiles, errors and dollars.
 //!
 //! # Concepts
@@ -64,6 +64,12 @@
 //!
 //! Then a test against theory where there is one (`tests/integration/
 //! validation.rs` checks the fixed pool against Erlang C and M/M/c/K).
+//!
+//! A container platform builds on [`platform::container`]: its request
+//! [`platform::container::server::Server`] (slots, queue, processor
+//! sharing, the wait phase), its load balancers and per-second billing.
+//! [`platform::ecs_fargate`] was added that way: its own folder (config,
+//! target tracking, model) and its line in `KINDS`.
 //!
 //! # Adding a policy
 //!

@@ -7,6 +7,7 @@
 //! gauges it reports in timeseries.csv. Nothing outside its folder names it.
 
 pub mod container;
+pub mod ecs_fargate;
 pub mod fixed_pool;
 pub mod kubernetes;
 pub mod lambda;
@@ -26,7 +27,12 @@ use crate::workload::{Function, Requests};
 
 /// Every platform kind, in the order their gauges appear in timeseries.csv.
 /// Adding a platform: its folder, and one line here.
-pub const KINDS: &[&Kind] = &[&lambda::KIND, &kubernetes::KIND, &fixed_pool::KIND];
+pub const KINDS: &[&Kind] = &[
+    &lambda::KIND,
+    &kubernetes::KIND,
+    &ecs_fargate::KIND,
+    &fixed_pool::KIND,
+];
 
 pub use crate::metrics::MAX_GAUGES;
 

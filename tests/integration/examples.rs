@@ -97,6 +97,33 @@ fn default_puts_lambda_and_eks_on_one_stream() {
 }
 
 #[test]
+fn default_puts_fargate_on_the_same_stream_lagging_the_spike() {
+    let (runs, _) = run("default.toml", false);
+    let (l, f) = (&runs["lambda"], &runs["fargate"]);
+    assert_eq!(l.counts.requests, f.counts.requests);
+    // Target tracking waits three datapoints, then image pull and health
+    // checks: most of the two-minute spike is rejected; no cold starts.
+    assert!(f.counts.rejected > 1000);
+    assert_eq!(f.counts.cold_starts, 0);
+    assert!(f.instances.peak > 2 && f.nodes.is_none());
+    assert!(f.bill.cost.compute > 0.0 && f.bill.cost.front_door > 0.0);
+}
+
+#[test]
+fn high_resolution_metrics_shorten_target_trackings_lag() {
+    let (runs, _) = run("fargate_spike.toml", false);
+    let (slow, fast) = (&runs["fargate-60s"], &runs["fargate-20s"]);
+    let l = &runs["lambda"];
+    // Lambda follows the spike; both Fargate services reject part of it,
+    // the 20-second metrics less, and pay less for it (they also scale in
+    // sooner).
+    assert_eq!(l.counts.throttled + l.counts.rejected, 0);
+    assert!(slow.counts.rejected > fast.counts.rejected);
+    assert!(fast.counts.rejected > 1000);
+    assert!(fast.bill.cost.total() < slow.bill.cost.total());
+}
+
+#[test]
 fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
     let (low, _) = run("cost_low_volume.toml", false);
     assert!(low["lambda"].bill.per_month_usd * 10.0 < low["eks"].bill.per_month_usd);

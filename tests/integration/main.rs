@@ -8,6 +8,7 @@ mod cli;
 mod determinism;
 mod examples;
 mod exporters;
+mod fargate;
 mod fidelity;
 mod kubernetes;
 mod lambda_depth;
