@@ -174,6 +174,39 @@ fn target_tracking_under_a_step_follows_the_alarms_step_by_step() {
 }
 
 #[test]
+fn target_tracking_on_alb_requests_per_target() {
+    // ALBRequestCountPerTarget: 40 req/s over 2 healthy tasks is 1,200
+    // requests per target per minute; at a target of 600 the third datapoint
+    // (180 s) asks for ceil(2 running x 1200 / 600) = 4. Tasks count as
+    // running from RUNNING but take traffic only once healthy, 150 s later,
+    // so requests per healthy target stay at 1,200 and every datapoint until
+    // then scales out again from the running count, each larger than the
+    // last: 240 s, 4 running (2 since 210 s) -> 8; 300 s, 8 -> 16; 360 s,
+    // 16 -> 32 (the first 2 new tasks turn healthy at 360 s, the end of that
+    // period). 420 s: 4 healthy targets all period, 2,400 / 4 = 600, at the
+    // target, not above it. Target tracking overshoots when health checks
+    // are long: a reason to shorten them or use the cpu metric.
+    let src = r#"
+        seed = 1
+        duration_s = 480
+        timeseries_interval_s = 60
+        [workload]
+        arrival = { kind = "constant", rate_per_s = 40 }
+        work = { kind = "constant", ms = 10 }
+        [[platforms]]
+        name = "fargate"
+        kind = "ecs_fargate"
+        task = { vcpu = 1, memory_gb = 2, concurrency = 100, startup = { kind = "constant", s = 30 } }
+        scaling = { kind = "target_tracking", metric = "requests", target = 600, min_tasks = 2, max_tasks = 50 }
+    "#;
+    let sim = Simulated::text(src, false);
+    assert_eq!(
+        series(&sim, "fargate", "pods_desired"),
+        ["2", "2", "2", "4", "8", "16", "32", "32"]
+    );
+}
+
+#[test]
 fn target_tracking_scales_in_after_fifteen_low_datapoints() {
     // Low from t = 300 (40 %, then 2 cores over 6 tasks = 33 %): the
     // fifteenth low datapoint is at 300 + 14 x 60 = 1,140 s ->
