@@ -18,7 +18,7 @@ use crate::scenario::{self, Overrides, Scenario};
 #[command(
     name = "surgesim",
     version,
-    about = "Replay request traffic against AWS Lambda, Kubernetes and ECS on Fargate models: latency, errors and dollars"
+    about = "Replay request traffic against AWS Lambda, Kubernetes, ECS on Fargate and Knative / Cloud Run / App Runner models: latency, errors and dollars"
 )]
 pub struct Cli {
     #[command(subcommand)]

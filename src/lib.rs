@@ -1,5 +1,6 @@
 //! surgesim: a deterministic discrete-event simulator that replays request
-//! traffic against models of AWS Lambda, Kubernetes and ECS on Fargate side by side,
+//! traffic against models of AWS Lambda, Kubernetes, ECS on Fargate and
+//! concurrency-scaled containers (Knative, Cloud Run, App Runner) side by side,
 //! and reports latency percentiles, errors and dollars.
 //!
 //! # Concepts
@@ -68,8 +69,9 @@
 //! A container platform builds on [`platform::container`]: its request
 //! [`platform::container::server::Server`] (slots, queue, processor
 //! sharing, the wait phase), its load balancers and per-second billing.
-//! [`platform::ecs_fargate`] was added that way: its own folder (config,
-//! target tracking, model) and its line in `KINDS`.
+//! [`platform::ecs_fargate`] and [`platform::knative`] were added that way:
+//! their own folders (config, autoscaler, model) and a line each in
+//! `KINDS`; Knative reuses Kubernetes' node model and cluster autoscaler.
 //!
 //! # Adding a policy
 //!

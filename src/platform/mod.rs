@@ -9,6 +9,7 @@
 pub mod container;
 pub mod ecs_fargate;
 pub mod fixed_pool;
+pub mod knative;
 pub mod kubernetes;
 pub mod lambda;
 pub mod token_bucket;
@@ -31,6 +32,7 @@ pub const KINDS: &[&Kind] = &[
     &lambda::KIND,
     &kubernetes::KIND,
     &ecs_fargate::KIND,
+    &knative::KIND,
     &fixed_pool::KIND,
 ];
 

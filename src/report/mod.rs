@@ -104,7 +104,7 @@ pub fn figures(
                 error_rate: peak(&|w| per_s(w.errors)),
                 capacity: peak(&|w| kind.capacity.iter().map(|c| gauge(w, c)).sum()),
                 capacity_label: kind.capacity_label.into(),
-                nodes: kind.has_nodes.then(|| peak(&|w| gauge(w, "nodes"))),
+                nodes: r.nodes.is_some().then(|| peak(&|w| gauge(w, "nodes"))),
                 cold_starts: peak(&|w| w.cold_starts as f64),
             }
         })

@@ -124,6 +124,26 @@ fn high_resolution_metrics_shorten_target_trackings_lag() {
 }
 
 #[test]
+fn a_burst_after_idle_finds_cloud_run_scaled_in_and_lambda_cold() {
+    let (runs, _) = run("burst_after_idle.toml", false);
+    let (l, k, c) = (&runs["lambda"], &runs["eks-hpa"], &runs["cloud-run"]);
+    let (a, n) = (&runs["app-runner"], &runs["knative"]);
+    assert!(l.counts.requests == c.counts.requests && c.counts.requests == n.counts.requests);
+    // Lambda and Cloud Run serve the burst; Cloud Run's first requests
+    // waited for an instance (its idle ones went after 15 minutes).
+    assert_eq!(l.counts.throttled + l.counts.rejected, 0);
+    assert_eq!(c.counts.throttled + c.counts.rejected, 0);
+    assert!(c.counts.cold_starts > 0 && l.counts.cold_starts > 0);
+    // The CPU-scaled HPA and Knative's shrunk node pool lag it; App Runner
+    // answers 429 while it adds instances.
+    assert!(k.counts.rejected > 1000 && n.counts.rejected > 1000);
+    assert!(a.counts.throttled > 0 && a.counts.rejected == 0);
+    // Only Knative on its own cluster has nodes.
+    assert!(n.nodes.is_some() && c.nodes.is_none() && a.nodes.is_none());
+    assert!(n.bill.cost.nodes > 0.0 && c.bill.cost.requests > 0.0);
+}
+
+#[test]
 fn lambda_is_cheaper_at_low_volume_and_eks_at_high() {
     let (low, _) = run("cost_low_volume.toml", false);
     assert!(low["lambda"].bill.per_month_usd * 10.0 < low["eks"].bill.per_month_usd);

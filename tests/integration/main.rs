@@ -10,6 +10,7 @@ mod examples;
 mod exporters;
 mod fargate;
 mod fidelity;
+mod knative;
 mod kubernetes;
 mod lambda_depth;
 mod lifecycle;

@@ -128,7 +128,7 @@ pub struct FargateConfig {
     pub load_balancer_usd_per_hour: f64,
 }
 
-/// Fargate's task sizes: vCPU, and the memory range [GB] with its step
+/// Fargate's task sizes: vCPU, and the memory range \[GB\] with its step
 /// (Amazon ECS developer guide, 'Amazon ECS task definition parameters for
 /// Fargate', task size table).
 pub const TASK_SIZES: [(f64, &[f64]); 7] = [
@@ -141,7 +141,7 @@ pub const TASK_SIZES: [(f64, &[f64]); 7] = [
     (16.0, &[32.0, 120.0, 8.0]),
 ];
 
-/// The memory sizes [GB] Fargate accepts with `vcpu` (none if `vcpu` is not a size).
+/// The memory sizes \[GB\] Fargate accepts with `vcpu` (none if `vcpu` is not a size).
 pub fn valid_memory(vcpu: f64) -> Option<Vec<f64>> {
     let (v, m) = TASK_SIZES.iter().find(|(v, _)| *v == vcpu)?;
     Some(if *v >= 2.0 {

@@ -424,101 +424,23 @@ impl KubernetesSpec {
             Some(PodScalingSpec::Hpa(h)) => PodScaling::Hpa(h.compile(&path.key("scaling"))?),
         };
 
-        let npath = path.key("nodes");
-        let nodes = self.nodes.clone().unwrap_or(NodesSpec {
-            instance: None,
-            initial: None,
-            min: None,
-            max: None,
-            autoscaler: None,
-            scan_interval_s: None,
-            provision: None,
-            utilization_threshold: None,
-            unneeded_s: None,
-            delay_after_add_s: None,
-            system_reserved_cpu: None,
-            system_reserved_mb: None,
-        });
-        let instance = match &nodes.instance {
-            None => catalogue().remove(0),
-            Some(spec) => instance(spec, &npath.key("instance"))?,
-        };
-        let reserved_cpu = npath.num_in(
-            "system_reserved_cpu",
-            nodes.system_reserved_cpu.unwrap_or(0.0),
-            0.0,
-            instance.vcpu,
+        let pool = NodesSpec::pool(
+            &self.nodes,
+            &path.key("nodes"),
+            &pod_path,
+            "pod",
+            pod_cpu_m,
+            pod_memory_mb,
         )?;
-        let reserved_mb = npath.num_in(
-            "system_reserved_mb",
-            nodes.system_reserved_mb.unwrap_or(0.0),
-            0.0,
-            instance.memory_mb,
-        )?;
-        let node_cpu_m = ((instance.vcpu - reserved_cpu) * 1000.0).round() as u64;
-        let node_memory_mb = (instance.memory_mb - reserved_mb).round() as u64;
-        if pod_cpu_m > node_cpu_m || pod_memory_mb > node_memory_mb {
-            return Err(pod_path.error(format!(
-                "a pod requesting {cpu} CPU and {pod_memory_mb} MB fits on no node: a {} node \
-                 has {} CPU and {node_memory_mb} MB allocatable; use smaller pods or a larger \
-                 instance",
-                instance.name,
-                node_cpu_m as f64 / 1000.0
-            )));
-        }
-        let min_nodes = npath.int_in("min", nodes.min.unwrap_or(1), 0, 100_000)?;
-        let max_nodes = npath.int_in("max", nodes.max.unwrap_or(20), 1, 100_000)?;
-        if min_nodes > max_nodes {
-            return Err(npath.key("min").error(format!(
-                "min = {min_nodes} is greater than max = {max_nodes}"
-            )));
-        }
-        let initial_nodes = npath.int_in("initial", nodes.initial.unwrap_or(2), 0, 100_000)?;
-        if initial_nodes < min_nodes || initial_nodes > max_nodes {
-            return Err(npath.key("initial").error(format!(
-                "initial = {initial_nodes} must be between min ({min_nodes}) and max ({max_nodes})"
-            )));
-        }
-        let autoscaler = match nodes
-            .autoscaler
-            .unwrap_or(AutoscalerName::ClusterAutoscaler)
-        {
-            AutoscalerName::None => None,
-            AutoscalerName::ClusterAutoscaler => Some(AutoscalerConfig {
-                scan_interval: npath.secs_in(
-                    "scan_interval_s",
-                    nodes.scan_interval_s.unwrap_or(10.0),
-                    0.001,
-                    3600.0,
-                )?,
-                // The scenario reference's default (README), median 120 s, p99 300 s.
-                // AWS publishes no number; practitioner reports give 60-120 s from launch
-                // request to node ready and 2-5 min including the autoscaler's reaction
-                // (observed, not documented), so this sits at the slow end.
-                provision: match &nodes.provision {
-                    Some(d) => d.compile(&npath.key("provision"))?,
-                    None => Dist::lognormal(120.0, 300.0),
-                },
-                utilization_threshold: npath.num_in(
-                    "utilization_threshold",
-                    nodes.utilization_threshold.unwrap_or(0.5),
-                    0.0,
-                    1.0,
-                )?,
-                unneeded: npath.secs_in(
-                    "unneeded_s",
-                    nodes.unneeded_s.unwrap_or(600.0),
-                    0.0,
-                    1e7,
-                )?,
-                delay_after_add: npath.secs_in(
-                    "delay_after_add_s",
-                    nodes.delay_after_add_s.unwrap_or(600.0),
-                    0.0,
-                    1e7,
-                )?,
-            }),
-        };
+        let NodePool {
+            instance,
+            node_cpu_m,
+            node_memory_mb,
+            initial_nodes,
+            min_nodes,
+            max_nodes,
+            autoscaler,
+        } = pool;
         let usd = |name: &str, v: Option<f64>, default: f64| {
             path.num_in(name, v.unwrap_or(default), 0.0, 1e6)
         };
@@ -613,5 +535,138 @@ fn instance(spec: &InstanceSpec, ip: &FieldPath) -> Result<Instance, FieldError>
             "expected an instance name such as \"m5.large\" or a table {custom_help}, found {}",
             other.type_str()
         ))),
+    }
+}
+
+/// A validated node pool: the instance, allocatable capacity per node, the
+/// node counts and the cluster autoscaler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodePool {
+    pub instance: Instance,
+    /// Allocatable per node [millicores, MB].
+    pub node_cpu_m: u64,
+    pub node_memory_mb: u64,
+    pub initial_nodes: u32,
+    pub min_nodes: u32,
+    pub max_nodes: u32,
+    pub autoscaler: Option<AutoscalerConfig>,
+}
+
+impl NodesSpec {
+    /// Validates `nodes = { ... }` at `npath` (`None`: the defaults) for
+    /// workloads of `pod_cpu_m` millicores and `pod_memory_mb` MB (a `what`,
+    /// whose table is at `pod_path`), which must fit on a node.
+    pub(crate) fn pool(
+        spec: &Option<NodesSpec>,
+        npath: &FieldPath,
+        pod_path: &FieldPath,
+        what: &str,
+        pod_cpu_m: u64,
+        pod_memory_mb: u64,
+    ) -> Result<NodePool, FieldError> {
+        let nodes = spec.clone().unwrap_or(NodesSpec {
+            instance: None,
+            initial: None,
+            min: None,
+            max: None,
+            autoscaler: None,
+            scan_interval_s: None,
+            provision: None,
+            utilization_threshold: None,
+            unneeded_s: None,
+            delay_after_add_s: None,
+            system_reserved_cpu: None,
+            system_reserved_mb: None,
+        });
+        let instance = match &nodes.instance {
+            None => catalogue().remove(0),
+            Some(spec) => instance(spec, &npath.key("instance"))?,
+        };
+        let reserved_cpu = npath.num_in(
+            "system_reserved_cpu",
+            nodes.system_reserved_cpu.unwrap_or(0.0),
+            0.0,
+            instance.vcpu,
+        )?;
+        let reserved_mb = npath.num_in(
+            "system_reserved_mb",
+            nodes.system_reserved_mb.unwrap_or(0.0),
+            0.0,
+            instance.memory_mb,
+        )?;
+        let node_cpu_m = ((instance.vcpu - reserved_cpu) * 1000.0).round() as u64;
+        let node_memory_mb = (instance.memory_mb - reserved_mb).round() as u64;
+        if pod_cpu_m > node_cpu_m || pod_memory_mb > node_memory_mb {
+            return Err(pod_path.error(format!(
+                "a {what} requesting {} CPU and {pod_memory_mb} MB fits on no node: a {} node \
+                 has {} CPU and {node_memory_mb} MB allocatable; use a smaller {what} or a \
+                 larger instance",
+                pod_cpu_m as f64 / 1000.0,
+                instance.name,
+                node_cpu_m as f64 / 1000.0
+            )));
+        }
+        let min_nodes = npath.int_in("min", nodes.min.unwrap_or(1), 0, 100_000)?;
+        let max_nodes = npath.int_in("max", nodes.max.unwrap_or(20), 1, 100_000)?;
+        if min_nodes > max_nodes {
+            return Err(npath.key("min").error(format!(
+                "min = {min_nodes} is greater than max = {max_nodes}"
+            )));
+        }
+        let initial_nodes = npath.int_in("initial", nodes.initial.unwrap_or(2), 0, 100_000)?;
+        if initial_nodes < min_nodes || initial_nodes > max_nodes {
+            return Err(npath.key("initial").error(format!(
+                "initial = {initial_nodes} must be between min ({min_nodes}) and max ({max_nodes})"
+            )));
+        }
+        let autoscaler = match nodes
+            .autoscaler
+            .unwrap_or(AutoscalerName::ClusterAutoscaler)
+        {
+            AutoscalerName::None => None,
+            AutoscalerName::ClusterAutoscaler => Some(AutoscalerConfig {
+                scan_interval: npath.secs_in(
+                    "scan_interval_s",
+                    nodes.scan_interval_s.unwrap_or(10.0),
+                    0.001,
+                    3600.0,
+                )?,
+                // The scenario reference's default (README), median 120 s, p99 300 s.
+                // AWS publishes no number; practitioner reports give 60-120 s from launch
+                // request to node ready and 2-5 min including the autoscaler's reaction
+                // (observed, not documented), so this sits at the slow end.
+                provision: match &nodes.provision {
+                    Some(d) => d.compile(&npath.key("provision"))?,
+                    None => Dist::lognormal(120.0, 300.0),
+                },
+                utilization_threshold: npath.num_in(
+                    "utilization_threshold",
+                    nodes.utilization_threshold.unwrap_or(0.5),
+                    0.0,
+                    1.0,
+                )?,
+                unneeded: npath.secs_in(
+                    "unneeded_s",
+                    nodes.unneeded_s.unwrap_or(600.0),
+                    0.0,
+                    1e7,
+                )?,
+                delay_after_add: npath.secs_in(
+                    "delay_after_add_s",
+                    nodes.delay_after_add_s.unwrap_or(600.0),
+                    0.0,
+                    1e7,
+                )?,
+            }),
+        };
+        Ok(NodePool {
+            instance,
+            node_cpu_m,
+            node_memory_mb,
+            initial_nodes,
+            min_nodes,
+            max_nodes,
+            autoscaler,
+        })
     }
 }
