@@ -439,3 +439,49 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn work_at_the_documented_cap_on_a_slow_pod_cannot_stall_the_clock() {
+    // 60 requests of 1e9 s of work on a pod of 0.1 CPU with 64 slots: the
+    // completion time lies past the end of the u64 clock. It used to wrap
+    // to "now" and reschedule itself for ever; it must saturate, and the
+    // run end at its horizon with every request in flight. Run on a thread
+    // with a deadline, so that a regression fails instead of hanging.
+    let src = r#"
+        seed = 1
+        duration_s = 60
+        [workload]
+        arrival = { kind = "constant", rate_per_s = 1 }
+        work = { kind = "constant", s = 1e9 }
+        [[platforms]]
+        name = "pod"
+        kind = "kubernetes"
+        pod = { cpu = 0.1, memory_mb = 256, concurrency = 64, queue_capacity = 10 }
+        scaling = { kind = "fixed", replicas = 1 }
+        nodes = { instance = "m5.large", initial = 1, autoscaler = "none" }
+        [[platforms]]
+        name = "task"
+        kind = "ecs_fargate"
+        task = { vcpu = 0.25, memory_gb = 0.5, concurrency = 64 }
+        [[platforms]]
+        name = "kn"
+        kind = "knative"
+        instance = { vcpu = 0.1, memory_gb = 0.25 }
+        container_concurrency = 64
+        pricing = { vcpu_s = 0.00001, gib_s = 0.000001 }
+    "#;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let s = scenario::parse(src, Path::new("s.toml"), Overrides::default()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let runs = run_scenario(&s, dir.path(), false).unwrap();
+        tx.send(runs).ok();
+    });
+    let runs = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the run ends");
+    for r in &runs {
+        assert_eq!(r.counts.requests, 60, "{}", r.platform);
+        assert_eq!(r.counts.in_flight_end, 60, "{}", r.platform);
+    }
+}

@@ -202,7 +202,7 @@ impl Server {
         let remaining = (first.tag - self.v).max(0.0) / rate;
         // Round up to the next nanosecond (without a libm call).
         let whole = remaining as u64;
-        let ns = whole + u64::from((whole as f64) < remaining);
+        let ns = whole.saturating_add(u64::from((whole as f64) < remaining));
         let cpu_end = self.last + SimDuration(ns);
         Some(match wait_end {
             Some(w) if w < cpu_end => w,
