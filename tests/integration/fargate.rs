@@ -216,6 +216,18 @@ fn target_tracking_scales_in_after_fifteen_low_datapoints() {
     assert_eq!(desired[18], "6", "{desired:?}");
     assert_eq!(desired[19], "4", "{desired:?}");
     assert!(desired[19..].iter().all(|d| d == "4"), "{desired:?}");
+    // The newest two (launched at 240 s, receiving traffic from 420 s)
+    // leave the load balancer and stop once their few 50 ms requests are
+    // done: 4 tasks receive traffic from then on.
+    let ready = series(&sim, "fargate", "pods_ready");
+    assert!(ready[19..].iter().all(|r| r == "4"), "{ready:?}");
+    // Billed: 2 x 1,800 s, 2 x (1,800 - 180) s, and for the two removed at
+    // 1,140 s after 900 s, one idle at that instant (900 s) and one still
+    // finishing a request (stopped a few ms later: 901 s, rounded up).
+    let task_s = 2.0 * 1800.0 + 2.0 * 1620.0 + 900.0 + 901.0;
+    let expected: f64 = task_s * (0.04048 + 2.0 * 0.004445) / 3600.0;
+    let compute = sim.runs[0].bill.cost.compute;
+    assert!((compute - expected).abs() < 1e-9, "{compute} vs {expected}");
 }
 
 #[test]

@@ -324,3 +324,99 @@ fn bad_knative_tables_name_the_field() {
     let e = parse("instance = { vcpu = 8 }\nnodes = { instance = \"m5.large\" }").unwrap_err();
     assert!(e.contains("fits on no node"), "{e}");
 }
+
+#[test]
+fn refused_requests_leave_the_autoscalers_view() {
+    // One instance of one slot (queue 10) takes 11 of 100 simultaneous
+    // 1-second requests; the other 89 get 503 from its queue-proxy. Once
+    // the 11 are done nothing is in flight: the autoscaler, which counted
+    // the 100 for a moment, comes back down to zero.
+    let rows: Vec<(f64, f64)> = (0..100).map(|_| (0.0, 1000.0)).collect();
+    let (_dir, path) = trace(&rows);
+    let src = format!(
+        r#"
+        seed = 1
+        duration_s = 300
+        timeseries_interval_s = 10
+        [workload]
+        arrival = {{ kind = "trace", format = "csv", path = {path} }}
+        [[platforms]]
+        name = "kn"
+        kind = "knative"
+        instance = {{ vcpu = 1, memory_gb = 0.5, startup = {{ kind = "constant", s = 600 }} }}
+        container_concurrency = 1
+        pricing = {{ vcpu_s = 0.00001, gib_s = 0.000001 }}
+        "#
+    );
+    let sim = Simulated::text(&src, false);
+    assert_eq!(sim.runs[0].counts.rejected, 89);
+    assert_eq!(sim.runs[0].counts.completed, 11);
+    let desired = series(&sim, "kn", "pods_desired");
+    assert!(desired[0].parse::<u32>().unwrap() > 1, "{desired:?}");
+    assert_eq!(desired.last().unwrap(), "0", "{desired:?}");
+}
+
+#[test]
+fn the_activator_holds_ten_thousand_and_refuses_the_next() {
+    // No instance (initial_scale = 0) and a 600 s startup: 10,001 requests
+    // at once; the activator holds 10,000 (in flight at the horizon), the
+    // 10,001st gets 503.
+    let rows: Vec<(f64, f64)> = (0..10_001).map(|_| (0.0, 1.0)).collect();
+    let (_dir, path) = trace(&rows);
+    let src = format!(
+        r#"
+        seed = 1
+        duration_s = 60
+        [workload]
+        arrival = {{ kind = "trace", format = "csv", path = {path} }}
+        [[platforms]]
+        name = "kn"
+        kind = "knative"
+        instance = {{ vcpu = 1, memory_gb = 0.5, startup = {{ kind = "constant", s = 600 }} }}
+        initial_scale = 0
+        pricing = {{ vcpu_s = 0.00001, gib_s = 0.000001 }}
+        "#
+    );
+    let c = Simulated::text(&src, false).runs[0].counts;
+    assert_eq!((c.rejected, c.in_flight_end), (1, 10_000));
+}
+
+#[test]
+fn scale_down_delay_holds_the_highest_desired_count_of_its_window() {
+    // A 30-request burst of 5 s at 10 s on one-slot instances (startup 1 s):
+    // the scale goes up; without a delay it falls back within a stable
+    // window of the burst's end; with scale_down_delay_s = 120 the peak is
+    // held 120 s after the last tick that asked for it.
+    let rows: Vec<(f64, f64)> = (0..30).map(|_| (10.0, 5000.0)).collect();
+    let (_dir, path) = trace(&rows);
+    let run = |delay: u32| {
+        let src = format!(
+            r#"
+            seed = 1
+            duration_s = 400
+            timeseries_interval_s = 2
+            [workload]
+            arrival = {{ kind = "trace", format = "csv", path = {path} }}
+            [[platforms]]
+            name = "kn"
+            kind = "knative"
+            instance = {{ vcpu = 1, memory_gb = 0.5, startup = {{ kind = "constant", s = 1 }} }}
+            container_concurrency = 1
+            scale_down_delay_s = {delay}
+            pricing = {{ vcpu_s = 0.00001, gib_s = 0.000001 }}
+            "#
+        );
+        let sim = Simulated::text(&src, false);
+        series(&sim, "kn", "pods_desired")
+            .iter()
+            .map(|d| d.parse::<u32>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (plain, delayed) = (run(0), run(120));
+    let peak = *plain.iter().max().unwrap();
+    assert_eq!(*delayed.iter().max().unwrap(), peak);
+    // The last row at the peak, in seconds.
+    let last_peak = |v: &[u32]| v.iter().rposition(|&d| d == peak).unwrap() as u32 * 2;
+    let (p, d) = (last_peak(&plain), last_peak(&delayed));
+    assert!(d >= p + 118, "without delay {p} s, with {d} s");
+}

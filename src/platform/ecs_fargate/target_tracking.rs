@@ -53,8 +53,7 @@ pub struct TargetTracking {
     pub cfg: TrackingConfig,
     /// The latest datapoints, newest at the back; `None` for insufficient data.
     history: VecDeque<Option<f64>>,
-    /// Scale-out / scale-in cooldowns run until these times.
-    out_until: SimTime,
+    /// The scale-in cooldown runs until then.
     in_until: SimTime,
 }
 
@@ -71,7 +70,6 @@ impl TargetTracking {
         TargetTracking {
             cfg,
             history: VecDeque::new(),
-            out_until: SimTime::ZERO,
             in_until: SimTime::ZERO,
         }
     }
@@ -111,10 +109,11 @@ impl TargetTracking {
         };
         if self.last_all(self.cfg.datapoints_out, |v| v > target) {
             let n = self.proposal(running, latest);
-            // Within the scale-out cooldown only a larger scale-out applies;
-            // outside it, the same comparison with what is desired.
+            // Within the scale-out cooldown only a larger scale-out than
+            // the one made applies; counted from the running tasks, outside
+            // it too nothing below the desired count does: the same
+            // comparison either way, so the cooldown itself changes nothing.
             if n > desired {
-                self.out_until = now + self.cfg.scale_out_cooldown;
                 // A scale-out ends the scale-in cooldown.
                 self.in_until = now;
                 return Tracking::ScaleOut(n);
@@ -130,11 +129,6 @@ impl TargetTracking {
             }
         }
         Tracking::Keep
-    }
-
-    /// Whether a scale-out cooldown is running at `now`.
-    pub fn in_scale_out_cooldown(&self, now: SimTime) -> bool {
-        now < self.out_until
     }
 }
 
@@ -169,7 +163,6 @@ mod tests {
         assert_eq!(t.datapoint(at(2), Some(1.0), 2, 2), Tracking::Keep);
         // Third high datapoint: ceil(2 x 1.0 / 0.5) = 4.
         assert_eq!(t.datapoint(at(3), Some(1.0), 2, 2), Tracking::ScaleOut(4));
-        assert!(t.in_scale_out_cooldown(at(7)) && !t.in_scale_out_cooldown(at(8)));
         // Still high, the 2 new tasks not running yet: ceil(2 x 1.0 / 0.5) =
         // 4 again, not larger than desired: nothing, cooldown or not.
         assert_eq!(t.datapoint(at(4), Some(1.0), 2, 4), Tracking::Keep);

@@ -681,8 +681,22 @@ impl Knative {
                 .min(u64::from(pool.cfg.instance.max_pods))
                 .max(1);
             let nodes = pool.nodes.clone();
+            // Instances that would move: those starting or ready on the node
+            // (terminating ones are not rescheduled).
+            let moving_on: Vec<usize> = (0..nodes.len())
+                .map(|n| {
+                    self.live
+                        .iter()
+                        .filter(|&&i| {
+                            let inst = &self.instances[i as usize];
+                            inst.node == Some(n as u32)
+                                && matches!(inst.state, State::Starting | State::Ready)
+                        })
+                        .count()
+                })
+                .collect();
             let fits = |n: u32| {
-                let moving = nodes[n as usize].pods as usize;
+                let moving = moving_on[n as usize];
                 let mut others: Vec<Node> = nodes
                     .iter()
                     .enumerate()
@@ -897,7 +911,9 @@ impl Model for Knative {
                 && !self.starting(r)
                 && self.active(r) < self.cfg.max_scale
             {
-                self.revisions[r].desired += 1;
+                let active = self.active(r);
+                let rev = &mut self.revisions[r];
+                rev.desired = rev.desired.max(active + 1);
                 self.new_instance(r, now, cx);
             }
             // Held (the activator, Cloud Run's pending queue) or refused: a
