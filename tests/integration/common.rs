@@ -179,3 +179,42 @@ impl Simulated {
         std::fs::read_to_string(self.out().join(file)).unwrap_or_default()
     }
 }
+
+/// Erlang C: the probability that an arrival waits in an M/M/c queue at
+/// `a` erlangs (also the mean wait in service times when c - a = 1).
+pub fn erlang_c(c: u32, a: f64) -> f64 {
+    let mut term = 1.0;
+    let mut sum = 0.0;
+    for k in 0..c {
+        if k > 0 {
+            term *= a / f64::from(k);
+        }
+        sum += term;
+    }
+    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
+    top / (sum + top)
+}
+
+/// Column `name` of timeseries.csv, every row of `platform`.
+pub fn series(sim: &Simulated, platform: &str, name: &str) -> Vec<String> {
+    let cols = surgesim::report::csv::timeseries_columns();
+    let c = cols.iter().position(|x| *x == name).unwrap();
+    sim.read("timeseries.csv")
+        .lines()
+        .skip(1)
+        .filter(|l| l.split(',').nth(1) == Some(platform))
+        .map(|l| l.split(',').nth(c).unwrap().to_string())
+        .collect()
+}
+
+/// The requests.csv rows of `platform`, in arrival order.
+pub fn rows_of(sim: &Simulated, platform: &str) -> Vec<Row> {
+    let text = sim.read("requests.csv");
+    let mut v: Vec<_> = text
+        .lines()
+        .filter(|l| l.split(',').nth(2) == Some(platform))
+        .flat_map(parse_rows)
+        .collect();
+    v.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
+    v
+}

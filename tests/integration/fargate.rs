@@ -1,32 +1,7 @@
 //! ECS on Fargate: tasks as pods (queueing theory), target tracking step
 //! by step, the launch quota, and the bill by hand.
 
-use crate::common::{Simulated, parse_rows};
-
-/// Column `name` of timeseries.csv for `platform`, every row.
-fn series(sim: &Simulated, platform: &str, name: &str) -> Vec<String> {
-    let cols = surgesim::report::csv::timeseries_columns();
-    let c = cols.iter().position(|x| *x == name).unwrap();
-    sim.read("timeseries.csv")
-        .lines()
-        .skip(1)
-        .filter(|l| l.split(',').nth(1) == Some(platform))
-        .map(|l| l.split(',').nth(c).unwrap().to_string())
-        .collect()
-}
-
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 0.0;
-    for k in 0..c {
-        if k > 0 {
-            term *= a / f64::from(k);
-        }
-        sum += term;
-    }
-    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
-    top / (sum + top)
-}
+use crate::common::{Simulated, erlang_c, parse_rows, rows_of, series};
 
 #[test]
 fn a_fixed_task_is_the_m_m_c_queue_of_a_pod_of_its_size() {
@@ -54,17 +29,7 @@ fn a_fixed_task_is_the_m_m_c_queue_of_a_pod_of_its_size() {
         nodes = { instance = "m5.xlarge", initial = 1, autoscaler = "none" }
     "#;
     let sim = Simulated::text(src, true);
-    let text = sim.read("requests.csv");
-    let platform_rows = |p: &str| {
-        let mut v: Vec<_> = text
-            .lines()
-            .filter(|l| l.split(',').nth(2) == Some(p))
-            .flat_map(parse_rows)
-            .collect();
-        v.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
-        v
-    };
-    let (task, pod) = (platform_rows("task"), platform_rows("pod"));
+    let (task, pod) = (rows_of(&sim, "task"), rows_of(&sim, "pod"));
     assert_eq!(task.len(), pod.len());
     assert!(
         task.iter()

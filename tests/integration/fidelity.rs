@@ -4,18 +4,7 @@
 
 use surgesim::metrics::summary::RunSummary;
 
-use crate::common::{Simulated, lambda_scenario, parse_rows, run_requests, run_waiting};
-
-/// Column `name` of timeseries.csv, for every row.
-fn series(sim: &Simulated, name: &str) -> Vec<String> {
-    let cols = surgesim::report::csv::timeseries_columns();
-    let c = cols.iter().position(|x| *x == name).unwrap();
-    sim.read("timeseries.csv")
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').nth(c).unwrap().to_string())
-        .collect()
-}
+use crate::common::{Simulated, lambda_scenario, parse_rows, run_requests, run_waiting, series};
 
 fn one(sim: &Simulated, platform: &str) -> RunSummary {
     sim.runs
@@ -94,7 +83,7 @@ fn cpu_hpa(work_ms: u32, wait_ms: u32) -> Vec<String> {
         nodes = {{ instance = "m5.xlarge", initial = 2, autoscaler = "none" }}
         "#
     );
-    series(&Simulated::text(&src, false), "pods_desired")
+    series(&Simulated::text(&src, false), "hpa", "pods_desired")
 }
 
 #[test]
@@ -503,7 +492,7 @@ fn a_burstable_pod_uses_its_limit_and_reports_utilisation_above_100_percent() {
             nodes = {{ instance = "m5.xlarge", initial = 2, autoscaler = "none" }}
             "#
         );
-        series(&Simulated::text(&src, false), "pods_desired")
+        series(&Simulated::text(&src, false), "hpa", "pods_desired")
     };
     assert_eq!(hpa(", cpu_limit = 2"), ["1", "1", "2", "2"]);
     assert_eq!(hpa(""), ["1", "1", "1", "1"]);

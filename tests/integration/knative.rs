@@ -2,19 +2,7 @@
 //! theory, the KPA's cold path and scale to zero, Cloud Run's pending
 //! timeout, App Runner's 429 while scaling out, and each preset's bill.
 
-use crate::common::{Simulated, parse_rows};
-
-/// Column `name` of timeseries.csv for `platform`, every row.
-fn series(sim: &Simulated, platform: &str, name: &str) -> Vec<String> {
-    let cols = surgesim::report::csv::timeseries_columns();
-    let c = cols.iter().position(|x| *x == name).unwrap();
-    sim.read("timeseries.csv")
-        .lines()
-        .skip(1)
-        .filter(|l| l.split(',').nth(1) == Some(platform))
-        .map(|l| l.split(',').nth(c).unwrap().to_string())
-        .collect()
-}
+use crate::common::{Simulated, erlang_c, rows_of, series};
 
 /// A trace in a temporary folder: rows of (arrival s, cpu ms).
 fn trace(rows: &[(f64, f64)]) -> (tempfile::TempDir, String) {
@@ -27,31 +15,6 @@ fn trace(rows: &[(f64, f64)]) -> (tempfile::TempDir, String) {
     std::fs::write(&path, text).unwrap();
     let p = format!("{:?}", path.display().to_string());
     (dir, p)
-}
-
-/// The requests.csv rows of `platform`, in arrival order.
-fn rows_of(sim: &Simulated, platform: &str) -> Vec<crate::common::Row> {
-    let text = sim.read("requests.csv");
-    let mut v: Vec<_> = text
-        .lines()
-        .filter(|l| l.split(',').nth(2) == Some(platform))
-        .flat_map(parse_rows)
-        .collect();
-    v.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
-    v
-}
-
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 0.0;
-    for k in 0..c {
-        if k > 0 {
-            term *= a / f64::from(k);
-        }
-        sum += term;
-    }
-    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
-    top / (sum + top)
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::Path;
 use surgesim::metrics::summary::RunSummary;
 use surgesim::scenario::{self, Overrides};
 
-use crate::common::{Simulated, parse_rows};
+use crate::common::{Simulated, erlang_c, parse_rows};
 
 /// Runs scenario text; returns the runs, timeseries.csv rows (as fields) and requests.csv.
 fn run(src: &str, requests: bool) -> (Vec<RunSummary>, Vec<Vec<String>>, String) {
@@ -34,19 +34,6 @@ fn cell<'a>(rows: &'a [Vec<String>], t_s: u64, name: &str) -> &'a str {
     let t = t_s.to_string();
     let row = rows.iter().find(|r| r[0] == t);
     &row.unwrap_or_else(|| panic!("no timeseries row at {t} s"))[col(name)]
-}
-
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let mut term = 1.0;
-    let mut sum = 0.0;
-    for k in 0..c {
-        if k > 0 {
-            term *= a / f64::from(k);
-        }
-        sum += term;
-    }
-    let top = term * a / f64::from(c) * f64::from(c) / (f64::from(c) - a);
-    top / (sum + top)
 }
 
 #[test]

@@ -9,6 +9,8 @@
 use std::path::Path;
 
 use surgesim::cli::run_scenario;
+
+use crate::common::erlang_c;
 use surgesim::metrics::summary::RunSummary;
 use surgesim::scenario::{self, Overrides};
 
@@ -124,13 +126,6 @@ fn every_request_is_accounted_for() {
     assert!(c.throttled > 0 && c.timed_out > 0 && c.completed > 0);
     assert_eq!(c.requests, c.accounted());
     assert!(r.concurrency.peak <= 150);
-}
-
-/// Erlang C: the probability that an arrival waits in an M/M/c queue.
-fn erlang_c(c: u32, a: f64) -> f64 {
-    let b = erlang_b(c, a);
-    let rho = a / f64::from(c);
-    b / (1.0 - rho + rho * b)
 }
 
 fn pool_scenario(seed: u64, rate: f64, servers: u32, queue: u32, duration_s: f64) -> String {
