@@ -388,6 +388,30 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             &["bad.csv:1", "end_timestamp"],
         ),
         (
+            "a duration past the 1e9 s cap (issue 21: 1e300 ms was accepted)",
+            "csv",
+            "timestamp_s,duration_ms\n1,5\n2,1e300\n",
+            &["bad.csv:3", "duration_ms", "above 1e9 s", "\"1e300\""],
+        ),
+        (
+            "a cpu_ms past the cap",
+            "csv",
+            "timestamp_s,cpu_ms\n1,1e13\n",
+            &["bad.csv:2", "cpu_ms", "above 1e9 s"],
+        ),
+        (
+            "an azure2021 duration past the cap",
+            "azure2021",
+            "app,func,end_timestamp,duration\nA,f,2e9,1.5e9\n",
+            &["bad.csv:2", "duration", "above 1e9 s"],
+        ),
+        (
+            "a line without end (issue 21: /dev/zero grew to 12 GB)",
+            "csv",
+            &format!("timestamp_s,duration_ms\n1,{}\n", "5".repeat(2 << 20)),
+            &["bad.csv", "longer than 1048576 bytes"],
+        ),
+        (
             "azure2019 minute columns missing",
             "azure2019",
             "HashOwner,HashApp,HashFunction,Trigger,1,2,3\no,a,f,http,1,2,3\n",
@@ -575,4 +599,71 @@ fn a_trace_changed_after_validation_fails_the_run() {
             "{needle}: a summary was written"
         );
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_trace_path_of_dev_zero_is_refused_not_read_without_end() {
+    // Issue 21: /dev/zero as a trace grew to 12 GB during validation. The
+    // line cap stops it after 1 MiB.
+    let dir = tempfile::tempdir().unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"/dev/zero\" }",
+        LAMBDA,
+    );
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["validate", &file])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("longer than"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn azure2019_percentiles_past_the_cap_are_row_errors() {
+    // Issue 21: a 4294967296 (ms) or non-finite percentile under
+    // skip_bad_rows replayed for ever; past 1e12 ms (1e9 s) is now an error
+    // naming the column, and skipped and counted with skip_bad_rows.
+    let dir = tempfile::tempdir().unwrap();
+    let minutes: Vec<String> = (1..=1440).map(|m| m.to_string()).collect();
+    let counts: Vec<&str> = (1..=1440).map(|m| if m == 1 { "2" } else { "0" }).collect();
+    std::fs::write(
+        dir.path().join("inv.csv"),
+        format!(
+            "HashOwner,HashApp,HashFunction,Trigger,{}\no,a,f,http,{}\n",
+            minutes.join(","),
+            counts.join(",")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("dur.csv"),
+        "HashOwner,HashApp,HashFunction,Average,Count,Minimum,Maximum,percentile_Average_0,\
+         percentile_Average_1,percentile_Average_25,percentile_Average_50,percentile_Average_75,\
+         percentile_Average_99,percentile_Average_100\no,a,f,1,1,1,1,1,2,3,4,5,6,2e12\n",
+    )
+    .unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"azure2019\", path = \"inv.csv\", durations_path = \"dur.csv\" }",
+        LAMBDA,
+    );
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["validate", &file])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("dur.csv:2") && stderr.contains("percentile_Average_100"),
+        "{stderr}"
+    );
 }

@@ -10,7 +10,7 @@ use super::rows::line_of;
 use super::{column, lambda_memory, missing_column, row_error};
 use crate::engine::CancelToken;
 use crate::error::Result;
-use crate::workload::dist::Dist;
+use crate::workload::dist::{Dist, MAX_DURATION_S};
 
 /// Azure 2019 invocation files: `HashOwner,HashApp,HashFunction,Trigger,1..1440`.
 pub(super) fn minute_columns(
@@ -107,8 +107,16 @@ pub(super) fn read_durations(
                 let s = rec.get(c).map_or("", str::trim);
                 s.parse::<f64>()
                     .ok()
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .ok_or_else(|| row_error(file, line, n, s, "not a duration in ms >= 0"))
+                    .filter(|v| v.is_finite() && (0.0..=MAX_DURATION_S * 1e3).contains(v))
+                    .ok_or_else(|| {
+                        row_error(
+                            file,
+                            line,
+                            n,
+                            s,
+                            "not a duration in ms from 0 to 1e12 (1e9 s)",
+                        )
+                    })
             })
             .collect();
         let v = match parsed {

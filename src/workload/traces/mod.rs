@@ -146,18 +146,73 @@ pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: 
     }
 }
 
-pub(super) fn open_csv(file: &Path) -> Result<csv::Reader<BufReader<File>>> {
+/// The longest line a trace may have \[bytes\]: far beyond any real row, and
+/// what keeps a file without line breaks (`/dev/zero`) from growing one
+/// record without bound.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A trace file as the csv reader reads it.
+pub(super) type TraceReader = csv::Reader<BufReader<LineCap<File>>>;
+
+/// A reader that fails once more than `max` bytes pass without a line break.
+#[derive(Debug)]
+pub(super) struct LineCap<R> {
+    inner: R,
+    /// Bytes since the last line break.
+    run: usize,
+    max: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let long = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line longer than {} bytes", MAX_LINE_BYTES),
+            )
+        };
+        if self.run > self.max {
+            return Err(long());
+        }
+        let n = self.inner.read(buf)?;
+        let chunk = &buf[..n];
+        // Reads come a buffer (64 KiB) at a time, far below the cap: the
+        // text before the chunk's first break and after its last is what
+        // can make a line too long.
+        match (
+            chunk.iter().position(|&b| b == b'\n'),
+            chunk.iter().rposition(|&b| b == b'\n'),
+        ) {
+            (Some(first), Some(last)) => {
+                if self.run + first > self.max {
+                    self.run += first;
+                    return Err(long());
+                }
+                self.run = n - last - 1;
+            }
+            _ => self.run += n,
+        }
+        if self.run > self.max {
+            return Err(long());
+        }
+        Ok(n)
+    }
+}
+
+pub(super) fn open_csv(file: &Path) -> Result<TraceReader> {
     let f = File::open(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
+    let capped = LineCap {
+        inner: f,
+        run: 0,
+        max: MAX_LINE_BYTES,
+    };
     Ok(csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, f)))
+        .from_reader(BufReader::with_capacity(1 << 16, capped)))
 }
 
-pub(super) fn headers(
-    reader: &mut csv::Reader<BufReader<File>>,
-    file: &Path,
-) -> Result<Vec<String>> {
+pub(super) fn headers(reader: &mut TraceReader, file: &Path) -> Result<Vec<String>> {
     let h = reader.headers().map_err(|e| Error::Scenario {
         file: file.to_path_buf(),
         location: Some((1, 1)),

@@ -4,8 +4,6 @@
 //! (unless `skip_bad_rows`, and then not a thousand in a row) is an error
 //! naming the file and line, for the replay as much as for the scan.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use super::{headers, open_csv, row_error};
@@ -27,7 +25,7 @@ pub enum Next {
 pub struct Records {
     paths: Vec<PathBuf>,
     next_file: usize,
-    reader: Option<csv::Reader<BufReader<File>>>,
+    reader: Option<super::TraceReader>,
     headers: Vec<String>,
     /// The current record.
     pub record: csv::StringRecord,

@@ -12,6 +12,10 @@ use std::path::Path;
 use super::{Format, column, lambda_memory, missing_column, row_error};
 use crate::error::{Error, Result};
 use crate::time::SimDuration;
+use crate::workload::dist::MAX_DURATION_S;
+
+/// A recorded duration longer than any duration field accepts.
+pub(super) const TOO_LONG: &str = "a duration above 1e9 s, the longest any duration may be";
 
 /// One parsed row of a per-invocation trace (csv, azure2021).
 #[derive(Debug, Clone)]
@@ -190,6 +194,7 @@ impl Columns {
                     Some(c) => {
                         let d = number(c, name)?;
                         check(d >= 0.0, c, name, "a negative duration")?;
+                        check(d <= MAX_DURATION_S * 1e3, c, name, TOO_LONG)?;
                         Ok(Some(SimDuration::from_millis_f64(d)))
                     }
                     None => Ok(None),
@@ -244,6 +249,7 @@ impl Columns {
                 let dc = self.duration_ms.expect("duration");
                 let duration = number(dc, "duration")?;
                 check(duration >= 0.0, dc, "duration", "a negative duration")?;
+                check(duration <= MAX_DURATION_S, dc, "duration", TOO_LONG)?;
                 let t = end - duration;
                 let (cpu, wait) = split(SimDuration::from_secs_f64(duration), self.cpu_fraction);
                 check(
