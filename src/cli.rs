@@ -302,8 +302,10 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
     Ok(results)
 }
 
-/// Bytes one requests.csv row takes, about (for the size guard).
-const REQUEST_ROW_BYTES: f64 = 90.0;
+/// Bytes one requests.csv row takes besides its function and platform
+/// names, at most about (for the size guard): three 9-decimal times, the
+/// latency, the outcome, the flags and the point and replication.
+const REQUEST_ROW_BYTES: f64 = 85.0;
 
 /// Refuses a scenario whose expected size exceeds the limits, saying how big
 /// it would be and how to proceed.
@@ -339,7 +341,32 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
         )));
     }
     if args.requests_csv {
-        let mb = runs * REQUEST_ROW_BYTES / 1e6;
+        // From the real names: the longest function name on every row, as
+        // quoted (an upper bound for a workload of mixed names).
+        let bytes: f64 = s
+            .point_scenarios()
+            .iter()
+            .map(|(_, sc)| {
+                let longest = sc
+                    .workload
+                    .functions
+                    .iter()
+                    .map(|f| crate::metrics::csv_field(&f.name).len())
+                    .max()
+                    .unwrap_or(0);
+                let requests =
+                    sc.workload.expected_requests(sc.horizon) * f64::from(sc.replications);
+                sc.platforms
+                    .iter()
+                    .map(|p| {
+                        let row = REQUEST_ROW_BYTES
+                            + (longest + crate::metrics::csv_field(&p.name).len()) as f64;
+                        requests * row
+                    })
+                    .sum::<f64>()
+            })
+            .sum();
+        let mb = bytes / 1e6;
         if mb > args.max_requests_csv_mb as f64 {
             return Err(Error::Usage(format!(
                 "{}: requests.csv would be about {mb:.0} MB, more than --max-requests-csv-mb {}; \

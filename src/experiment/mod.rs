@@ -110,7 +110,10 @@ pub fn execute(
             let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
             (
                 Some(tmp.into_temp_path()),
-                Some(RequestLog::new(w, &platform.name, names.clone())),
+                Some(
+                    RequestLog::new(w, &platform.name, names.clone())
+                        .of_unit(u.point, u.replication),
+                ),
             )
         } else {
             (None, None)

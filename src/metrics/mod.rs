@@ -178,21 +178,32 @@ pub struct RequestLog {
     out: Box<dyn Write + Send>,
     platform: String,
     functions: Arc<[String]>,
+    /// The run's sweep point and replication, as the row's last two fields.
+    unit: String,
     error: Option<std::io::Error>,
 }
 
 impl RequestLog {
     /// The header line of requests.csv.
     pub const HEADER: &'static str =
-        "arrival_s,function,platform,start_s,end_s,latency_ms,outcome,cold\n";
+        "arrival_s,function,platform,start_s,end_s,latency_ms,outcome,cold,point,replication\n";
 
+    /// The log of a run of `platform` (sweep point 0, replication 0 until
+    /// [`RequestLog::of_unit`] says otherwise).
     pub fn new(out: Box<dyn Write + Send>, platform: &str, functions: Arc<[String]>) -> Self {
         RequestLog {
             out,
             platform: csv_field(platform),
             functions: functions.iter().map(|f| csv_field(f)).collect(),
+            unit: "0,0".into(),
             error: None,
         }
+    }
+
+    /// The same log for the run of sweep point `point`, replication `replication`.
+    pub fn of_unit(mut self, point: usize, replication: u32) -> Self {
+        self.unit = format!("{point},{replication}");
+        self
     }
 
     fn row(
@@ -214,7 +225,7 @@ impl RequestLog {
             .unwrap_or_default();
         let r = writeln!(
             self.out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{}",
             Secs9(req.arrival.0),
             self.functions[req.function as usize],
             self.platform,
@@ -222,7 +233,8 @@ impl RequestLog {
             opt(end),
             lat,
             outcome.as_str(),
-            cold
+            cold,
+            self.unit
         );
         if let Err(e) = r {
             self.error = Some(e);

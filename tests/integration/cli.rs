@@ -71,7 +71,7 @@ fn summary_and_timeseries_have_the_spec_columns() {
     let requests = read("requests.csv");
     assert_eq!(
         requests.lines().next().unwrap(),
-        "arrival_s,function,platform,start_s,end_s,latency_ms,outcome,cold"
+        "arrival_s,function,platform,start_s,end_s,latency_ms,outcome,cold,point,replication"
     );
     // The accounting identity holds in the row, and requests.csv has every request.
     let row: Vec<&str> = summary.lines().nth(1).unwrap().split(',').collect();

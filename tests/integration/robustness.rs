@@ -341,7 +341,34 @@ fn huge_scenarios_are_refused_up_front_saying_how_big() {
         .assert()
         .code(2)
         .stderr(predicates::str::contains(
-            "requests.csv would be about 45 MB",
+            "requests.csv would be about 49 MB",
+        ));
+    // From the real names (issue 21: long function names wrote 5x the
+    // limit): 500,000 rows of 85 bytes plus a 151-byte function name and
+    // `lambda`: 121 MB.
+    let long = "f".repeat(151);
+    std::fs::write(
+        &file,
+        SMALL
+            .replace("duration_s = 30", "duration_s = 100000")
+            .replace("[workload]\n", &format!("[workload]\nname = \"{long}\"\n")),
+    )
+    .unwrap();
+    surgesim()
+        .args([
+            "run",
+            "-q",
+            "--requests-csv",
+            "--max-requests-csv-mb",
+            "1",
+            "-o",
+        ])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "requests.csv would be about 121 MB",
         ));
 }
 
@@ -484,4 +511,44 @@ fn work_at_the_documented_cap_on_a_slow_pod_cannot_stall_the_clock() {
         assert_eq!(r.counts.requests, 60, "{}", r.platform);
         assert_eq!(r.counts.in_flight_end, 60, "{}", r.platform);
     }
+}
+
+#[test]
+fn requests_csv_tells_the_runs_of_a_sweep_apart() {
+    // Issue 21: requests.csv had no point or replication column.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        format!("{SMALL}[sweep]\n\"workload.arrival.rate_per_s\" = [2, 4]\n")
+            .replace("seed = 1\n", "seed = 1\nreplications = 2\n"),
+    )
+    .unwrap();
+    surgesim()
+        .args(["run", "-q", "--no-charts", "--requests-csv", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .success();
+    let name = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(name.join("requests.csv")).unwrap();
+    let units: std::collections::BTreeSet<(String, String)> = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[8].to_string(), f[9].to_string())
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<(String, String)> =
+        [("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")]
+            .iter()
+            .map(|(p, r)| (p.to_string(), r.to_string()))
+            .collect();
+    assert_eq!(units, expected);
 }
