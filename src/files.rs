@@ -32,7 +32,20 @@ pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
 /// Creates (if needed) the output folder `parent/<name>`.
 pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
     let dir = parent.join(sanitize_name(name));
+    // A symbolic link there would put the outputs wherever it points,
+    // perhaps outside `-o`: refused, not followed.
+    if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::Usage(format!(
+            "{}: is a symbolic link; outputs are written only into real folders under the \
+             output folder: remove the link or choose another -o",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create folder", e))?;
+    // Writable now, before any simulating, rather than found out after it.
+    temp_builder()
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, "cannot write in folder", e))?;
     Ok(dir)
 }
 

@@ -515,10 +515,12 @@ fn validate_workload(
                 return Err(fpath.error("no functions: add at least one [[workload.functions]]"));
             }
             let mut out: Vec<Function> = Vec::with_capacity(fs.len());
+            // A set, not a scan of those before: linear in the functions.
+            let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
             for (i, f) in fs.iter().enumerate() {
                 let at = fpath.index(i);
                 check_name(&at.key("name"), &f.name)?;
-                if out.iter().any(|o| o.name == f.name) {
+                if !seen.insert(f.name.as_str()) {
                     return Err(at.key("name").error(format!(
                         "a second function named `{}`: function names must be unique",
                         f.name

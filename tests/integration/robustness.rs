@@ -552,3 +552,25 @@ fn requests_csv_tells_the_runs_of_a_sweep_apart() {
             .collect();
     assert_eq!(units, expected);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_at_the_scenario_folder_is_refused_not_followed() {
+    // Issue 21: a symlink at DIR/<name> pointing outside -o was followed.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("s")).unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, format!("name = \"s\"\n{SMALL}")).unwrap();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("symbolic link"));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}

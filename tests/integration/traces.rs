@@ -562,10 +562,18 @@ fn a_trace_changed_after_validation_fails_the_run() {
     let trace = dir.path().join("trace.csv");
     let text = std::fs::read_to_string(&trace).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let changes: [(&str, Option<String>); 3] = [
+    // The replay checks each file's size and modification time against the
+    // scan's (issue 21), before it reads a row.
+    let same_size = {
+        let i = text.rfind(",x\n").unwrap();
+        let mut t = text.clone();
+        t.replace_range(i + 1..i + 2, "y");
+        t
+    };
+    let changes: [(&str, Option<String>); 4] = [
         // Truncated in place: half the rows.
         (
-            "rows replayed",
+            "changed after it was validated (now",
             Some(
                 text.lines()
                     .take(rows.len() / 2)
@@ -575,9 +583,11 @@ fn a_trace_changed_after_validation_fails_the_run() {
         ),
         // A row no longer valid.
         (
-            "not a number",
+            "changed after it was validated (now",
             Some(text.replacen(",x\n", ",x\nb,oops,5,x\n", 1)),
         ),
+        // The same size, rewritten.
+        ("and modified since", Some(same_size)),
         // Deleted.
         ("cannot read trace", None),
     ];

@@ -121,6 +121,8 @@ pub struct Trace {
     /// Rows in the window that were kept, and rows skipped as bad.
     pub rows: u64,
     pub skipped: u64,
+    /// Each of `paths` as the scan saw it: the replay refuses a changed file.
+    pub stamps: Vec<records::Stamp>,
 }
 
 /// What the scan learns about one function.

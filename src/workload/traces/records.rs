@@ -34,6 +34,26 @@ pub struct Records {
     pub skipped: u64,
     cancel: CancelToken,
     read: u32,
+    /// Each file as the scan saw it, for the replay to check.
+    stamps: Option<Vec<Stamp>>,
+}
+
+/// A file's size and modification time: what the replay checks against the scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    /// The stamp of `file` now.
+    pub fn of(file: &Path) -> Result<Stamp> {
+        let m = std::fs::metadata(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
+        Ok(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
 }
 
 /// Records between two looks at the cancel token.
@@ -54,7 +74,15 @@ impl Records {
             skipped: 0,
             cancel: cancel.clone(),
             read: 0,
+            stamps: None,
         }
+    }
+
+    /// The same reader, failing on a file whose size or modification time
+    /// is no longer `stamps`' (one per path).
+    pub fn checked(mut self, stamps: &[Stamp]) -> Self {
+        self.stamps = Some(stamps.to_vec());
+        self
     }
 
     /// The file being read.
@@ -77,6 +105,23 @@ impl Records {
             let Some(file) = self.paths.get(self.next_file) else {
                 return Ok(Next::End);
             };
+            if let Some(expected) = self.stamps.as_ref().and_then(|s| s.get(self.next_file)) {
+                let now = Stamp::of(file)?;
+                if &now != expected {
+                    return Err(Error::Usage(format!(
+                        "{}: the trace changed after it was validated (now {} bytes, was {}{}); \
+                         replay it again from an unchanged copy",
+                        file.display(),
+                        now.len,
+                        expected.len,
+                        if now.len == expected.len {
+                            ", and modified since"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+            }
             let mut reader = open_csv(file)?;
             self.headers = headers(&mut reader, file)?;
             self.reader = Some(reader);

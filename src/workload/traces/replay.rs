@@ -107,7 +107,8 @@ impl TraceStream {
             .file_stem()
             .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
         TraceStream {
-            records: Records::new(&trace.paths, trace.skip_bad_rows, &CancelToken::never()),
+            records: Records::new(&trace.paths, trace.skip_bad_rows, &CancelToken::never())
+                .checked(&trace.stamps),
             trace,
             work,
             rate_rng: stream(seed, replication, "workload/trace/rate"),

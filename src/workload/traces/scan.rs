@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durations};
-use super::records::{Next, Records};
+use super::records::{self, Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
     Format, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction, TraceSpec,
@@ -105,6 +105,7 @@ impl TraceSpec {
             last_arrival: SimTime::ZERO,
             rows: 0,
             skipped: 0,
+            stamps: Vec::new(),
         };
         // Every function seen, in order of first appearance, with its count.
         let mut seen: Vec<TraceFunction> = Vec::new();
@@ -285,6 +286,13 @@ impl TraceSpec {
         if trace.skipped > 0 {
             warn.push(format!("note: skipped {} bad trace row(s)", trace.skipped));
         }
+        // Stamped as the scan saw them (taken before reading would race
+        // with a writer the same way; the replay also counts the rows).
+        trace.stamps = trace
+            .paths
+            .iter()
+            .map(|p| records::Stamp::of(p))
+            .collect::<Result<_>>()?;
         Ok(Ok(trace))
     }
 }
