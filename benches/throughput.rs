@@ -68,6 +68,31 @@ task = { vcpu = 2, memory_gb = 4, concurrency = 16, queue_capacity = 100 }
 scaling = { kind = "target_tracking", metric = "cpu", target = 0.6, min_tasks = 2, max_tasks = 40 }
 "#;
 
+/// The same traffic on Knative: 16 instances of 2 vCPU at a fixed scale
+/// (16 slots each, priced per instance-second), and the KPA from 2.
+const STEADY_KNATIVE: &str = r#"
+seed = 1
+duration_s = 5000
+[workload]
+arrival = { kind = "poisson", rate_per_s = 200 }
+work = { kind = "exponential", mean_ms = 100 }
+[[platforms]]
+name = "fixed"
+kind = "knative"
+instance = { vcpu = 2, memory_gb = 4 }
+container_concurrency = 16
+min_scale = 16
+max_scale = 16
+pricing = { vcpu_s = 0.00001, gib_s = 0.000001 }
+[[platforms]]
+name = "kpa"
+kind = "knative"
+instance = { vcpu = 2, memory_gb = 4 }
+container_concurrency = 16
+min_scale = 2
+pricing = { vcpu_s = 0.00001, gib_s = 0.000001 }
+"#;
+
 /// Benchmarks each platform of `src` in `group`, in simulated requests per second.
 fn bench_platforms(c: &mut Criterion, group: &str, src: &str) {
     let s = scenario::parse(src, Path::new("bench.toml"), Overrides::default())
@@ -94,6 +119,10 @@ fn steady_kubernetes(c: &mut Criterion) {
 
 fn steady_fargate(c: &mut Criterion) {
     bench_platforms(c, "fargate_steady_200rps", STEADY_FARGATE);
+}
+
+fn steady_knative(c: &mut Criterion) {
+    bench_platforms(c, "knative_steady_200rps", STEADY_KNATIVE);
 }
 
 /// Trace replay end to end: scan (at load) and replay on Lambda, in trace
@@ -168,6 +197,7 @@ criterion_group!(
     steady_lambda,
     steady_kubernetes,
     steady_fargate,
+    steady_knative,
     trace_replay,
     event_queue
 );

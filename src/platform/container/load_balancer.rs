@@ -121,9 +121,45 @@ impl Balancer for Random {
 
 /// The ready pod with the fewest requests in service or queued; ties to the
 /// lowest pod id.
-#[derive(Debug, Clone, Default)]
+///
+/// Up to [`LeastOutstanding::SMALL`] ready pods are a plain vector of
+/// (outstanding, pod), scanned: cheaper than a tree's removal and insertion
+/// on every change of load; beyond that, an ordered set. Both give the
+/// smallest (outstanding, pod), so the choice is the same either way.
+#[derive(Debug, Clone)]
 pub struct LeastOutstanding {
-    by_outstanding: BTreeSet<(usize, u32)>,
+    index: Index,
+}
+
+#[derive(Debug, Clone)]
+enum Index {
+    Small(Vec<(usize, u32)>),
+    Large(BTreeSet<(usize, u32)>),
+}
+
+impl Default for LeastOutstanding {
+    fn default() -> Self {
+        LeastOutstanding {
+            index: Index::Small(Vec::new()),
+        }
+    }
+}
+
+impl LeastOutstanding {
+    /// Ready pods up to which the vector is kept; back to it below half.
+    pub const SMALL: usize = 64;
+
+    fn resize(&mut self) {
+        match &self.index {
+            Index::Small(v) if v.len() > Self::SMALL => {
+                self.index = Index::Large(v.iter().copied().collect());
+            }
+            Index::Large(t) if t.len() < Self::SMALL / 2 => {
+                self.index = Index::Small(t.iter().copied().collect());
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Balancer for LeastOutstanding {
@@ -133,25 +169,57 @@ impl Balancer for LeastOutstanding {
     }
 
     fn join(&mut self, pod: u32, outstanding: usize) {
-        self.by_outstanding.insert((outstanding, pod));
+        match &mut self.index {
+            Index::Small(v) => v.push((outstanding, pod)),
+            Index::Large(t) => {
+                t.insert((outstanding, pod));
+            }
+        }
+        self.resize();
     }
 
     fn leave(&mut self, pod: u32, outstanding: usize) {
-        self.by_outstanding.remove(&(outstanding, pod));
+        match &mut self.index {
+            Index::Small(v) => {
+                if let Some(i) = v.iter().position(|&(_, p)| p == pod) {
+                    v.swap_remove(i);
+                }
+            }
+            Index::Large(t) => {
+                t.remove(&(outstanding, pod));
+            }
+        }
+        self.resize();
     }
 
+    #[inline]
     fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
-        self.by_outstanding.remove(&(before, pod));
-        self.by_outstanding.insert((after, pod));
+        match &mut self.index {
+            Index::Small(v) => {
+                if let Some(e) = v.iter_mut().find(|e| e.1 == pod) {
+                    e.0 = after;
+                }
+            }
+            Index::Large(t) => {
+                t.remove(&(before, pod));
+                t.insert((after, pod));
+            }
+        }
     }
 
     #[inline]
     fn pick(&mut self, _: &mut SimRng) -> Option<u32> {
-        self.by_outstanding.first().map(|&(_, p)| p)
+        match &self.index {
+            Index::Small(v) => v.iter().min().map(|&(_, p)| p),
+            Index::Large(t) => t.first().map(|&(_, p)| p),
+        }
     }
 
     fn ready(&self) -> usize {
-        self.by_outstanding.len()
+        match &self.index {
+            Index::Small(v) => v.len(),
+            Index::Large(t) => t.len(),
+        }
     }
 }
 
@@ -256,5 +324,42 @@ mod tests {
         lb.leave(4, 0);
         let mut r = rng();
         assert!((0..50).all(|_| lb.pick(&mut r) == Some(7)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn least_outstanding_picks_as_an_ordered_set_at_any_size(
+            ops in proptest::collection::vec((0u8..3, 0u32..200, 0usize..6), 0..800)
+        ) {
+            // The vector (up to 64 ready pods) and the ordered set beyond
+            // it against one reference set: the same pick after every step.
+            let mut lb = LeastOutstanding::default();
+            let mut reference: BTreeSet<(usize, u32)> = BTreeSet::new();
+            let mut load: std::collections::BTreeMap<u32, usize> = Default::default();
+            let mut r = rng();
+            for (op, pod, n) in ops {
+                match (op, load.get(&pod).copied()) {
+                    (0, None) => {
+                        lb.join(pod, n);
+                        reference.insert((n, pod));
+                        load.insert(pod, n);
+                    }
+                    (1, Some(l)) => {
+                        lb.leave(pod, l);
+                        reference.remove(&(l, pod));
+                        load.remove(&pod);
+                    }
+                    (2, Some(l)) => {
+                        lb.load_changed(pod, l, n);
+                        reference.remove(&(l, pod));
+                        reference.insert((n, pod));
+                        load.insert(pod, n);
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(lb.pick(&mut r), reference.first().map(|&(_, p)| p));
+                proptest::prop_assert_eq!(lb.ready(), reference.len());
+            }
+        }
     }
 }

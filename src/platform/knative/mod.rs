@@ -896,7 +896,7 @@ impl Model for Knative {
         rev.touch(now);
         rev.in_flight += 1;
         // Scale from zero: the activator asks for an instance at once.
-        if self.active(r) == 0 && self.cfg.max_scale > 0 {
+        if self.revisions[r].lb.ready() == 0 && self.active(r) == 0 && self.cfg.max_scale > 0 {
             let rev = &mut self.revisions[r];
             rev.desired = rev.desired.max(1);
             rev.zero_since = None;
