@@ -402,15 +402,23 @@ pub fn run_scenario_with(
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<RunSummary>> {
+    let fresh = !parent.join(scenario::sanitize_name(&s.name)).exists();
     let dir = crate::files::scenario_dir(parent, &s.name)?;
-    let executed = experiment::execute(s, &dir, opts, cancel)?;
-    report::write(
-        s,
-        &dir,
-        &executed.runs,
-        executed.request_parts,
-        opts,
-        cancel,
-    )?;
-    Ok(executed.runs)
+    let result = experiment::execute(s, &dir, opts, cancel).and_then(|executed| {
+        report::write(
+            s,
+            &dir,
+            &executed.runs,
+            executed.request_parts,
+            opts,
+            cancel,
+        )?;
+        Ok(executed.runs)
+    });
+    if result.is_err() && fresh {
+        // A folder this run made and filled with nothing goes with it (it
+        // fails, harmlessly, if anything is in it).
+        let _ = std::fs::remove_dir(&dir);
+    }
+    result
 }

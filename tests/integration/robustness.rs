@@ -465,6 +465,9 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
         })
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+    // Nor the folder it made (issue 21: an interrupted run left an empty
+    // DIR/<name>/).
+    assert!(!out.join("long").exists(), "the empty folder is left");
 }
 
 #[test]
