@@ -303,8 +303,9 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
 }
 
 /// Bytes one requests.csv row takes besides its function and platform
-/// names, at most about (for the size guard): three 9-decimal times, the
-/// latency, the outcome, the flags and the point and replication.
+/// names, about (for the size guard): three 9-decimal times of up to six
+/// whole-second digits, the latency, the outcome, the flags and the point
+/// and replication (longer horizons make rows up to about 110 bytes).
 const REQUEST_ROW_BYTES: f64 = 85.0;
 
 /// Refuses a scenario whose expected size exceeds the limits, saying how big

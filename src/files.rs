@@ -41,11 +41,15 @@ pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
             dir.display()
         )));
     }
+    let fresh = !dir.exists();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create folder", e))?;
     // Writable now, before any simulating, rather than found out after it.
-    temp_builder()
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, "cannot write in folder", e))?;
+    if let Err(e) = temp_builder().tempfile_in(&dir) {
+        if fresh {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        return Err(Error::io(&dir, "cannot write in folder", e));
+    }
     Ok(dir)
 }
 

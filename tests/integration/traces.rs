@@ -595,7 +595,18 @@ fn a_trace_changed_after_validation_fails_the_run() {
         std::fs::write(&trace, &text).unwrap();
         let s = load(&file);
         match &new {
-            Some(t) => std::fs::write(&trace, t).unwrap(),
+            Some(t) => {
+                std::fs::write(&trace, t).unwrap();
+                // Timestamps tick in milliseconds: move the modification
+                // time on, so a same-size rewrite is told apart for sure.
+                let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+                std::fs::File::options()
+                    .write(true)
+                    .open(&trace)
+                    .unwrap()
+                    .set_modified(later)
+                    .unwrap();
+            }
             None => std::fs::remove_file(&trace).unwrap(),
         }
         let e = surgesim::cli::run_scenario(&s, out.path(), false)

@@ -170,7 +170,12 @@ impl Balancer for LeastOutstanding {
 
     fn join(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
-            Index::Small(v) => v.push((outstanding, pod)),
+            // As a set: an entry already there is not added twice.
+            Index::Small(v) => {
+                if !v.contains(&(outstanding, pod)) {
+                    v.push((outstanding, pod));
+                }
+            }
             Index::Large(t) => {
                 t.insert((outstanding, pod));
             }
@@ -181,7 +186,7 @@ impl Balancer for LeastOutstanding {
     fn leave(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
             Index::Small(v) => {
-                if let Some(i) = v.iter().position(|&(_, p)| p == pod) {
+                if let Some(i) = v.iter().position(|&e| e == (outstanding, pod)) {
                     v.swap_remove(i);
                 }
             }
@@ -195,11 +200,23 @@ impl Balancer for LeastOutstanding {
     #[inline]
     fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
         match &mut self.index {
-            Index::Small(v) => {
-                if let Some(e) = v.iter_mut().find(|e| e.1 == pod) {
-                    e.0 = after;
+            Index::Small(v) if before == after => {
+                if !v.contains(&(after, pod)) {
+                    v.push((after, pod));
                 }
             }
+            Index::Small(v) => match v.iter().position(|&e| e == (before, pod)) {
+                // The usual case: its entry moves.
+                Some(i) if !v.contains(&(after, pod)) => v[i].0 = after,
+                Some(i) => {
+                    v.swap_remove(i);
+                }
+                None => {
+                    if !v.contains(&(after, pod)) {
+                        v.push((after, pod));
+                    }
+                }
+            },
             Index::Large(t) => {
                 t.remove(&(before, pod));
                 t.insert((after, pod));
@@ -329,7 +346,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn least_outstanding_picks_as_an_ordered_set_at_any_size(
-            ops in proptest::collection::vec((0u8..3, 0u32..200, 0usize..6), 0..800)
+            ops in proptest::collection::vec((0u8..3, 0u32..200, 0usize..6, 0usize..6, proptest::bool::ANY), 0..800)
         ) {
             // The vector (up to 64 ready pods) and the ordered set beyond
             // it against one reference set: the same pick after every step.
@@ -337,7 +354,33 @@ mod tests {
             let mut reference: BTreeSet<(usize, u32)> = BTreeSet::new();
             let mut load: std::collections::BTreeMap<u32, usize> = Default::default();
             let mut r = rng();
-            for (op, pod, n) in ops {
+            for (op, pod, n, wrong, consistent) in ops {
+                // Now and then an inconsistent call (a pod not there, or a
+                // load that is not its own): the set's behaviour then too.
+                if !consistent {
+                    match op {
+                        0 => {
+                            lb.join(pod, n);
+                            reference.insert((n, pod));
+                        }
+                        1 => {
+                            lb.leave(pod, wrong);
+                            reference.remove(&(wrong, pod));
+                        }
+                        _ => {
+                            lb.load_changed(pod, wrong, n);
+                            reference.remove(&(wrong, pod));
+                            reference.insert((n, pod));
+                        }
+                    }
+                    load.clear();
+                    for &(l, p) in &reference {
+                        load.insert(p, l);
+                    }
+                    proptest::prop_assert_eq!(lb.pick(&mut r), reference.first().map(|&(_, p)| p));
+                    proptest::prop_assert_eq!(lb.ready(), reference.len());
+                    continue;
+                }
                 match (op, load.get(&pod).copied()) {
                     (0, None) => {
                         lb.join(pod, n);

@@ -181,10 +181,9 @@ impl<R: std::io::Read> std::io::Read for LineCap<R> {
         // Reads come a buffer (64 KiB) at a time, far below the cap: the
         // text before the chunk's first break and after its last is what
         // can make a line too long.
-        match (
-            chunk.iter().position(|&b| b == b'\n'),
-            chunk.iter().rposition(|&b| b == b'\n'),
-        ) {
+        // The csv reader ends records at \n, \r\n or a lone \r.
+        let brk = |b: &u8| *b == b'\n' || *b == b'\r';
+        match (chunk.iter().position(brk), chunk.iter().rposition(brk)) {
             (Some(first), Some(last)) => {
                 if self.run + first > self.max {
                     self.run += first;
@@ -201,17 +200,20 @@ impl<R: std::io::Read> std::io::Read for LineCap<R> {
     }
 }
 
-pub(super) fn open_csv(file: &Path) -> Result<TraceReader> {
+/// Opens `file` for reading, with the stamp of the file opened.
+pub(super) fn open_csv(file: &Path) -> Result<(TraceReader, records::Stamp)> {
     let f = File::open(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
+    let stamp = records::Stamp::of_open(&f, file)?;
     let capped = LineCap {
         inner: f,
         run: 0,
         max: MAX_LINE_BYTES,
     };
-    Ok(csv::ReaderBuilder::new()
+    let reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, capped)))
+        .from_reader(BufReader::with_capacity(1 << 16, capped));
+    Ok((reader, stamp))
 }
 
 pub(super) fn headers(reader: &mut TraceReader, file: &Path) -> Result<Vec<String>> {

@@ -36,22 +36,38 @@ pub struct Records {
     read: u32,
     /// Each file as the scan saw it, for the replay to check.
     stamps: Option<Vec<Stamp>>,
+    /// The stamp of each file opened so far, taken from its open handle.
+    pub opened: Vec<Stamp>,
 }
 
-/// A file's size and modification time: what the replay checks against the scan.
+/// What identifies a file's contents without reading them: size,
+/// modification time and, on Unix, device, inode and status-change time
+/// (which no tool can set back). The replay checks it against the scan's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
     pub len: u64,
     pub modified: Option<std::time::SystemTime>,
+    /// (device, inode, ctime s, ctime ns) on Unix.
+    pub unix: Option<(u64, u64, i64, i64)>,
 }
 
 impl Stamp {
-    /// The stamp of `file` now.
-    pub fn of(file: &Path) -> Result<Stamp> {
-        let m = std::fs::metadata(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
+    /// The stamp of the open file `f` (named `file` in errors).
+    pub fn of_open(f: &std::fs::File, file: &Path) -> Result<Stamp> {
+        let m = f
+            .metadata()
+            .map_err(|e| Error::io(file, "cannot read trace", e))?;
+        #[cfg(unix)]
+        let unix = {
+            use std::os::unix::fs::MetadataExt;
+            Some((m.dev(), m.ino(), m.ctime(), m.ctime_nsec()))
+        };
+        #[cfg(not(unix))]
+        let unix = None;
         Ok(Stamp {
             len: m.len(),
             modified: m.modified().ok(),
+            unix,
         })
     }
 }
@@ -75,6 +91,7 @@ impl Records {
             cancel: cancel.clone(),
             read: 0,
             stamps: None,
+            opened: Vec::new(),
         }
     }
 
@@ -105,24 +122,24 @@ impl Records {
             let Some(file) = self.paths.get(self.next_file) else {
                 return Ok(Next::End);
             };
-            if let Some(expected) = self.stamps.as_ref().and_then(|s| s.get(self.next_file)) {
-                let now = Stamp::of(file)?;
-                if &now != expected {
-                    return Err(Error::Usage(format!(
-                        "{}: the trace changed after it was validated (now {} bytes, was {}{}); \
-                         replay it again from an unchanged copy",
-                        file.display(),
-                        now.len,
-                        expected.len,
-                        if now.len == expected.len {
-                            ", and modified since"
-                        } else {
-                            ""
-                        }
-                    )));
-                }
+            let (mut reader, now) = open_csv(file)?;
+            if let Some(expected) = self.stamps.as_ref().and_then(|s| s.get(self.next_file))
+                && &now != expected
+            {
+                return Err(Error::Usage(format!(
+                    "{}: the trace changed after it was validated (now {} bytes, was {}{}); \
+                     replay it again from an unchanged copy",
+                    file.display(),
+                    now.len,
+                    expected.len,
+                    if now.len == expected.len {
+                        ", and modified since"
+                    } else {
+                        ""
+                    }
+                )));
             }
-            let mut reader = open_csv(file)?;
+            self.opened.push(now);
             self.headers = headers(&mut reader, file)?;
             self.reader = Some(reader);
             self.next_file += 1;
@@ -137,8 +154,13 @@ impl Records {
                     self.reader = None;
                     return self.advance();
                 }
-                // Skip bad rows, but not forever on a file that fails to read at all.
-                Err(_) if self.skip && in_a_row < 1000 => {
+                // Skip bad rows, but not forever on a file that fails to
+                // read at all, and never a read error (a line past the cap).
+                Err(e)
+                    if self.skip
+                        && in_a_row < 1000
+                        && !matches!(e.kind(), csv::ErrorKind::Io(_)) =>
+                {
                     self.skipped += 1;
                     in_a_row += 1;
                 }

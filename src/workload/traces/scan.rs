@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 
 use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durations};
-use super::records::{self, Next, Records};
+use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
     Format, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction, TraceSpec,
@@ -198,6 +198,8 @@ impl TraceSpec {
                     }
                 }
                 trace.skipped += records.skipped;
+                // Each file as the scan opened it, for the replay to check.
+                trace.stamps = std::mem::take(&mut records.opened);
             }
             Format::Azure2019 => {
                 let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
@@ -231,6 +233,8 @@ impl TraceSpec {
                     }
                 }
                 trace.skipped += records.skipped;
+                // Each file as the scan opened it, for the replay to check.
+                trace.stamps = std::mem::take(&mut records.opened);
                 let works = read_durations(&trace.durations, trace.skip_bad_rows, cancel)?;
                 let memory =
                     read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
@@ -286,13 +290,6 @@ impl TraceSpec {
         if trace.skipped > 0 {
             warn.push(format!("note: skipped {} bad trace row(s)", trace.skipped));
         }
-        // Stamped as the scan saw them (taken before reading would race
-        // with a writer the same way; the replay also counts the rows).
-        trace.stamps = trace
-            .paths
-            .iter()
-            .map(|p| records::Stamp::of(p))
-            .collect::<Result<_>>()?;
         Ok(Ok(trace))
     }
 }
