@@ -29,10 +29,12 @@ pub trait Balancer: std::fmt::Debug + Clone + Send + 'static {
     /// Pod `pod`, with `outstanding` requests, is ready to receive traffic.
     fn join(&mut self, pod: u32, outstanding: usize);
 
-    /// Pod `pod`, with `outstanding` requests, stops receiving traffic.
+    /// Pod `pod`, with `outstanding` requests (its count as last told),
+    /// stops receiving traffic.
     fn leave(&mut self, pod: u32, outstanding: usize);
 
-    /// A ready pod's outstanding requests went from `before` to `after`.
+    /// A ready pod's outstanding requests went from `before` (its count as
+    /// last told) to `after`.
     fn load_changed(&mut self, _pod: u32, _before: usize, _after: usize) {}
 
     /// The pod for the next request; `None` when no pod is ready.
@@ -125,7 +127,10 @@ impl Balancer for Random {
 /// Up to [`LeastOutstanding::SMALL`] ready pods are a plain vector of
 /// (outstanding, pod), scanned: cheaper than a tree's removal and insertion
 /// on every change of load; beyond that, an ordered set. Both give the
-/// smallest (outstanding, pod), so the choice is the same either way.
+/// smallest (outstanding, pod), so the choice is the same either way, as
+/// long as callers keep the [`Balancer`] contract: a pod joins once, and
+/// `leave` and `load_changed` are given its current load (as every model
+/// does; checked in debug builds).
 #[derive(Debug, Clone)]
 pub struct LeastOutstanding {
     index: Index,
@@ -170,11 +175,9 @@ impl Balancer for LeastOutstanding {
 
     fn join(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
-            // As a set: an entry already there is not added twice.
             Index::Small(v) => {
-                if !v.contains(&(outstanding, pod)) {
-                    v.push((outstanding, pod));
-                }
+                debug_assert!(v.iter().all(|e| e.1 != pod), "pod {pod} joins twice");
+                v.push((outstanding, pod));
             }
             Index::Large(t) => {
                 t.insert((outstanding, pod));
@@ -186,7 +189,8 @@ impl Balancer for LeastOutstanding {
     fn leave(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
             Index::Small(v) => {
-                if let Some(i) = v.iter().position(|&e| e == (outstanding, pod)) {
+                if let Some(i) = v.iter().position(|&(_, p)| p == pod) {
+                    debug_assert_eq!(v[i].0, outstanding, "pod {pod} leaves with another load");
                     v.swap_remove(i);
                 }
             }
@@ -200,23 +204,12 @@ impl Balancer for LeastOutstanding {
     #[inline]
     fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
         match &mut self.index {
-            Index::Small(v) if before == after => {
-                if !v.contains(&(after, pod)) {
-                    v.push((after, pod));
+            Index::Small(v) => {
+                if let Some(e) = v.iter_mut().find(|e| e.1 == pod) {
+                    debug_assert_eq!(e.0, before, "pod {pod}'s load was not {before}");
+                    e.0 = after;
                 }
             }
-            Index::Small(v) => match v.iter().position(|&e| e == (before, pod)) {
-                // The usual case: its entry moves.
-                Some(i) if !v.contains(&(after, pod)) => v[i].0 = after,
-                Some(i) => {
-                    v.swap_remove(i);
-                }
-                None => {
-                    if !v.contains(&(after, pod)) {
-                        v.push((after, pod));
-                    }
-                }
-            },
             Index::Large(t) => {
                 t.remove(&(before, pod));
                 t.insert((after, pod));
@@ -346,7 +339,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn least_outstanding_picks_as_an_ordered_set_at_any_size(
-            ops in proptest::collection::vec((0u8..3, 0u32..200, 0usize..6, 0usize..6, proptest::bool::ANY), 0..800)
+            ops in proptest::collection::vec((0u8..3, 0u32..200, 0usize..6), 0..800)
         ) {
             // The vector (up to 64 ready pods) and the ordered set beyond
             // it against one reference set: the same pick after every step.
@@ -354,33 +347,7 @@ mod tests {
             let mut reference: BTreeSet<(usize, u32)> = BTreeSet::new();
             let mut load: std::collections::BTreeMap<u32, usize> = Default::default();
             let mut r = rng();
-            for (op, pod, n, wrong, consistent) in ops {
-                // Now and then an inconsistent call (a pod not there, or a
-                // load that is not its own): the set's behaviour then too.
-                if !consistent {
-                    match op {
-                        0 => {
-                            lb.join(pod, n);
-                            reference.insert((n, pod));
-                        }
-                        1 => {
-                            lb.leave(pod, wrong);
-                            reference.remove(&(wrong, pod));
-                        }
-                        _ => {
-                            lb.load_changed(pod, wrong, n);
-                            reference.remove(&(wrong, pod));
-                            reference.insert((n, pod));
-                        }
-                    }
-                    load.clear();
-                    for &(l, p) in &reference {
-                        load.insert(p, l);
-                    }
-                    proptest::prop_assert_eq!(lb.pick(&mut r), reference.first().map(|&(_, p)| p));
-                    proptest::prop_assert_eq!(lb.ready(), reference.len());
-                    continue;
-                }
+            for (op, pod, n) in ops {
                 match (op, load.get(&pod).copied()) {
                     (0, None) => {
                         lb.join(pod, n);
