@@ -32,7 +32,7 @@ use crate::platform::kubernetes::cluster_autoscaler::{
     Cluster, ClusterAutoscaler, NodeAction, NodeAutoscaler,
 };
 use crate::platform::kubernetes::config::NodePool;
-use crate::platform::kubernetes::nodes::{Node, NodeState};
+use crate::platform::kubernetes::nodes::{self, Node, NodeState};
 use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
@@ -384,27 +384,21 @@ impl Knative {
 
     fn launch_node(&mut self, now: SimTime, ready: bool, cx: &mut Ctx<KnativeEvent>) {
         let pool = self.pool.as_mut().expect("a node pool");
-        let mut node = Node::new(
-            now,
-            pool.cfg.node_cpu_m,
-            pool.cfg.node_memory_mb,
-            pool.cfg.instance.max_pods,
-        );
-        let id = pool.nodes.len() as u32;
-        if ready {
-            node.state = NodeState::Ready;
-        } else {
+        let delay = (!ready).then(|| {
             let ca = pool
                 .cfg
                 .autoscaler
                 .as_ref()
                 .expect("the autoscaler launches");
-            let delay = ca.provision.sample(&mut pool.rng);
-            cx.schedule(now + delay, KnativeEvent::NodeReady(id));
+            ca.provision.sample(&mut pool.rng)
+        });
+        let c = &pool.cfg;
+        let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
+        let id = nodes::launch(&mut pool.nodes, now, size, delay);
+        if let Some(d) = delay {
+            cx.schedule(now + d, KnativeEvent::NodeReady(id));
         }
-        pool.nodes.push(node);
-        let live = pool.nodes.iter().filter(|n| n.exists()).count() as u64;
-        cx.rec.nodes.set(now, live);
+        cx.rec.nodes.set(now, nodes::live(&pool.nodes));
     }
 
     /// Instance `i` stops at `now`: its node capacity is freed.
@@ -428,8 +422,7 @@ impl Knative {
                 if node.state == NodeState::Draining && node.pods == 0 {
                     node.state = NodeState::Removed;
                     node.removed = Some(now);
-                    let live = pool.nodes.iter().filter(|n| n.exists()).count() as u64;
-                    cx.rec.nodes.set(now, live);
+                    cx.rec.nodes.set(now, nodes::live(&pool.nodes));
                 }
             }
         }
@@ -675,7 +668,7 @@ impl Knative {
         loop {
             let pool = self.pool.as_mut().expect("a node pool");
             let mut ca = pool.autoscaler.take().expect("an autoscaler");
-            let live_nodes = pool.nodes.iter().filter(|n| n.exists()).count() as u64;
+            let live_nodes = nodes::live(&pool.nodes);
             let per_node = (pool.cfg.node_cpu_m / cpu.max(1))
                 .min(pool.cfg.node_memory_mb / mem.max(1))
                 .min(u64::from(pool.cfg.instance.max_pods))
@@ -736,8 +729,7 @@ impl Knative {
                     let node = &mut pool.nodes[n as usize];
                     node.state = NodeState::Removed;
                     node.removed = Some(now);
-                    let live = pool.nodes.iter().filter(|n| n.exists()).count() as u64;
-                    cx.rec.nodes.set(now, live);
+                    cx.rec.nodes.set(now, nodes::live(&pool.nodes));
                 }
                 Some(NodeAction::Drain(n)) => {
                     self.pool.as_mut().expect("a node pool").nodes[n as usize].state =

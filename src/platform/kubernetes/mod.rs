@@ -280,7 +280,7 @@ impl<B: Balancer> Kubernetes<B> {
     }
 
     fn live_nodes(&self) -> u64 {
-        self.nodes.iter().filter(|n| n.exists()).count() as u64
+        nodes::live(&self.nodes)
     }
 
     fn new_pod(&mut self, now: SimTime, deployment: usize) -> u32 {
@@ -305,25 +305,19 @@ impl<B: Balancer> Kubernetes<B> {
     }
 
     fn launch_node(&mut self, now: SimTime, ready: bool, cx: &mut Ctx<KubernetesEvent>) {
-        let mut node = Node::new(
-            now,
-            self.cfg.node_cpu_m,
-            self.cfg.node_memory_mb,
-            self.cfg.instance.max_pods,
-        );
-        let id = self.nodes.len() as u32;
-        if ready {
-            node.state = NodeState::Ready;
-        } else {
-            let ca = self
-                .cfg
+        let c = &self.cfg;
+        let delay = (!ready).then(|| {
+            let ca = c
                 .autoscaler
                 .as_ref()
                 .expect("only the autoscaler launches nodes");
-            let delay = ca.provision.sample(&mut self.provision_rng);
-            cx.schedule(now + delay, KubernetesEvent::NodeReady(id));
+            ca.provision.sample(&mut self.provision_rng)
+        });
+        let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
+        let id = nodes::launch(&mut self.nodes, now, size, delay);
+        if let Some(d) = delay {
+            cx.schedule(now + d, KubernetesEvent::NodeReady(id));
         }
-        self.nodes.push(node);
         cx.rec.nodes.set(now, self.live_nodes());
     }
 

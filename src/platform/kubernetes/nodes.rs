@@ -106,6 +106,29 @@ impl Node {
     }
 }
 
+/// Adds a node launched at `now`, with allocatable `cpu_m` and `memory_mb`
+/// and `max_pods`, to `nodes`: ready at once without a `provision` delay,
+/// else provisioning for that long (the caller schedules its readiness).
+/// Returns its id.
+pub fn launch(
+    nodes: &mut Vec<Node>,
+    now: SimTime,
+    (cpu_m, memory_mb, max_pods): (u64, u64, u32),
+    provision: Option<crate::time::SimDuration>,
+) -> u32 {
+    let mut node = Node::new(now, cpu_m, memory_mb, max_pods);
+    if provision.is_none() {
+        node.state = NodeState::Ready;
+    }
+    nodes.push(node);
+    (nodes.len() - 1) as u32
+}
+
+/// Nodes billed and counted: launched and not removed.
+pub fn live(nodes: &[Node]) -> u64 {
+    nodes.iter().filter(|n| n.exists()).count() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
