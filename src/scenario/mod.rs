@@ -463,7 +463,9 @@ pub(crate) fn validate(
 fn check_name(path: &FieldPath, name: &str) -> Result<(), FieldError> {
     if name.trim().is_empty() || name.chars().any(char::is_control) || name.len() > 200 {
         return Err(path.error(format!(
-            "{name:?}: names must be 1 to 200 characters with no control characters"
+            "{name:?}: names must be 1 to 200 bytes of UTF-8 (this one is {} bytes) with no \
+             control characters",
+            name.len()
         )));
     }
     Ok(())

@@ -577,3 +577,16 @@ fn a_symlink_at_the_scenario_folder_is_refused_not_followed() {
         .stderr(predicates::str::contains("symbolic link"));
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
 }
+
+#[test]
+fn the_name_limit_says_bytes_as_it_counts_them() {
+    // Issue 21: the limit counted bytes but said characters. 70 "é" are 70
+    // characters but 140 bytes: accepted; 101 are 202 bytes: refused, saying so.
+    let ok = format!("name = \"{}\"\n{SMALL}", "é".repeat(70));
+    assert!(scenario::parse(&ok, Path::new("n.toml"), Overrides::default()).is_ok());
+    let long = format!("name = \"{}\"\n{SMALL}", "é".repeat(101));
+    let e = scenario::parse(&long, Path::new("n.toml"), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("200 bytes") && e.contains("202 bytes"), "{e}");
+}
