@@ -29,8 +29,9 @@ pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
     b
 }
 
-/// Creates (if needed) the output folder `parent/<name>`.
-pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
+/// Creates (if needed) the output folder `parent/<name>`, checked writable;
+/// with whether this call created it.
+pub fn scenario_dir(parent: &Path, name: &str) -> Result<(PathBuf, bool)> {
     let dir = parent.join(sanitize_name(name));
     // A symbolic link there would put the outputs wherever it points,
     // perhaps outside `-o`: refused, not followed.
@@ -50,7 +51,7 @@ pub fn scenario_dir(parent: &Path, name: &str) -> Result<PathBuf> {
         }
         return Err(Error::io(&dir, "cannot write in folder", e));
     }
-    Ok(dir)
+    Ok((dir, fresh))
 }
 
 /// `name` reduced to one safe path component: letters, digits, `-`, `_` and

@@ -321,55 +321,34 @@ fn huge_scenarios_are_refused_up_front_saying_how_big() {
                 .and(predicates::str::contains("--max-requests")),
         );
     assert!(!dir.path().join("out").exists());
-    // requests.csv has its own limit.
-    std::fs::write(
-        &file,
-        SMALL.replace("duration_s = 30", "duration_s = 100000"),
-    )
-    .unwrap();
-    surgesim()
-        .args([
-            "run",
-            "-q",
-            "--requests-csv",
-            "--max-requests-csv-mb",
-            "1",
-            "-o",
-        ])
-        .arg(dir.path().join("out"))
-        .arg(&file)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains(
-            "requests.csv would be about 49 MB",
-        ));
-    // From the real names (issue 21: long function names wrote 5x the
-    // limit): 500,000 rows of 85 bytes plus a 151-byte function name and
-    // `lambda`: 121 MB.
-    let long = "f".repeat(151);
-    std::fs::write(
-        &file,
-        SMALL
-            .replace("duration_s = 30", "duration_s = 100000")
-            .replace("[workload]\n", &format!("[workload]\nname = \"{long}\"\n")),
-    )
-    .unwrap();
-    surgesim()
-        .args([
-            "run",
-            "-q",
-            "--requests-csv",
-            "--max-requests-csv-mb",
-            "1",
-            "-o",
-        ])
-        .arg(dir.path().join("out"))
-        .arg(&file)
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains(
-            "requests.csv would be about 121 MB",
-        ));
+    // requests.csv has its own limit, estimated from the real names (issue
+    // 21: long function names wrote 5x the limit): 500,000 rows of about 85
+    // bytes plus the function's name and `lambda`: 49 MB with `default`,
+    // 121 MB with a 151-byte name.
+    let long = SMALL.replace("duration_s = 30", "duration_s = 100000");
+    let named = long.replace(
+        "[workload]\n",
+        &format!("[workload]\nname = \"{}\"\n", "f".repeat(151)),
+    );
+    for (text, mb) in [(long, 49), (named, 121)] {
+        std::fs::write(&file, text).unwrap();
+        surgesim()
+            .args([
+                "run",
+                "-q",
+                "--requests-csv",
+                "--max-requests-csv-mb",
+                "1",
+                "-o",
+            ])
+            .arg(dir.path().join("out"))
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains(format!(
+                "requests.csv would be about {mb} MB"
+            )));
+    }
 }
 
 #[test]

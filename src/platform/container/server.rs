@@ -125,6 +125,23 @@ impl Server {
         }
     }
 
+    /// (in service, queued, epoch): what a model compares after a change.
+    #[inline]
+    pub fn state(&self) -> (usize, usize, u32) {
+        (self.busy(), self.queued(), self.epoch)
+    }
+
+    /// After a change since `before` (a [`Server::state`]): when its timer
+    /// must fire, with the epoch that keeps it current, if the next
+    /// completion moved.
+    #[inline]
+    pub fn timer_since(&self, before: (usize, usize, u32)) -> Option<(SimTime, u32)> {
+        if self.epoch == before.2 {
+            return None;
+        }
+        self.next_completion().map(|t| (t, self.epoch))
+    }
+
     /// Requests in service (computing or waiting).
     pub fn busy(&self) -> usize {
         self.in_service.len() + self.waiting.len()

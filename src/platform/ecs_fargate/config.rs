@@ -131,44 +131,51 @@ pub struct FargateConfig {
 /// Fargate's task sizes: vCPU, and the memory range \[GB\] with its step
 /// (Amazon ECS developer guide, 'Amazon ECS task definition parameters for
 /// Fargate', task size table).
-pub const TASK_SIZES: [(f64, &[f64]); 7] = [
-    (0.25, &[0.5, 1.0, 2.0]),
-    (0.5, &[1.0, 2.0, 3.0, 4.0]),
-    (1.0, &[2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
-    (2.0, &[4.0, 16.0, 1.0]),
-    (4.0, &[8.0, 30.0, 1.0]),
-    (8.0, &[16.0, 60.0, 4.0]),
-    (16.0, &[32.0, 120.0, 8.0]),
+pub const TASK_SIZES: [(f64, Memory); 7] = [
+    (0.25, Memory::List(&[0.5, 1.0, 2.0])),
+    (0.5, Memory::Range(1.0, 4.0, 1.0)),
+    (1.0, Memory::Range(2.0, 8.0, 1.0)),
+    (2.0, Memory::Range(4.0, 16.0, 1.0)),
+    (4.0, Memory::Range(8.0, 30.0, 1.0)),
+    (8.0, Memory::Range(16.0, 60.0, 4.0)),
+    (16.0, Memory::Range(32.0, 120.0, 8.0)),
 ];
 
-/// The memory sizes \[GB\] Fargate accepts with `vcpu` (none if `vcpu` is not a size).
-pub fn valid_memory(vcpu: f64) -> Option<Vec<f64>> {
-    let (v, m) = TASK_SIZES.iter().find(|(v, _)| *v == vcpu)?;
-    Some(if *v >= 2.0 {
-        // (min, max, step).
-        let (lo, hi, step) = (m[0], m[1], m[2]);
-        let n = ((hi - lo) / step).round() as usize;
-        (0..=n).map(|i| lo + step * i as f64).collect()
-    } else {
-        m.to_vec()
-    })
+/// The memory sizes of one vCPU size \[GB\].
+#[derive(Debug, Clone, Copy)]
+pub enum Memory {
+    List(&'static [f64]),
+    /// From, to, in steps of.
+    Range(f64, f64, f64),
 }
 
-/// A list of sizes for a message: "0.5, 1 or 2" or "4 to 16 in steps of 1".
-fn describe(sizes: &[f64]) -> String {
-    let f = |x: f64| format!("{x}");
-    if sizes.len() > 8 {
-        let step = sizes[1] - sizes[0];
-        return format!(
-            "{} to {} GB in steps of {}",
-            f(sizes[0]),
-            f(sizes[sizes.len() - 1]),
-            f(step)
-        );
+impl Memory {
+    /// Whether `gb` is one of the sizes.
+    pub fn contains(self, gb: f64) -> bool {
+        match self {
+            Memory::List(l) => l.contains(&gb),
+            Memory::Range(lo, hi, step) => {
+                (lo..=hi).contains(&gb) && ((gb - lo) / step).fract() == 0.0
+            }
+        }
     }
-    let (last, rest) = sizes.split_last().expect("sizes");
-    let rest: Vec<String> = rest.iter().map(|&x| f(x)).collect();
-    format!("{} or {} GB", rest.join(", "), f(*last))
+
+    /// The sizes for a message: "0.5, 1 or 2 GB" or "4 to 16 GB in steps of 1".
+    pub fn describe(self) -> String {
+        match self {
+            Memory::List(l) => {
+                let (last, rest) = l.split_last().expect("sizes");
+                let rest: Vec<String> = rest.iter().map(|x| x.to_string()).collect();
+                format!("{} or {last} GB", rest.join(", "))
+            }
+            Memory::Range(lo, hi, step) => format!("{lo} to {hi} GB in steps of {step}"),
+        }
+    }
+}
+
+/// The memory sizes Fargate accepts with `vcpu` (none if `vcpu` is not a size).
+pub fn valid_memory(vcpu: f64) -> Option<Memory> {
+    TASK_SIZES.iter().find(|(v, _)| *v == vcpu).map(|&(_, m)| m)
 }
 
 /// x86 and arm64 list prices per vCPU-hour and GB-hour, us-east-1 (AWS
@@ -277,10 +284,10 @@ impl FargateSpec {
         };
         // Twice the vCPU in GB: the smallest size of every vCPU step.
         let memory_gb = task.memory_gb.unwrap_or(2.0 * vcpu);
-        if !memories.contains(&memory_gb) {
+        if !memories.contains(memory_gb) {
             return Err(tp.key("memory_gb").error(format!(
                 "memory_gb = {memory_gb} is not a Fargate size for {vcpu} vCPU: valid are {}",
-                describe(&memories)
+                memories.describe()
             )));
         }
         let concurrency = tp.int_in("concurrency", task.concurrency.unwrap_or(8), 1, 1_000_000)?;
@@ -371,21 +378,16 @@ mod tests {
 
     #[test]
     fn task_sizes_follow_the_fargate_table() {
-        assert_eq!(valid_memory(0.25).unwrap(), [0.5, 1.0, 2.0]);
-        assert_eq!(
-            valid_memory(1.0).unwrap(),
-            [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
-        );
-        let m = valid_memory(2.0).unwrap();
-        assert_eq!((m[0], m[m.len() - 1], m.len()), (4.0, 16.0, 13));
-        let m = valid_memory(8.0).unwrap();
-        assert_eq!((m[0], m[1], m[m.len() - 1]), (16.0, 20.0, 60.0));
-        let m = valid_memory(16.0).unwrap();
-        assert_eq!((m[0], m[1], m[m.len() - 1]), (32.0, 40.0, 120.0));
+        let ok = |v: f64, gb: f64| valid_memory(v).is_some_and(|m| m.contains(gb));
+        assert!(ok(0.25, 0.5) && ok(0.25, 2.0) && !ok(0.25, 1.5) && !ok(0.25, 3.0));
+        assert!(ok(1.0, 2.0) && ok(1.0, 8.0) && !ok(1.0, 1.0) && !ok(1.0, 8.5));
+        assert!(ok(2.0, 4.0) && ok(2.0, 13.0) && ok(2.0, 16.0) && !ok(2.0, 17.0));
+        assert!(ok(8.0, 16.0) && ok(8.0, 20.0) && !ok(8.0, 18.0) && ok(8.0, 60.0));
+        assert!(ok(16.0, 32.0) && ok(16.0, 40.0) && !ok(16.0, 36.0) && ok(16.0, 120.0));
         assert!(valid_memory(3.0).is_none());
-        assert_eq!(describe(&valid_memory(0.25).unwrap()), "0.5, 1 or 2 GB");
+        assert_eq!(valid_memory(0.25).unwrap().describe(), "0.5, 1 or 2 GB");
         assert_eq!(
-            describe(&valid_memory(4.0).unwrap()),
+            valid_memory(4.0).unwrap().describe(),
             "8 to 30 GB in steps of 1"
         );
     }

@@ -393,10 +393,7 @@ impl<B: Balancer> Fargate<B> {
         if before.0 != after.0 {
             cx.rec.in_service.set(now, self.in_service);
         }
-        let epoch = task.server.epoch;
-        if epoch != before.2
-            && let Some(at) = task.server.next_completion()
-        {
+        if let Some((at, epoch)) = task.server.timer_since(before) {
             cx.schedule(at, FargateEvent::TaskTick { task: t, epoch });
         }
     }
@@ -495,7 +492,7 @@ impl<B: Balancer> Model for Fargate<B> {
         let task = &mut self.tasks[t as usize];
         task.touch(now);
         task.usage.routed += 1;
-        let before = (task.server.busy(), task.server.queued(), task.server.epoch);
+        let before = task.server.state();
         match task.server.offer(req, now) {
             Admission::Full => cx.rec.outcome(&req, Outcome::Rejected, None, now, false),
             Admission::Started | Admission::Queued => self.account(t, before, now, cx),
@@ -511,7 +508,7 @@ impl<B: Balancer> Model for Fargate<B> {
                     return;
                 }
                 task.touch(now);
-                let before = (task.server.busy(), task.server.queued(), task.server.epoch);
+                let before = task.server.state();
                 let mut done = std::mem::take(&mut self.done);
                 task.server.complete(now, &mut done);
                 for d in done.drain(..) {

@@ -150,8 +150,9 @@ impl KnativeSpec {
         let ip = path.key("instance");
         let inst = self.instance.clone().unwrap_or_default();
         let vcpu = ip.num_in("vcpu", inst.vcpu.unwrap_or(1.0), 0.001, 1000.0)?;
-        // Cloud Run's default memory is 512 MiB; App Runner's smallest
-        // instance 1 vCPU / 2 GB; for Knative our choice, 0.5 GB.
+        // Cloud Run's default memory is 512 MiB (its CPU configuration page,
+        // a copy not re-read); for Knative the same and for App Runner 2 GB:
+        // our choices, settings.
         let default_memory = match preset {
             Preset::AppRunner => 2.0,
             Preset::Knative | Preset::CloudRun => 0.5,

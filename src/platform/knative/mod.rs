@@ -545,10 +545,7 @@ impl Knative {
             self.close_busy(i, now, window);
         }
         let inst = &self.instances[i as usize];
-        let epoch = inst.server.epoch;
-        if epoch != before.2
-            && let Some(t) = inst.server.next_completion()
-        {
+        if let Some((t, epoch)) = inst.server.timer_since(before) {
             cx.schedule(t, KnativeEvent::Tick { instance: i, epoch });
         }
     }
@@ -566,7 +563,7 @@ impl Knative {
             return false;
         };
         let inst = &mut self.instances[i as usize];
-        let before = (inst.server.busy(), inst.server.queued(), inst.server.epoch);
+        let before = inst.server.state();
         match inst.server.offer(req, now) {
             Admission::Full => false,
             Admission::Started | Admission::Queued => {
@@ -665,58 +662,37 @@ impl Knative {
     /// One scan of the cluster autoscaler.
     fn scan_nodes(&mut self, now: SimTime, cx: &mut Ctx<KnativeEvent>) {
         let (cpu, mem) = (self.cfg.cpu_m, self.memory_mb());
+        let pool = self.pool.as_mut().expect("a node pool");
+        let mut ca = pool.autoscaler.take().expect("an autoscaler");
         loop {
-            let pool = self.pool.as_mut().expect("a node pool");
-            let mut ca = pool.autoscaler.take().expect("an autoscaler");
-            let live_nodes = nodes::live(&pool.nodes);
-            let per_node = (pool.cfg.node_cpu_m / cpu.max(1))
-                .min(pool.cfg.node_memory_mb / mem.max(1))
-                .min(u64::from(pool.cfg.instance.max_pods))
-                .max(1);
-            let nodes = pool.nodes.clone();
-            // Instances that would move: those starting or ready on the node
-            // (terminating ones are not rescheduled).
-            let moving_on: Vec<usize> = (0..nodes.len())
-                .map(|n| {
-                    self.live
-                        .iter()
-                        .filter(|&&i| {
-                            let inst = &self.instances[i as usize];
-                            inst.node == Some(n as u32)
-                                && matches!(inst.state, State::Starting | State::Ready)
-                        })
-                        .count()
-                })
-                .collect();
-            let fits = |n: u32| {
-                let moving = moving_on[n as usize];
-                let mut others: Vec<Node> = nodes
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, o)| i as u32 != n && o.state == NodeState::Ready)
-                    .map(|(_, o)| o.clone())
-                    .collect();
-                (0..moving).all(|_| match others.iter_mut().find(|o| o.fits(cpu, mem)) {
-                    Some(o) => {
-                        o.add(cpu, mem);
-                        true
-                    }
-                    None => false,
-                })
-            };
+            let pool = self.pool.as_ref().expect("a node pool");
+            // Instances that would move: those starting or ready on each
+            // node (terminating ones are not rescheduled).
+            let mut moving_on = vec![0usize; pool.nodes.len()];
+            for &i in &self.live {
+                let inst = &self.instances[i as usize];
+                if let Some(n) = inst.node
+                    && matches!(inst.state, State::Starting | State::Ready)
+                {
+                    moving_on[n as usize] += 1;
+                }
+            }
+            let fits =
+                |n: u32| nodes::fit_elsewhere(&pool.nodes, n, moving_on[n as usize], cpu, mem);
+            let c = &pool.cfg;
+            let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
             let action = ca.scan(
                 now,
                 &Cluster {
-                    nodes: &nodes,
+                    nodes: &pool.nodes,
                     pending: pool.pending.len(),
-                    pods_per_node: per_node,
-                    live_nodes,
-                    min_nodes: pool.cfg.min_nodes,
-                    max_nodes: pool.cfg.max_nodes,
+                    pods_per_node: nodes::per_node(size, cpu, mem),
+                    live_nodes: nodes::live(&pool.nodes),
+                    min_nodes: c.min_nodes,
+                    max_nodes: c.max_nodes,
                     fits_elsewhere: &fits,
                 },
             );
-            pool.autoscaler = Some(ca);
             match action {
                 None => break,
                 Some(NodeAction::Launch(k)) => {
@@ -753,6 +729,7 @@ impl Knative {
                 }
             }
         }
+        self.pool.as_mut().expect("a node pool").autoscaler = Some(ca);
     }
 
     /// The bill over [from, to), with instances still running billed to `to`.
@@ -927,7 +904,7 @@ impl Model for Knative {
                 if inst.server.epoch != epoch {
                     return;
                 }
-                let before = (inst.server.busy(), inst.server.queued(), inst.server.epoch);
+                let before = inst.server.state();
                 let mut done = std::mem::take(&mut self.done);
                 inst.server.complete(now, &mut done);
                 let r = inst.revision as usize;

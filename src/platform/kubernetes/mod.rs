@@ -469,10 +469,7 @@ impl<B: Balancer> Kubernetes<B> {
         if before.0 != after.0 {
             cx.rec.in_service.set(now, self.in_service);
         }
-        let epoch = pod.server.epoch;
-        if epoch != before.2
-            && let Some(t) = pod.server.next_completion()
-        {
+        if let Some((t, epoch)) = pod.server.timer_since(before) {
             cx.schedule(t, KubernetesEvent::PodTick { pod: p, epoch });
         }
     }
@@ -623,15 +620,12 @@ impl<B: Balancer> Kubernetes<B> {
     /// How many pods an empty node holds (at least one: validation checks a pod fits).
     fn pods_per_node(&self) -> u64 {
         let c = &self.cfg;
-        (c.node_cpu_m / c.pod_cpu_m)
-            .min(c.node_memory_mb / c.pod_memory_mb.max(1))
-            .min(u64::from(c.instance.max_pods))
-            .max(1)
+        let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
+        nodes::per_node(size, c.pod_cpu_m, c.pod_memory_mb)
     }
 
     /// Whether the pods on node `n` would fit on the other ready nodes.
     fn pods_fit_elsewhere(&self, n: u32) -> bool {
-        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
         let moving = self
             .live
             .iter()
@@ -640,20 +634,8 @@ impl<B: Balancer> Kubernetes<B> {
                 p.node == Some(n) && matches!(p.state, PodState::Starting | PodState::Ready)
             })
             .count();
-        let mut others: Vec<Node> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|&(i, o)| i as u32 != n && o.state == NodeState::Ready)
-            .map(|(_, o)| o.clone())
-            .collect();
-        (0..moving).all(|_| match others.iter_mut().find(|o| o.fits(cpu, mem)) {
-            Some(o) => {
-                o.add(cpu, mem);
-                true
-            }
-            None => false,
-        })
+        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
+        nodes::fit_elsewhere(&self.nodes, n, moving, cpu, mem)
     }
 
     /// The bill of nodes, control plane and load balancer over [from, to).
@@ -728,7 +710,7 @@ impl<B: Balancer> Model for Kubernetes<B> {
         let pod = &mut self.pods[p as usize];
         pod.touch(now);
         pod.usage.routed += 1;
-        let before = (pod.server.busy(), pod.server.queued(), pod.server.epoch);
+        let before = pod.server.state();
         match pod.server.offer(req, now) {
             Admission::Full => cx.rec.outcome(&req, Outcome::Rejected, None, now, false),
             Admission::Started | Admission::Queued => self.account(p, before, now, cx),
@@ -744,7 +726,7 @@ impl<B: Balancer> Model for Kubernetes<B> {
                     return;
                 }
                 pod.touch(now);
-                let before = (pod.server.busy(), pod.server.queued(), pod.server.epoch);
+                let before = pod.server.state();
                 let mut done = std::mem::take(&mut self.done);
                 pod.server.complete(now, &mut done);
                 for d in done.drain(..) {

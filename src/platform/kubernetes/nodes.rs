@@ -124,6 +124,41 @@ pub fn launch(
     (nodes.len() - 1) as u32
 }
 
+/// Workloads of `cpu_m` millicores and `memory_mb` MB that one empty node of
+/// allocatable `node_cpu_m` / `node_memory_mb` holds, at most `max_pods`
+/// (at least one: validation checks that one fits).
+pub fn per_node(
+    (node_cpu_m, node_memory_mb, max_pods): (u64, u64, u32),
+    cpu_m: u64,
+    memory_mb: u64,
+) -> u64 {
+    (node_cpu_m / cpu_m.max(1))
+        .min(node_memory_mb / memory_mb.max(1))
+        .min(u64::from(max_pods))
+        .max(1)
+}
+
+/// Whether `moving` workloads of `cpu_m` / `memory_mb` on node `n` would fit,
+/// first-fit, on the other ready nodes (the cluster autoscaler's scale-down
+/// simulation).
+pub fn fit_elsewhere(nodes: &[Node], n: u32, moving: usize, cpu_m: u64, memory_mb: u64) -> bool {
+    let mut others: Vec<Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|&(i, o)| i as u32 != n && o.state == NodeState::Ready)
+        .map(|(_, o)| o.clone())
+        .collect();
+    (0..moving).all(
+        |_| match others.iter_mut().find(|o| o.fits(cpu_m, memory_mb)) {
+            Some(o) => {
+                o.add(cpu_m, memory_mb);
+                true
+            }
+            None => false,
+        },
+    )
+}
+
 /// Nodes billed and counted: launched and not removed.
 pub fn live(nodes: &[Node]) -> u64 {
     nodes.iter().filter(|n| n.exists()).count() as u64

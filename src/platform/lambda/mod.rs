@@ -330,34 +330,28 @@ impl RateBucket {
     }
 }
 
-/// Handler time for `work` CPU-seconds: with `cpu_scaling`, below 1,769 MB
-/// the function has a fraction of a vCPU and runs proportionally longer
-/// (rounded up to the nanosecond).
-#[inline(always)]
-pub fn exec_time(mem: u32, cpu_scaling: bool, work: SimDuration) -> SimDuration {
-    if cpu_scaling && mem < MB_PER_VCPU {
-        let ns = (u128::from(work.0) * u128::from(MB_PER_VCPU)).div_ceil(u128::from(mem));
-        SimDuration(ns.min(u128::from(u64::MAX)) as u64)
-    } else {
-        work
-    }
-}
-
 /// Handler time of `req` on `mem` MB: its CPU part, scaled to the vCPU
 /// share the memory gives (with `cpu_scaling`), then its wait, which no
 /// memory shortens. A recorded CPU part is scaled from the share it was
 /// recorded at, so at that memory it comes out unchanged; one without a
 /// recorded memory is replayed as it is.
+///
+/// Work on a full vCPU is work recorded at 1,769 MB: below that the function
+/// has a fraction of a vCPU and runs proportionally longer (rounded up to
+/// the nanosecond), above it no faster.
 #[inline(always)]
 pub fn handler_time(mem: u32, cpu_scaling: bool, req: &Request) -> SimDuration {
-    let cpu = match req.basis {
-        WorkBasis::FullVcpu => exec_time(mem, cpu_scaling, req.work),
-        WorkBasis::RecordedAt(at) if cpu_scaling => scale(
-            req.work,
-            u32::from(at).min(MB_PER_VCPU),
-            mem.min(MB_PER_VCPU),
-        ),
-        WorkBasis::RecordedAt(_) | WorkBasis::Wall => req.work,
+    let at = match req.basis {
+        WorkBasis::FullVcpu => MB_PER_VCPU,
+        WorkBasis::RecordedAt(mb) => u32::from(mb).min(MB_PER_VCPU),
+        // No recorded share: the share it runs at, so it replays unchanged.
+        WorkBasis::Wall => MB_PER_VCPU.min(mem),
+    };
+    let share = mem.min(MB_PER_VCPU);
+    let cpu = if cpu_scaling && at != share {
+        scale(req.work, at, share)
+    } else {
+        req.work
     };
     cpu + req.wait
 }
@@ -645,22 +639,17 @@ impl<K: KeepAlive> Lambda<K> {
             cx.rec.in_service.set(now, self.in_service());
             return true;
         }
-        if !self.has_concurrency(f) {
+        if !self.has_concurrency(f) || !self.rps.ready(now) {
             return false;
         }
         if let Some(env) = self.pop_warm(f) {
-            if !self.rps.take(now) {
-                // Left idle, most recently freed as it was.
-                let epoch = self.envs[env as usize].epoch;
-                self.functions[f].idle.push_back((env, epoch));
-                return false;
-            }
+            self.rps.spend();
             self.acquire(f);
             self.start_warm(env, req, failures, now, cx);
             cx.rec.in_service.set(now, self.in_service());
             return true;
         }
-        if !self.rps.ready(now) || !self.take_token(f, now) {
+        if !self.take_token(f, now) {
             return false;
         }
         self.rps.spend();

@@ -25,10 +25,8 @@ struct Pending {
     t: SimTime,
     seq: u64,
     function: u32,
-    /// The row's recorded CPU part, wait and memory, where it gives them.
-    cpu: Option<SimDuration>,
-    wait: Option<SimDuration>,
-    memory_mb: Option<u16>,
+    /// What the row recorded.
+    rec: Recorded,
     /// Copies still to hand out under `rate_scale`.
     copies: u32,
 }
@@ -158,9 +156,7 @@ impl TraceStream {
                 t,
                 seq: self.seq,
                 function,
-                cpu: rec.cpu,
-                wait: rec.wait,
-                memory_mb: rec.memory_mb,
+                rec,
                 copies,
             });
             self.seq += 1;
@@ -361,11 +357,11 @@ impl Iterator for TraceStream {
             None => WorkBasis::Wall,
         };
         let sampler = &mut self.work[f];
-        let (work, wait, basis) = match p.cpu {
+        let (work, wait, basis) = match p.rec.cpu {
             Some(cpu) => (
                 cpu,
-                p.wait.unwrap_or_else(|| sampler.wait()),
-                recorded(p.memory_mb),
+                p.rec.wait.unwrap_or_else(|| sampler.wait()),
+                recorded(p.rec.memory_mb),
             ),
             // Azure 2019: a recorded duration from the function's percentiles.
             None if self.trace.functions[f].durations.is_some() => {
@@ -374,7 +370,7 @@ impl Iterator for TraceStream {
             }
             None => (
                 sampler.work(),
-                p.wait.unwrap_or_else(|| sampler.wait()),
+                p.rec.wait.unwrap_or_else(|| sampler.wait()),
                 WorkBasis::FullVcpu,
             ),
         };
