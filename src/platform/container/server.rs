@@ -1,4 +1,4 @@
-//! A pod (or an ECS task): `concurrency` service slots, then a FIFO queue of
+//! A pod (or an ECS task, or a Knative instance): `concurrency` service slots, then a FIFO queue of
 //! `queue_capacity`. A request in service first computes, sharing the pod's
 //! cores with the others computing (processor sharing, at most one core per
 //! request, at most `cpu_limit` cores in all), then waits (downstream calls,

@@ -25,7 +25,6 @@ use crate::cost::{Bill, Cost, MONTH_S};
 use crate::engine::{self, Cancelled, Ctx, Model};
 use crate::error::FieldError;
 use crate::metrics::{Gauges, MAX_GAUGES, Outcome, Recorder};
-use crate::platform::container::billed_seconds;
 use crate::platform::container::load_balancer::{Balancer, LeastOutstanding};
 use crate::platform::container::server::{Admission, Done, Server};
 use crate::platform::kubernetes::cluster_autoscaler::{
@@ -33,6 +32,7 @@ use crate::platform::kubernetes::cluster_autoscaler::{
 };
 use crate::platform::kubernetes::config::NodePool;
 use crate::platform::kubernetes::nodes::{self, Node, NodeState};
+use crate::platform::kubernetes::pricing;
 use crate::platform::{Kind, Platform, PlatformSpec, RunInput, Setting, fields_of, read_spec};
 use crate::rng::SimRng;
 use crate::time::{NANOS_PER_SEC, SimDuration, SimTime};
@@ -763,12 +763,8 @@ impl Knative {
         match &c.billing {
             Billing::Nodes(pool) => {
                 let nodes = self.pool.as_ref().map_or(&[][..], |p| &p.nodes[..]);
-                let node_s: u64 = nodes
-                    .iter()
-                    .map(|n| billed_seconds(n.launched, n.removed, from, to))
-                    .sum();
                 Cost {
-                    nodes: node_s as f64 * pool.instance.usd_per_hour / 3600.0,
+                    nodes: pricing::nodes_usd(nodes, pool.instance.usd_per_hour, from, to),
                     ..Cost::default()
                 }
             }
