@@ -127,7 +127,9 @@ pub struct LoadPanel {
     pub capacity_label: String,
     /// Nodes (Kubernetes), same units as capacity.
     pub nodes: Option<Vec<f64>>,
-    /// Cold starts in each interval.
+    /// Cold starts per second in each interval (a rate, like errors: on
+    /// Knative they count requests that waited for an instance, many more
+    /// than the instances on the capacity axis).
     pub cold_starts: Vec<f64>,
 }
 
@@ -143,13 +145,19 @@ pub fn load_capacity(title: &str, panels: &[LoadPanel]) -> Result<String> {
         let areas = root.split_evenly((panels.len().max(1), 1));
         for (panel, area) in panels.iter().zip(areas.iter()) {
             let t_max = panel.t.last().copied().unwrap_or(1.0).max(1.0) * 1.02;
-            let (_, rate_max) = bounds(panel.arrival_rate.iter().chain(&panel.error_rate).copied());
+            let (_, rate_max) = bounds(
+                panel
+                    .arrival_rate
+                    .iter()
+                    .chain(&panel.error_rate)
+                    .chain(&panel.cold_starts)
+                    .copied(),
+            );
             let (_, cap_max) = bounds(
                 panel
                     .capacity
                     .iter()
                     .chain(panel.nodes.iter().flatten())
-                    .chain(&panel.cold_starts)
                     .copied(),
             );
             let mut chart = ChartBuilder::on(area)
@@ -217,14 +225,14 @@ pub fn load_capacity(title: &str, panels: &[LoadPanel]) -> Result<String> {
             }
             let orange = color(1);
             chart
-                .draw_secondary_series(
+                .draw_series(
                     line(&panel.cold_starts)
                         .into_iter()
                         .filter(|p| p.1 > 0.0)
                         .map(|p| TriangleMarker::new(p, 4, orange.filled())),
                 )
                 .map_err(chart_error)?
-                .label("cold starts in the interval (right)")
+                .label("cold starts per second (left)")
                 .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 4, orange.filled()));
             draw_legend(
                 &mut chart.configure_series_labels(),

@@ -105,7 +105,7 @@ pub fn figures(
                 capacity: peak(&|w| kind.capacity.iter().map(|c| gauge(w, c)).sum()),
                 capacity_label: kind.capacity_label.into(),
                 nodes: r.nodes.is_some().then(|| peak(&|w| gauge(w, "nodes"))),
-                cold_starts: peak(&|w| w.cold_starts as f64),
+                cold_starts: peak(&|w| per_s(w.cold_starts)),
             }
         })
         .collect();
