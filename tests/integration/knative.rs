@@ -155,7 +155,10 @@ fn cloud_run_pends_at_max_scale_then_answers_429() {
     let src = src.replace("max_scale = 1", "max_scale = 5");
     let sim = Simulated::text(&src, true);
     let rows = rows_of(&sim, "run");
-    assert!(rows.iter().all(|r| r.outcome == "completed"), "{rows:?}");
+    assert!(
+        rows.len() == 3 && rows.iter().all(|r| r.outcome == "completed"),
+        "{rows:?}"
+    );
     let waits: Vec<f64> = rows
         .iter()
         .map(|r| r.start_s.unwrap() - r.arrival_s)
