@@ -218,3 +218,33 @@ pub fn rows_of(sim: &Simulated, platform: &str) -> Vec<Row> {
     v.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
     v
 }
+
+/// Asserts that `platform`'s requests came out exactly as `pod`'s, request
+/// by request, and that its mean wait after 1,000 s is M/M/4's at 3 erlangs
+/// (Erlang C, 0.5094 s) within the band of the pod test
+/// (tests/integration/kubernetes.rs): 5 standard deviations measured over
+/// seeds 21..30 of the same scenario.
+pub fn assert_m_m_4_like_the_pod(sim: &Simulated, platform: &str, pod: &str) {
+    let (rows, pods) = (rows_of(sim, platform), rows_of(sim, pod));
+    assert!(!rows.is_empty());
+    assert_eq!(rows.len(), pods.len());
+    assert!(
+        rows.iter()
+            .zip(&pods)
+            .all(|(a, b)| a.end_s == b.end_s && a.outcome == b.outcome)
+    );
+    let measured: Vec<_> = rows
+        .iter()
+        .filter(|r| r.arrival_s >= 1000.0 && r.outcome == "completed")
+        .collect();
+    let mean_wait = measured
+        .iter()
+        .map(|r| r.start_s.unwrap() - r.arrival_s)
+        .sum::<f64>()
+        / measured.len() as f64;
+    let expected = erlang_c(4, 3.0);
+    assert!(
+        (mean_wait - expected).abs() < 0.023,
+        "{platform}: W {mean_wait} vs {expected}"
+    );
+}

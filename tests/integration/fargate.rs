@@ -1,7 +1,7 @@
 //! ECS on Fargate: tasks as pods (queueing theory), target tracking step
 //! by step, the launch quota, and the bill by hand.
 
-use crate::common::{Simulated, erlang_c, parse_rows, rows_of, series};
+use crate::common::{Simulated, assert_m_m_4_like_the_pod, parse_rows, series};
 
 #[test]
 fn a_fixed_task_is_the_m_m_c_queue_of_a_pod_of_its_size() {
@@ -29,29 +29,7 @@ fn a_fixed_task_is_the_m_m_c_queue_of_a_pod_of_its_size() {
         nodes = { instance = "m5.xlarge", initial = 1, autoscaler = "none" }
     "#;
     let sim = Simulated::text(src, true);
-    let (task, pod) = (rows_of(&sim, "task"), rows_of(&sim, "pod"));
-    assert_eq!(task.len(), pod.len());
-    assert!(
-        task.iter()
-            .zip(&pod)
-            .all(|(a, b)| a.end_s == b.end_s && a.outcome == b.outcome)
-    );
-    let measured: Vec<_> = task
-        .iter()
-        .filter(|r| r.arrival_s >= 1000.0 && r.outcome == "completed")
-        .collect();
-    let mean_wait = measured
-        .iter()
-        .map(|r| r.start_s.unwrap() - r.arrival_s)
-        .sum::<f64>()
-        / measured.len() as f64;
-    let expected = erlang_c(4, 3.0);
-    // The pod test's band (tests/integration/kubernetes.rs): 5 standard
-    // deviations of the mean wait measured over seeds 21..30.
-    assert!(
-        (mean_wait - expected).abs() < 0.023,
-        "W {mean_wait} vs {expected}"
-    );
+    assert_m_m_4_like_the_pod(&sim, "task", "pod");
 }
 
 #[test]

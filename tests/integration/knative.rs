@@ -2,7 +2,7 @@
 //! theory, the KPA's cold path and scale to zero, Cloud Run's pending
 //! timeout, App Runner's 429 while scaling out, and each preset's bill.
 
-use crate::common::{Simulated, erlang_c, rows_of, series};
+use crate::common::{Simulated, assert_m_m_4_like_the_pod, rows_of, series};
 
 /// A trace in a temporary folder: rows of (arrival s, cpu ms).
 fn trace(rows: &[(f64, f64)]) -> (tempfile::TempDir, String) {
@@ -46,28 +46,7 @@ fn at_a_fixed_scale_an_instance_is_the_m_m_c_queue_of_a_pod() {
         nodes = { instance = "m5.xlarge", initial = 1, autoscaler = "none" }
     "#;
     let sim = Simulated::text(src, true);
-    let (kn, pod) = (rows_of(&sim, "kn"), rows_of(&sim, "pod"));
-    assert_eq!(kn.len(), pod.len());
-    assert!(
-        kn.iter()
-            .zip(&pod)
-            .all(|(a, b)| a.end_s == b.end_s && a.outcome == b.outcome)
-    );
-    let measured: Vec<_> = kn
-        .iter()
-        .filter(|r| r.arrival_s >= 1000.0 && r.outcome == "completed")
-        .collect();
-    let mean_wait = measured
-        .iter()
-        .map(|r| r.start_s.unwrap() - r.arrival_s)
-        .sum::<f64>()
-        / measured.len() as f64;
-    // The pod test's band: 5 standard deviations over seeds 21..30.
-    let expected = erlang_c(4, 3.0);
-    assert!(
-        (mean_wait - expected).abs() < 0.023,
-        "{mean_wait} vs {expected}"
-    );
+    assert_m_m_4_like_the_pod(&sim, "kn", "pod");
     // Billed per instance-second: one instance for the 149,000 s window.
     let r = sim.runs.iter().find(|r| r.platform == "kn").unwrap();
     let expected_usd = 149_000.0 * (4.0 * 0.00001 + 1.0 * 0.000001);
