@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::metrics::summary::{Better, Estimate, Grouped, METRICS, metric};
+use crate::metrics::summary::{Better, Estimate, Grouped, METRICS, PublishedRun, metric};
 use crate::report::html::escape;
 use crate::scenario::expect::{Bound, Expectations};
 
@@ -150,6 +150,118 @@ pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
         .into_iter()
         .map(|(k, (s, n))| (k, s / n as f64))
         .collect())
+}
+
+/// Reads back the runs of scenario `s` from an output folder (`-o DIR` of a
+/// run or a merge, or the scenario's own folder): its summary.csv rows of
+/// the scenario's platforms, each metric as published. Refuses results of
+/// another seed or number of replications.
+pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun>> {
+    let name = crate::scenario::sanitize_name(&s.name);
+    let file = [path.join(&name).join("summary.csv"), path.join("summary.csv")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: no results of scenario `{}` here: give the -o folder of a run or merge                  (with {name}/summary.csv), or the scenario's own output folder",
+                path.display(),
+                s.name
+            ))
+        })?;
+    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "cannot read", e))?;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| Error::Usage(format!("{}: not a CSV file: {e}", file.display())))?
+        .clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: no `{name}` column: not a summary.csv of this surgesim version; run the                  scenario again",
+                file.display()
+            ))
+        })
+    };
+    let (sc, pc, ptc, rc, seedc) = (
+        col("scenario")?,
+        col("platform")?,
+        col("point")?,
+        col("replication")?,
+        col("seed")?,
+    );
+    let metric_cols = METRICS
+        .iter()
+        .map(|m| col(m.name))
+        .collect::<Result<Vec<_>>>()?;
+    let platforms: std::collections::HashSet<&str> = s
+        .point_scenarios()
+        .iter()
+        .flat_map(|(_, sc)| sc.platforms.iter().map(|p| p.name.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i + 2;
+        let rec = rec.map_err(|e| Error::Usage(format!("{}: line {line}: {e}", file.display())))?;
+        let field = |c: usize| rec.get(c).unwrap_or_default();
+        if field(sc) != s.name || !platforms.contains(field(pc)) {
+            continue; // another scenario's rows, per-function rows
+        }
+        let number = |c: usize| -> Result<Option<f64>> {
+            let v = field(c);
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse::<f64>().map(Some).map_err(|_| {
+                Error::Usage(format!(
+                    "{}: line {line}, column `{}`: `{v}` is not a number",
+                    file.display(),
+                    &headers[c]
+                ))
+            })
+        };
+        let whole = |c: usize| -> Result<u64> {
+            field(c).parse::<u64>().map_err(|_| {
+                Error::Usage(format!(
+                    "{}: line {line}, column `{}`: `{}` is not a whole number",
+                    file.display(),
+                    &headers[c],
+                    field(c)
+                ))
+            })
+        };
+        let seed = whole(seedc)?;
+        if seed != s.seed {
+            return Err(Error::Usage(format!(
+                "{}: line {line}: results of seed {seed}, the scenario's is {}: check the                  results of this seed (or give --seed {seed})",
+                file.display(),
+                s.seed
+            )));
+        }
+        out.push(PublishedRun {
+            point: whole(ptc)? as usize,
+            platform: field(pc).to_string(),
+            replication: whole(rc)? as u32,
+            values: metric_cols
+                .iter()
+                .map(|&c| number(c))
+                .collect::<Result<Vec<_>>>()?,
+        });
+    }
+    let grouped = Grouped::read(&out);
+    for (point, sc) in s.point_scenarios() {
+        for p in &sc.platforms {
+            let have = grouped.group(point, &p.name).map_or(0, |g| g.runs.len());
+            if have != sc.replications as usize {
+                return Err(Error::Usage(format!(
+                    "{}: {have} replication(s) of `{}` at point {point}, the scenario has {}:                      results of another version of the scenario; run or merge it again",
+                    file.display(),
+                    p.name,
+                    sc.replications
+                )));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Compares this run's means with a baseline, metric by metric.

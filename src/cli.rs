@@ -33,6 +33,9 @@ pub enum Command {
     Run(RunArgs),
     /// Run scenarios, then check their [expect] entries and compare with a baseline.
     Check(CheckArgs),
+    /// Combine the folders of `run --shard I/N` (a complete set) into the
+    /// files one `run` writes.
+    Merge(MergeArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files, or folders of them.
@@ -83,6 +86,34 @@ pub struct RunArgs {
     /// Print nothing on stderr but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Run only slice I of N (I from 0, as JOB_COMPLETION_INDEX,
+    /// AWS_BATCH_JOB_ARRAY_INDEX and strategy.job-index count) and write it to -o
+    /// as a partial result, for `surgesim merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+}
+
+// These doc comments are the --help text (clap), not rustdoc markup.
+#[allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shard folders: the -o of every `run --shard I/N` of one set.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Parent folder of the outputs; each scenario writes DIR/<name>/.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "DIR",
+        default_value = "output"
+    )]
+    pub output: PathBuf,
+    /// Skip the charts and report.html.
+    #[arg(long)]
+    pub no_charts: bool,
+    /// Print nothing on stderr but errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 // These doc comments are the --help text (clap), not rustdoc markup.
@@ -101,6 +132,10 @@ pub struct CheckArgs {
     /// Write the results as JUnit XML.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Check the results in this folder (the -o of a run or a merge)
+    /// instead of running the scenarios.
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
 }
 
 /// Parses `args` and runs the command; runs stop soon after `cancel` is set
@@ -122,6 +157,7 @@ where
     match cli.command {
         Command::Run(args) => run(&args, cancel).map(|_| ExitCode::SUCCESS),
         Command::Check(args) => check(&args, cancel),
+        Command::Merge(args) => merge(&args, cancel).map(|_| ExitCode::SUCCESS),
         Command::Validate { scenarios } => validate(&scenarios, cancel),
     }
 }
@@ -201,8 +237,8 @@ fn validate(paths: &[PathBuf], cancel: &CancelToken) -> Result<ExitCode> {
     })
 }
 
-/// `surgesim check`: run, then evaluate expectations and the baseline.
-/// Exit 0 when every check passes, 1 when one fails.
+/// `surgesim check`: run (or read `--from`), then evaluate expectations and
+/// the baseline. Exit 0 when every check passes, 1 when one fails.
 pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
     if !(args.tolerance.is_finite() && args.tolerance >= 0.0) {
         return Err(Error::Usage(format!(
@@ -210,23 +246,55 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
             args.tolerance
         )));
     }
+    if let Some(shard) = args.run.shard {
+        if args.from.is_some() || args.baseline.is_some() || args.junit.is_some() {
+            return Err(Error::Usage(format!(
+                "--shard {shard} runs a slice and checks nothing: give --from, --baseline \
+                 and --junit to the check of the merged folder (`surgesim merge ... -o OUT`, \
+                 then `surgesim check SCENARIOS --from OUT`)"
+            )));
+        }
+        run(&args.run, cancel)?;
+        if !args.run.quiet {
+            eprintln!(
+                "check --shard {shard}: expectations are checked once the shards are merged: \
+                 `surgesim merge SHARD_DIRS... -o OUT`, then `surgesim check SCENARIOS --from OUT`"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let overrides = Overrides {
+        seed: args.run.seed,
+        replications: args.run.replications,
+    };
     // Baselines are read before running: the run may overwrite the very folder.
     let mut baselines = std::collections::BTreeMap::new();
     if let Some(base) = &args.baseline {
-        let overrides = Overrides {
-            seed: args.run.seed,
-            replications: args.run.replications,
-        };
         for s in load_scenarios(&args.run.scenarios, overrides, cancel)? {
             let b = crate::check::read_baseline(base, &s.name)?;
             baselines.insert(s.name.clone(), b);
         }
     }
-    let results = run(&args.run, cancel)?;
+    let results: Vec<(Scenario, Results)> = match &args.from {
+        Some(from) => load_scenarios(&args.run.scenarios, overrides, cancel)?
+            .into_iter()
+            .map(|s| {
+                let read = crate::check::read_results(from, &s)?;
+                Ok((s, Results::Read(read)))
+            })
+            .collect::<Result<_>>()?,
+        None => run(&args.run, cancel)?
+            .into_iter()
+            .map(|(s, runs)| (s, Results::Runs(runs)))
+            .collect(),
+    };
     let mut suites = Vec::new();
     let mut failed = false;
-    for (s, runs) in &results {
-        let grouped = Grouped::new(runs);
+    for (s, results) in &results {
+        let grouped = match results {
+            Results::Runs(runs) => Grouped::new(runs),
+            Results::Read(rows) => Grouped::read(rows),
+        };
         let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
         let mut checks = crate::check::evaluate(&s.expect, &points, &grouped);
         if let Some(baseline) = baselines.get(&s.name) {
@@ -249,6 +317,35 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A scenario's results for `check`: its runs, or its summary.csv read back.
+enum Results {
+    Runs(Vec<RunSummary>),
+    Read(Vec<crate::metrics::summary::PublishedRun>),
+}
+
+/// `surgesim merge`: check a set of shard folders, write the merged outputs,
+/// print the summary tables.
+pub fn merge(args: &MergeArgs, cancel: &CancelToken) -> Result<()> {
+    let opts = RunOptions {
+        charts: !args.no_charts,
+        quiet: args.quiet,
+        ..RunOptions::default()
+    };
+    let merged = crate::shard::merge(&args.shards, &args.output, &opts, cancel)?;
+    for m in &merged {
+        print!("{}", report::table::summary_table(&m.outline, &m.runs));
+        if !args.quiet {
+            eprintln!(
+                "wrote {}",
+                args.output
+                    .join(scenario::sanitize_name(&m.outline.name))
+                    .display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `surgesim run`: simulate, write the outputs, print the summary table.
@@ -282,6 +379,18 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
         quiet: args.quiet,
         per_function: args.per_function,
     };
+    if let Some(shard) = args.shard {
+        let (ran, total) = crate::shard::run(&scenarios, &args.output, shard, &opts, cancel)?;
+        if !args.quiet {
+            eprintln!(
+                "shard {shard}: {ran} of {total} units written to {}; merge the {} shards \
+                 with `surgesim merge`",
+                args.output.display(),
+                shard.count
+            );
+        }
+        return Ok(Vec::new());
+    }
     let mut results = Vec::with_capacity(scenarios.len());
     for s in scenarios {
         if !args.quiet {
@@ -290,7 +399,7 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
             }
         }
         let runs = run_scenario_with(&s, &args.output, &opts, cancel)?;
-        print!("{}", report::table::summary_table(&s, &runs));
+        print!("{}", report::table::summary_table(&s.outline(), &runs));
         if !args.quiet {
             eprintln!(
                 "wrote {}",
@@ -407,10 +516,11 @@ pub fn run_scenario_with(
     let (dir, fresh) = crate::files::scenario_dir(parent, &s.name)?;
     let result = experiment::execute(s, &dir, opts, cancel).and_then(|executed| {
         report::write(
-            s,
+            &s.outline(),
             &dir,
             &executed.runs,
-            executed.request_parts,
+            &executed.pooled,
+            &executed.request_parts(),
             opts,
             cancel,
         )?;

@@ -11,7 +11,7 @@ use crate::error::{FieldError, FieldPath};
 pub const MONTH_S: f64 = 30.0 * 86_400.0;
 
 /// A bill broken down as summary.csv reports it \[USD\].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Cost {
     pub requests: f64,
     pub compute: f64,
@@ -22,7 +22,7 @@ pub struct Cost {
 }
 
 /// A platform's bill for the measurement window.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Bill {
     /// The bill for the measured usage, broken down.
     pub cost: Cost,

@@ -30,7 +30,7 @@
 //! | platforms | [`platform`]: the registry [`platform::KINDS`], one folder per kind |
 //! | scenarios | [`scenario`]: TOML to a validated [`Scenario`], sweeps, `[expect]` |
 //! | experiment | [`experiment`]: plan, parallel execution, progress |
-//! | outputs | [`report`] (CSV, charts, HTML, stdout table), [`check`] |
+//! | outputs | [`report`] (CSV, charts, HTML, stdout table), [`check`], [`shard`] (partial results and their merge) |
 //! | edge | [`cli`] (clap); the binary installs the signal handler |
 //!
 //! # Adding a platform
@@ -110,6 +110,7 @@ pub mod platform;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod shard;
 pub mod time;
 pub mod workload;
 

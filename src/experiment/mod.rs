@@ -12,8 +12,8 @@ use std::path::Path;
 use crate::cost::Bill;
 use crate::engine::{CancelToken, Cancelled, Clock};
 use crate::error::{Error, Result};
-use crate::metrics::summary::RunSummary;
-use crate::metrics::{Recorder, RequestLog};
+use crate::metrics::summary::{Pooled, Pools, RunSummary};
+use crate::metrics::{Latencies, Recorder, RequestLog};
 use crate::platform::{Kind, PlatformConfig, RunInput, Streams};
 use crate::scenario::Scenario;
 
@@ -48,6 +48,8 @@ pub const MAX_RUNS: usize = 1_000_000;
 /// One unit of work: a platform of a sweep point's scenario in one replication.
 #[derive(Debug, Clone, Copy)]
 pub struct Unit<'a> {
+    /// The index of (point, replication) in plan order: what shards deal.
+    pub ordinal: usize,
     pub point: usize,
     /// The point's scenario (the scenario itself without a sweep).
     pub scenario: &'a Scenario,
@@ -58,27 +60,69 @@ pub struct Unit<'a> {
 
 /// The units of `s` in their fixed order: point, then replication, then platform.
 pub fn plan(s: &Scenario) -> Vec<Unit<'_>> {
-    s.point_scenarios()
-        .into_iter()
-        .flat_map(|(point, sc)| {
-            (0..sc.replications).flat_map(move |replication| {
-                (0..sc.platforms.len()).map(move |platform| Unit {
-                    point,
-                    scenario: sc,
-                    replication,
-                    platform,
-                })
-            })
-        })
-        .collect()
+    let mut ordinal = 0;
+    let mut units = Vec::new();
+    for (point, sc) in s.point_scenarios() {
+        for replication in 0..sc.replications {
+            units.extend((0..sc.platforms.len()).map(|platform| Unit {
+                ordinal,
+                point,
+                scenario: sc,
+                replication,
+                platform,
+            }));
+            ordinal += 1;
+        }
+    }
+    units
 }
+
+/// The (point, replication) pairs of `s`, the units shards deal: the
+/// number of them.
+pub fn ordinals(s: &Scenario) -> usize {
+    s.point_scenarios()
+        .iter()
+        .map(|(_, sc)| sc.replications as usize)
+        .sum()
+}
+
+/// What becomes of each run's latency histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Latency {
+    /// Pooled by (point, platform) as runs finish (a whole run).
+    Pool,
+    /// Kept per run, V2-serialised (a shard's runs, pooled at the merge).
+    Keep,
+}
+
+/// A run's latency histogram (V2) and its exact figures.
+pub type KeptLatency = (Vec<u8>, crate::metrics::ExactLatencies);
 
 /// What executing a scenario produced: each unit's summary, in plan order,
 /// and (with requests.csv) each unit's rows in a temporary file in the
-/// output folder, to be joined in order.
+/// output folder, to be joined in order; with [`Latency::Pool`] the pooled
+/// latencies of each (point, platform), with [`Latency::Keep`] each run's.
 pub struct Executed {
     pub runs: Vec<RunSummary>,
     pub request_parts: Vec<Option<tempfile::TempPath>>,
+    pub pooled: Vec<Pooled>,
+    pub kept: Vec<KeptLatency>,
+}
+
+impl Executed {
+    /// The request parts, for [`crate::report::write`] (the temporary files
+    /// stay while `self` lives).
+    pub fn request_parts(&self) -> Vec<crate::report::RequestPart> {
+        self.request_parts
+            .iter()
+            .flatten()
+            .map(|p| crate::report::RequestPart {
+                path: p.to_path_buf(),
+                start: 0,
+                len: None,
+            })
+            .collect()
+    }
 }
 
 /// Runs every unit of `s` on `opts.jobs` threads. Request rows go to
@@ -90,11 +134,29 @@ pub fn execute(
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<Executed> {
+    execute_units(s, dir, opts, &|_| true, Latency::Pool, cancel)
+}
+
+/// [`execute`] for the units whose ordinal `wanted` accepts (a shard's).
+pub fn execute_units(
+    s: &Scenario,
+    dir: &Path,
+    opts: &RunOptions,
+    wanted: &(dyn Fn(usize) -> bool + Sync),
+    latency: Latency,
+    cancel: &CancelToken,
+) -> Result<Executed> {
     let requests_path = dir.join("requests.csv");
-    let units = plan(s);
+    let units: Vec<Unit> = plan(s).into_iter().filter(|u| wanted(u.ordinal)).collect();
+    let (pools, group_of) = Pools::new(
+        units
+            .iter()
+            .map(|u| (u.point, u.scenario.platforms[u.platform].name.as_str())),
+    );
+    let pools = std::sync::Mutex::new(pools);
     let names = s.workload.function_names();
     let progress = progress::Progress::new(units.len() as u64, opts.quiet);
-    let run_one = |u: &Unit| -> Result<(RunSummary, Option<tempfile::TempPath>)> {
+    let run_one = |(i, u): (usize, &Unit)| -> Result<Done> {
         cancel.check().map_err(|_| Error::Interrupted)?;
         let platform = &u.scenario.platforms[u.platform];
         // Each run logs to its own temporary file (closed after the run, so
@@ -137,7 +199,18 @@ pub fn execute(
         }
         progress.inc();
         // Only the summary is kept: memory stays flat over many runs.
-        Ok((result.summarize(series), part))
+        let (summary, latencies) = result.summarize(series);
+        let kept = match latency {
+            Latency::Pool => {
+                pools
+                    .lock()
+                    .expect("no run panics holding the pools")
+                    .add(group_of[i], &latencies);
+                None
+            }
+            Latency::Keep => Some((latencies.histogram_v2(), latencies.exact())),
+        };
+        Ok((summary, part, kept))
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -145,13 +218,13 @@ pub fn execute(
         .map_err(|e| Error::Usage(format!("cannot start {} threads: {e}", opts.jobs)))?;
     // A watcher shows the bar once the work has taken a second, even while
     // a single long run has not finished yet.
-    let done: Vec<Result<(RunSummary, Option<tempfile::TempPath>)>> = std::thread::scope(|scope| {
+    let done: Vec<Result<Done>> = std::thread::scope(|scope| {
         scope.spawn(|| progress.watch());
         let done = if opts.jobs <= 1 {
-            units.iter().map(run_one).collect()
+            units.iter().enumerate().map(run_one).collect()
         } else {
             use rayon::prelude::*;
-            pool.install(|| units.par_iter().map(run_one).collect())
+            pool.install(|| units.par_iter().enumerate().map(run_one).collect())
         };
         progress.finish();
         done
@@ -162,16 +235,31 @@ pub fn execute(
     }
     let mut runs = Vec::with_capacity(done.len());
     let mut request_parts = Vec::with_capacity(done.len());
+    let mut kept_all = Vec::new();
     for d in done {
-        let (r, part) = d?;
+        let (r, part, kept) = d?;
         runs.push(r);
         request_parts.push(part);
+        kept_all.extend(kept);
     }
+    let pooled = match latency {
+        Latency::Pool => pools
+            .into_inner()
+            .expect("no run panics holding the pools")
+            .finish()
+            .expect("every run was pooled"),
+        Latency::Keep => Vec::new(),
+    };
     Ok(Executed {
         runs,
         request_parts,
+        pooled,
+        kept: kept_all,
     })
 }
+
+/// A finished run: its summary, request rows and kept latencies.
+type Done = (RunSummary, Option<tempfile::TempPath>, Option<KeptLatency>);
 
 /// The result of one platform in one replication, with its recorder.
 pub struct RunResult {
@@ -186,9 +274,9 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// The typed summary of this run; the recorder is dropped. `series`
-    /// keeps the time series and latency CDF (the run the charts show).
-    pub fn summarize(mut self, series: bool) -> RunSummary {
+    /// The typed summary of this run, and its latencies; the recorder is
+    /// dropped. `series` keeps the time series (the run the charts show).
+    pub fn summarize(mut self, series: bool) -> (RunSummary, Latencies) {
         let mut s = RunSummary::of(&mut self.rec, self.bill, self.kind.has_nodes, series);
         s.kind = self.kind.name;
         s.gauges = self.kind.gauges;
@@ -196,7 +284,7 @@ impl RunResult {
         s.platform = self.platform;
         s.replication = self.replication;
         s.seed = self.seed;
-        s
+        (s, self.rec.take_latency())
     }
 }
 

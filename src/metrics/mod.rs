@@ -46,7 +46,7 @@ impl Outcome {
 }
 
 /// Request counts of the measurement window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub requests: u64,
     pub completed: u64,
@@ -149,7 +149,7 @@ impl Level {
 pub const MAX_GAUGES: usize = 8;
 
 /// What a platform reports at the end of each time-series interval.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Gauges {
     /// Requests in service or queued.
     pub in_flight: u64,
@@ -161,7 +161,7 @@ pub struct Gauges {
 }
 
 /// One row of timeseries.csv (before the platform name is attached).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IntervalRow {
     pub start: SimTime,
     pub arrivals: u64,
@@ -402,6 +402,114 @@ impl Latencies {
     pub fn max_ms(&self) -> Option<f64> {
         (self.count > 0).then(|| self.max as f64 / 1e6)
     }
+
+    /// Latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// An empty pool of latencies, for [`Latencies::add`]: a run's precision.
+    pub fn pool() -> Self {
+        Latencies::new(3)
+    }
+
+    /// Adds `other`'s latencies: bucket counts, sum, count, minimum and
+    /// maximum, all exact, so a pool is the same whatever order its parts
+    /// come in.
+    pub fn add(&mut self, other: &Latencies) {
+        if other.count == 0 {
+            return;
+        }
+        // The pool resizes itself; a histogram of another precision than the
+        // pool's is a caller's error, caught by the tests.
+        self.hist
+            .add(&other.hist)
+            .expect("pooled histograms share their precision");
+        self.sum += other.sum;
+        self.count += other.count;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// The distribution as (latency \[ms\], cumulative fraction) points,
+    /// for a CDF chart: every half percent, then 99.9, 99.99 and 100 %.
+    pub fn cdf(&self) -> Vec<(f64, f64)> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        let mut qs: Vec<f64> = (1..200).map(|i| f64::from(i) / 200.0).collect();
+        qs.extend([0.999, 0.9999, 1.0]);
+        qs.into_iter()
+            .map(|q| (self.quantile_ms(q).unwrap_or(0.0), q))
+            .collect()
+    }
+
+    /// The exact figures besides the histogram, for [`Latencies::from_parts`].
+    pub fn exact(&self) -> ExactLatencies {
+        ExactLatencies {
+            sum: self.sum,
+            count: self.count,
+            min: self.min,
+            max: self.max,
+        }
+    }
+
+    /// The histogram in the hdrhistogram crate's V2 serialisation (the
+    /// HdrHistogram family's portable format).
+    pub fn histogram_v2(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::Serializer as _;
+        let mut out = Vec::new();
+        hdrhistogram::serialization::V2Serializer::new()
+            .serialize(&self.hist, &mut out)
+            .expect("a histogram of u64 counts serialises into memory");
+        out
+    }
+
+    /// Latencies from a V2-serialised histogram and their exact figures;
+    /// `Err` says what does not fit (a damaged or foreign histogram).
+    pub fn from_parts(v2: &[u8], exact: ExactLatencies) -> std::result::Result<Self, String> {
+        let mut reader = v2;
+        let hist: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+            .deserialize(&mut reader)
+            .map_err(|e| format!("not a V2 histogram: {e:?}"))?;
+        if !reader.is_empty() {
+            return Err(format!("{} bytes after the histogram", reader.len()));
+        }
+        if hist.len() != exact.count {
+            return Err(format!(
+                "the histogram holds {} latencies, its run {}",
+                hist.len(),
+                exact.count
+            ));
+        }
+        let mut l = Latencies::pool();
+        if hist.sigfig() != 3 {
+            return Err(format!(
+                "a histogram of {} significant digits, not 3",
+                hist.sigfig()
+            ));
+        }
+        if exact.count > 0 {
+            l.hist
+                .add(&hist)
+                .map_err(|e| format!("cannot pool the histogram: {e:?}"))?;
+        }
+        l.sum = exact.sum;
+        l.count = exact.count;
+        l.min = exact.min;
+        l.max = exact.max;
+        Ok(l)
+    }
+}
+
+/// The exact sum, count, minimum and maximum of a run's latencies \[ns\],
+/// kept beside its histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExactLatencies {
+    pub sum: u128,
+    pub count: u64,
+    pub min: u64,
+    pub max: u64,
 }
 
 impl Counts {
@@ -634,17 +742,9 @@ impl Recorder {
         self.latency.quantile_ms(q)
     }
 
-    /// The latency distribution of completed requests as (latency \[ms\],
-    /// cumulative fraction) points, for a CDF chart.
-    pub fn latency_cdf(&self) -> Vec<(f64, f64)> {
-        if self.latency.count == 0 {
-            return Vec::new();
-        }
-        let mut qs: Vec<f64> = (1..200).map(|i| f64::from(i) / 200.0).collect();
-        qs.extend([0.999, 0.9999, 1.0]);
-        qs.into_iter()
-            .map(|q| (self.latency.quantile_ms(q).unwrap_or(0.0), q))
-            .collect()
+    /// Moves the run's latencies out (an empty set stays behind).
+    pub fn take_latency(&mut self) -> Latencies {
+        std::mem::replace(&mut self.latency, Latencies::pool())
     }
 
     /// Exact mean latency of completed requests \[ms\].

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::cost::Bill;
 use crate::metrics::{Counts, IntervalRow, Latencies, Recorder};
 
@@ -21,7 +23,7 @@ pub enum Better {
 }
 
 /// Latency figures of completed requests \[ms\]; `None` when none completed.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LatencyStats {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
@@ -47,7 +49,7 @@ impl LatencyStats {
 }
 
 /// Time average and peak of a level over the measurement window.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LevelStats {
     pub mean: f64,
     pub peak: u64,
@@ -63,7 +65,7 @@ impl LevelStats {
 }
 
 /// Counts and latencies of one workload function in a run (`--per-function`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionSummary {
     pub counts: Counts,
     pub latency: LatencyStats,
@@ -78,23 +80,26 @@ impl RunSummary {
 }
 
 /// What the charts of the series run (point 0, replication 0) need.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// timeseries.csv rows, in time order.
     pub rows: Vec<IntervalRow>,
-    /// The latency distribution as (latency \[ms\], cumulative fraction).
-    pub cdf: Vec<(f64, f64)>,
 }
 
 /// The result of one platform in one replication of one sweep point.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serialisable without loss (a shard's runs travel this way), but for its
+/// kind and gauges, which the reader looks up in the platform registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
     /// The sweep point (0 without a sweep).
     pub point: usize,
     pub platform: String,
     /// The platform's kind (its registry name).
+    #[serde(skip)]
     pub kind: &'static str,
     /// The names of its gauges, in the order of each row's values.
+    #[serde(skip)]
     pub gauges: &'static [&'static str],
     pub replication: u32,
     pub seed: u64,
@@ -141,7 +146,6 @@ impl RunSummary {
             }),
             series: series.then(|| Series {
                 rows: rec.take_rows(),
-                cdf: rec.latency_cdf(),
             }),
         }
     }
@@ -152,6 +156,93 @@ impl RunSummary {
         } else {
             self.bill.cost.total() / self.counts.requests as f64 * 1e6
         }
+    }
+}
+
+/// The latencies of every replication of one (sweep point, platform),
+/// pooled: quantiles of all their requests together, from the runs'
+/// histograms added bucket by bucket (exact, in any order).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooled {
+    pub point: usize,
+    pub platform: String,
+    /// Replications pooled.
+    pub runs: usize,
+    /// Completed requests pooled.
+    pub completed: u64,
+    pub latency: LatencyStats,
+    /// The pooled distribution as (latency \[ms\], cumulative fraction),
+    /// at point 0 only (the charts'); empty elsewhere.
+    pub cdf: Vec<(f64, f64)>,
+}
+
+/// Pools the latencies of a scenario's runs by (point, platform) as they
+/// finish, in any order; each group's histogram is dropped once its last
+/// run is in, so memory holds only the groups still open.
+pub struct Pools {
+    groups: Vec<PoolGroup>,
+}
+
+struct PoolGroup {
+    point: usize,
+    platform: String,
+    runs: usize,
+    remaining: usize,
+    acc: Option<Latencies>,
+    done: Option<Pooled>,
+}
+
+impl Pools {
+    /// Pools for runs with these (point, platform) keys, in run order;
+    /// with each run's group. Groups come in order of first appearance, as
+    /// [`Grouped`]'s do.
+    pub fn new<'a>(keys: impl IntoIterator<Item = (usize, &'a str)>) -> (Pools, Vec<usize>) {
+        let mut groups: Vec<PoolGroup> = Vec::new();
+        let mut index: HashMap<(usize, &'a str), usize> = HashMap::new();
+        let of_run = keys
+            .into_iter()
+            .map(|(point, platform)| {
+                let g = *index.entry((point, platform)).or_insert_with(|| {
+                    groups.push(PoolGroup {
+                        point,
+                        platform: platform.to_string(),
+                        runs: 0,
+                        remaining: 0,
+                        acc: Some(Latencies::pool()),
+                        done: None,
+                    });
+                    groups.len() - 1
+                });
+                groups[g].runs += 1;
+                groups[g].remaining += 1;
+                g
+            })
+            .collect();
+        (Pools { groups }, of_run)
+    }
+
+    /// Adds one run's latencies to its group.
+    pub fn add(&mut self, group: usize, latencies: &Latencies) {
+        let g = &mut self.groups[group];
+        let acc = g.acc.as_mut().expect("a run is added to its group once");
+        acc.add(latencies);
+        g.remaining -= 1;
+        if g.remaining == 0 {
+            let acc = g.acc.take().expect("an open group");
+            g.done = Some(Pooled {
+                point: g.point,
+                platform: g.platform.clone(),
+                runs: g.runs,
+                completed: acc.count(),
+                latency: LatencyStats::of(&acc),
+                cdf: if g.point == 0 { acc.cdf() } else { Vec::new() },
+            });
+        }
+    }
+
+    /// Every group's pool, in group order; `None` if a run is missing.
+    pub fn finish(self) -> Option<Vec<Pooled>> {
+        self.groups.into_iter().map(|g| g.done).collect()
     }
 }
 
@@ -397,23 +488,58 @@ pub struct Group {
     pub runs: Vec<usize>,
 }
 
+/// A run's published values read back from a summary.csv row
+/// (`check --from`): one per [`METRICS`] entry, `None` where empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishedRun {
+    pub point: usize,
+    pub platform: String,
+    pub replication: u32,
+    pub values: Vec<Option<f64>>,
+}
+
 /// A scenario's runs grouped by (point, platform), in order of first
-/// appearance; built once, in one pass.
+/// appearance; built once, in one pass, from the runs or from their
+/// summary.csv rows read back.
 pub struct Grouped<'a> {
+    /// The runs (empty when grouped from summary.csv rows).
     pub runs: &'a [RunSummary],
+    read: &'a [PublishedRun],
     pub groups: Vec<Group>,
     index: HashMap<(usize, &'a str), usize>,
 }
 
 impl<'a> Grouped<'a> {
     pub fn new(runs: &'a [RunSummary]) -> Self {
+        Self::of_keys(
+            runs.iter().map(|r| (r.point, r.platform.as_str())),
+            runs,
+            &[],
+        )
+    }
+
+    /// Grouped from summary.csv rows read back: the published values are the
+    /// rows' own, so every estimate is the one the run computed.
+    pub fn read(rows: &'a [PublishedRun]) -> Self {
+        Self::of_keys(
+            rows.iter().map(|r| (r.point, r.platform.as_str())),
+            &[],
+            rows,
+        )
+    }
+
+    fn of_keys(
+        keys: impl Iterator<Item = (usize, &'a str)>,
+        runs: &'a [RunSummary],
+        read: &'a [PublishedRun],
+    ) -> Self {
         let mut groups: Vec<Group> = Vec::new();
         let mut index: HashMap<(usize, &'a str), usize> = HashMap::new();
-        for (i, r) in runs.iter().enumerate() {
-            let g = *index.entry((r.point, &r.platform)).or_insert_with(|| {
+        for (i, (point, platform)) in keys.enumerate() {
+            let g = *index.entry((point, platform)).or_insert_with(|| {
                 groups.push(Group {
-                    point: r.point,
-                    platform: r.platform.clone(),
+                    point,
+                    platform: platform.to_string(),
                     runs: Vec::new(),
                 });
                 groups.len() - 1
@@ -422,6 +548,7 @@ impl<'a> Grouped<'a> {
         }
         Grouped {
             runs,
+            read,
             groups,
             index,
         }
@@ -432,12 +559,22 @@ impl<'a> Grouped<'a> {
         self.index.get(&(point, platform)).map(|&g| &self.groups[g])
     }
 
+    /// The published value of `metric` for run `i`.
+    pub fn published(&self, i: usize, metric: &Metric) -> Option<f64> {
+        if self.read.is_empty() {
+            metric.published(&self.runs[i], None)
+        } else {
+            let m = METRICS.iter().position(|m| m.name == metric.name)?;
+            self.read[i].values[m]
+        }
+    }
+
     /// The published values of `metric` over a group's replications.
     pub fn values(&self, group: &Group, metric: &Metric) -> Vec<f64> {
         group
             .runs
             .iter()
-            .filter_map(|&i| metric.published(&self.runs[i], None))
+            .filter_map(|&i| self.published(i, metric))
             .collect()
     }
 

@@ -3,7 +3,7 @@
 //! differences between the platforms of a point (they share arrivals, so the
 //! difference's interval is tight).
 
-use crate::metrics::summary::{Grouped, METRICS, interval};
+use crate::metrics::summary::{Grouped, METRICS, Pooled, interval};
 use crate::report::csv::Doc;
 
 /// Metrics compared between platforms in the paired-difference rows.
@@ -79,10 +79,7 @@ pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
                             .iter()
                             .zip(&b.runs)
                             .filter_map(|(&x, &y)| {
-                                Some(
-                                    m.published(&grouped.runs[x], None)?
-                                        - m.published(&grouped.runs[y], None)?,
-                                )
+                                Some(grouped.published(x, m)? - grouped.published(y, m)?)
                             })
                             .collect();
                         cells(&mut doc, &d);
@@ -94,6 +91,42 @@ pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
             }
         }
         i = end;
+    }
+    doc.finish()
+}
+
+/// pooled.csv: per platform x sweep point, the latency quantiles of every
+/// replication's completed requests together (their histograms added), next
+/// to aggregate.csv's means of per-replication quantiles.
+pub fn pooled_csv(scenario: &str, pooled: &[Pooled]) -> String {
+    let mut doc = Doc::new([
+        "scenario",
+        "platform",
+        "point",
+        "replications",
+        "completed",
+        "p50_ms",
+        "p90_ms",
+        "p95_ms",
+        "p99_ms",
+        "p999_ms",
+        "max_ms",
+        "mean_ms",
+    ]);
+    for p in pooled {
+        doc.field(scenario);
+        doc.field(&p.platform);
+        doc.fmt(format_args!("{}", p.point));
+        doc.fmt(format_args!("{}", p.runs));
+        doc.fmt(format_args!("{}", p.completed));
+        let l = &p.latency;
+        for v in [l.p50, l.p90, l.p95, l.p99, l.p999, l.max, l.mean] {
+            match v {
+                Some(v) => doc.fmt(format_args!("{v:.3}")),
+                None => doc.field(""),
+            }
+        }
+        doc.end();
     }
     doc.finish()
 }

@@ -8,8 +8,8 @@ pub mod csv;
 pub mod html;
 pub mod table;
 
-use std::io::{BufWriter, Read, Write};
-use std::path::Path;
+use std::io::{BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
@@ -17,8 +17,8 @@ use crate::experiment::RunOptions;
 use crate::files::Staged;
 use crate::metrics::IntervalRow;
 use crate::metrics::RequestLog;
-use crate::metrics::summary::{Grouped, Metric, RunSummary};
-use crate::scenario::Scenario;
+use crate::metrics::summary::{Grouped, Metric, Pooled, RunSummary};
+use crate::scenario::Outline;
 
 /// Most points per line of the load chart.
 const MAX_POINTS: usize = 5_000;
@@ -33,7 +33,7 @@ pub const CHART_FILES: &[&str] = &[
 ];
 
 /// points.csv: each sweep point's parameter values.
-pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
+pub fn points_csv(s: &Outline) -> Option<String> {
     let first = s.points.first()?;
     let header = std::iter::once("point").chain(first.params.iter().map(|(k, _)| k.as_str()));
     let mut doc = csv::Doc::new(header);
@@ -47,10 +47,12 @@ pub fn points_csv(s: &crate::scenario::Scenario) -> Option<String> {
     Some(doc.finish())
 }
 
-/// The charts of a scenario: (file name, title, SVG).
+/// The charts of a scenario: (file name, title, SVG). `pooled`: each
+/// (point, platform)'s pooled latencies, in group order.
 pub fn figures(
-    s: &crate::scenario::Scenario,
+    s: &Outline,
     grouped: &Grouped,
+    pooled: &[Pooled],
     cancel: &CancelToken,
 ) -> Result<Vec<(String, String, String)>> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
@@ -63,14 +65,25 @@ pub fn figures(
         .filter_map(|r| Some((r, r.series.as_ref()?)))
         .collect();
     let mut out = Vec::new();
+    // Every replication of point 0 pooled (one replication: that run's).
     let cdf: Vec<Series> = first
         .iter()
-        .map(|(r, series)| Series {
+        .map(|(r, _)| Series {
             name: r.platform.clone(),
-            points: series.cdf.clone(),
+            points: pooled
+                .iter()
+                .find(|p| p.point == 0 && p.platform == r.platform)
+                .map_or_else(Vec::new, |p| p.cdf.clone()),
         })
         .collect();
-    let title = format!("{}: latency CDF", s.name);
+    let title = if s.replications > 1 {
+        format!(
+            "{}: latency CDF, {} replications pooled",
+            s.name, s.replications
+        )
+    } else {
+        format!("{}: latency CDF", s.name)
+    };
     out.push((
         "latency_cdf.svg".into(),
         title.clone(),
@@ -186,27 +199,39 @@ pub fn figures(
     Ok(out)
 }
 
-/// Writes the output folder `dir` of scenario `s` from its runs and (with
-/// requests.csv) their request rows. Every file is complete before any is renamed into place;
-/// `Err(Error::Interrupted)` soon after `cancel` is set, with the folder as
-/// it was.
+/// A run's request rows: `len` bytes of `path` from `start` (the whole
+/// file for `None`).
+#[derive(Debug, Clone)]
+pub struct RequestPart {
+    pub path: PathBuf,
+    pub start: u64,
+    pub len: Option<u64>,
+}
+
+/// Writes the output folder `dir` of scenario `s` from its runs (in plan
+/// order), their pooled latencies (in group order) and (with requests.csv)
+/// their request rows. Every file is complete before any is renamed into
+/// place; `Err(Error::Interrupted)` soon after `cancel` is set, with the
+/// folder as it was.
 pub fn write(
-    s: &Scenario,
+    s: &Outline,
     dir: &Path,
     runs: &[RunSummary],
-    request_parts: Vec<Option<tempfile::TempPath>>,
+    pooled: &[Pooled],
+    request_parts: &[RequestPart],
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<()> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
     let mut staged = Staged::new();
-    let fn_names = s.workload.function_names();
-    let summary = csv::summary_csv(&s.name, &fn_names, runs);
+    let summary = csv::summary_csv(&s.name, &s.functions, runs);
     let grouped = Grouped::new(runs);
     let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);
+    let pooled_csv = aggregate::pooled_csv(&s.name, pooled);
     let points_csv = points_csv(s);
     staged.write(&dir.join("summary.csv"), summary.as_bytes())?;
     staged.write(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
+    staged.write(&dir.join("pooled.csv"), pooled_csv.as_bytes())?;
     interrupted()?;
     staged.write(
         &dir.join("timeseries.csv"),
@@ -222,7 +247,7 @@ pub fn write(
         staged.remove(&dir.join(stale));
     }
     if opts.charts {
-        let charts = figures(s, &grouped, cancel)?;
+        let charts = figures(s, &grouped, pooled, cancel)?;
         interrupted()?;
         for (file, _, svg) in &charts {
             staged.write(&dir.join(file), svg.as_bytes())?;
@@ -256,7 +281,7 @@ pub fn write(
 fn join_requests(
     dir: &Path,
     requests_path: &Path,
-    parts: Vec<Option<tempfile::TempPath>>,
+    parts: &[RequestPart],
     cancel: &CancelToken,
 ) -> Result<tempfile::TempPath> {
     let tmp = crate::files::temp_builder()
@@ -268,15 +293,27 @@ fn join_requests(
         w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
         // Copied a megabyte at a time, looking at the token between chunks.
         let mut chunk = vec![0u8; 1 << 20];
-        for part in parts.into_iter().flatten() {
-            let mut f = std::fs::File::open(&part).map_err(io)?;
-            loop {
+        for part in parts {
+            let read = |e| Error::io(&part.path, "cannot read", e);
+            let mut f = std::fs::File::open(&part.path).map_err(read)?;
+            f.seek(std::io::SeekFrom::Start(part.start)).map_err(read)?;
+            let mut left = part.len.unwrap_or(u64::MAX);
+            while left > 0 {
                 cancel.check().map_err(|_| Error::Interrupted)?;
-                let n = f.read(&mut chunk).map_err(io)?;
+                let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = f.read(&mut chunk[..want]).map_err(read)?;
                 if n == 0 {
+                    if part.len.is_some() {
+                        // A shard's part shorter than its manifest says.
+                        return Err(Error::Usage(format!(
+                            "{}: ends {left} bytes before the request rows it should hold",
+                            part.path.display()
+                        )));
+                    }
                     break;
                 }
                 w.write_all(&chunk[..n]).map_err(io)?;
+                left -= n as u64;
             }
         }
         w.flush().map_err(io)?;

@@ -1,11 +1,11 @@
 //! The short human summary printed on stdout.
 
 use crate::metrics::summary::{Grouped, RunSummary, metric};
-use crate::scenario::Scenario;
+use crate::scenario::Outline;
 
 /// The short human summary printed on stdout: one line per platform (per
 /// sweep point with a sweep), means over replications.
-pub fn summary_table(s: &Scenario, runs: &[RunSummary]) -> String {
+pub fn summary_table(s: &Outline, runs: &[RunSummary]) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -24,11 +24,10 @@ pub fn summary_table(s: &Scenario, runs: &[RunSummary]) -> String {
     if !s.description.is_empty() {
         let _ = writeln!(out, "  {}", s.description);
     }
-    if let Some(t) = s.workload.trace.as_ref().filter(|t| t.skipped > 0) {
+    if let Some((rows, skipped)) = s.trace_rows.filter(|t| t.1 > 0) {
         let _ = writeln!(
             out,
-            "  trace: {} rows replayed, {} bad rows skipped",
-            t.rows, t.skipped
+            "  trace: {rows} rows replayed, {skipped} bad rows skipped"
         );
     }
     let _ = writeln!(

@@ -266,6 +266,10 @@ pub struct Scenario {
     pub expect: expect::Expectations,
     /// Notes for stderr (e.g. trace columns ignored, bad rows skipped).
     pub notes: Vec<String>,
+    /// What the runs depend on besides the command line, hashed: the file's
+    /// text and its trace files' sizes, rows and functions (shards of an
+    /// edited scenario do not merge).
+    pub digest: u64,
 }
 
 impl Scenario {
@@ -275,6 +279,75 @@ impl Scenario {
             vec![(0, self)]
         } else {
             self.points.iter().map(|p| (p.id, &p.scenario)).collect()
+        }
+    }
+}
+
+/// What a scenario's output folder says of it, besides its runs: the report
+/// and the stdout table read this, and a shard carries it to the merge,
+/// which has no scenario files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Outline {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub replications: u32,
+    pub horizon: SimTime,
+    pub interval: SimDuration,
+    /// The workload's function names, in index order.
+    pub functions: Vec<String>,
+    /// The sweep's points (empty without one): id and (path, value) pairs.
+    pub points: Vec<PointOutline>,
+    /// Each point's runs (the scenario itself as point 0 without a sweep).
+    pub runs: Vec<PointRuns>,
+    /// A trace's rows replayed and bad rows skipped.
+    pub trace_rows: Option<(u64, u64)>,
+}
+
+/// A sweep point's id and parameter values, as points.csv prints them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PointOutline {
+    pub id: usize,
+    pub params: Vec<(String, String)>,
+}
+
+/// The runs of one sweep point: its replications of its platforms.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PointRuns {
+    pub point: usize,
+    pub replications: u32,
+    pub platforms: Vec<String>,
+}
+
+impl Scenario {
+    /// The outline of this scenario's output.
+    pub fn outline(&self) -> Outline {
+        Outline {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            seed: self.seed,
+            replications: self.replications,
+            horizon: self.horizon,
+            interval: self.interval,
+            functions: self.workload.function_names().to_vec(),
+            points: self
+                .points
+                .iter()
+                .map(|p| PointOutline {
+                    id: p.id,
+                    params: p.params.clone(),
+                })
+                .collect(),
+            runs: self
+                .point_scenarios()
+                .into_iter()
+                .map(|(point, sc)| PointRuns {
+                    point,
+                    replications: sc.replications,
+                    platforms: sc.platforms.iter().map(|p| p.name.clone()).collect(),
+                })
+                .collect(),
+            trace_rows: self.workload.trace.as_ref().map(|t| (t.rows, t.skipped)),
         }
     }
 }
@@ -335,12 +408,38 @@ pub fn parse_with(
     let mut base = validate(raw, platforms, stem.clone(), file, overrides, trace.clone())
         .map_err(|e| field_error(src, file, e))?;
     base.notes = notes;
+    base.digest = digest(src, trace.as_deref());
     if has_sweep {
         base.points = sweep::expand(src, file, |raw, platforms| {
             validate(raw, platforms, stem.clone(), file, overrides, trace.clone())
         })?;
     }
     Ok(base)
+}
+
+/// FNV-1a (64 bits) of the scenario text and its trace's file sizes, rows
+/// and functions:
+/// a fixed, documented hash, the same on every machine.
+fn digest(src: &str, trace: Option<&Trace>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    eat(src.as_bytes());
+    if let Some(t) = trace {
+        for stamp in &t.stamps {
+            eat(&stamp.len.to_le_bytes());
+        }
+        eat(&t.rows.to_le_bytes());
+        eat(&t.skipped.to_le_bytes());
+        // What the scan learnt of each function (invocations, the durations
+        // and memory files' figures), as Rust prints it.
+        eat(format!("{:?}", t.functions).as_bytes());
+    }
+    h
 }
 
 /// Deserialises a scenario from an already parsed (and edited) TOML table.
@@ -457,6 +556,7 @@ pub(crate) fn validate(
         points: Vec::new(),
         expect,
         notes: Vec::new(),
+        digest: 0,
     })
 }
 

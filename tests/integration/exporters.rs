@@ -74,7 +74,7 @@ fn exporter_bytes_are_pinned() {
     assert_eq!(aggregate, read("aggregate.csv"));
     let timeseries = csv::timeseries_csv(&runs, &CancelToken::never()).unwrap();
     assert_eq!(timeseries, read("timeseries.csv"));
-    let points = points_csv(&s).unwrap();
+    let points = points_csv(&s.outline()).unwrap();
     assert_eq!(points, read("points.csv"));
     insta::assert_snapshot!("summary.csv", summary);
     insta::assert_snapshot!("aggregate.csv", aggregate);

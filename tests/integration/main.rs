@@ -15,6 +15,7 @@ mod kubernetes;
 mod lambda_depth;
 mod lifecycle;
 mod robustness;
+mod shards;
 mod sweeps;
 mod traces;
 mod validation;

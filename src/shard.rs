@@ -1,0 +1,819 @@
+//! Shards and their merge (README, 'Beyond one machine'): `run --shard I/N`
+//! runs slice I of N of the units and writes them as a partial result;
+//! `merge` checks that a set of partial results is complete and of one
+//! experiment, and writes from them exactly the files one machine writes.
+//!
+//! The units are the (scenario, sweep point, replication) triples of the
+//! command line's scenarios, counted in order from 0 across all of them; unit
+//! k goes to shard k mod N. A unit's runs (one per platform) depend only on
+//! the scenario and the replication, so where a unit runs does not change its
+//! results.
+//!
+//! A shard's folder (`-o`) holds `shard.json`, the manifest, written last
+//! (a folder without it is a shard that did not finish), and for each
+//! scenario it has units of, `<name>/runs.jsonl` (each run's typed summary as
+//! one JSON line, floats written to round-trip exactly), `<name>/latency.hdr`
+//! (each run's latency histogram in the hdrhistogram crate's V2
+//! serialisation, one after another) and, with `--requests-csv`,
+//! `<name>/requests.part` (each run's request rows, one after another).
+
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::CancelToken;
+use crate::error::{Error, Result};
+use crate::experiment::{self, Latency, RunOptions};
+use crate::files::{Staged, sanitize_name, scenario_dir};
+use crate::metrics::summary::{Pooled, Pools, RunSummary};
+use crate::metrics::{ExactLatencies, Latencies};
+use crate::report::RequestPart;
+use crate::scenario::{Outline, Scenario};
+
+/// The manifest's file name.
+pub const MANIFEST: &str = "shard.json";
+/// The manifest format this build writes and reads.
+const FORMAT: &str = "surgesim shard 1";
+const RUNS: &str = "runs.jsonl";
+const HISTOGRAMS: &str = "latency.hdr";
+const REQUESTS: &str = "requests.part";
+/// Most shards a set may have.
+pub const MAX_SHARDS: u32 = 1_000_000;
+
+/// Slice `index` of `count` (counted from 0, as `JOB_COMPLETION_INDEX`,
+/// `AWS_BATCH_JOB_ARRAY_INDEX` and `strategy.job-index` are).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether unit `k` (counted across the scenarios) is this shard's.
+    pub fn holds(&self, k: usize) -> bool {
+        k % self.count as usize == self.index as usize
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let usage = || {
+            format!(
+                "`{s}`: give the shard as I/N, its index from 0 and the number of shards \
+                 (e.g. 0/4 ... 3/4)"
+            )
+        };
+        let (i, n) = s.split_once('/').ok_or_else(usage)?;
+        let index: u32 = i.trim().parse().map_err(|_| usage())?;
+        let count: u32 = n.trim().parse().map_err(|_| usage())?;
+        if count == 0 || count > MAX_SHARDS {
+            return Err(format!(
+                "`{s}`: the number of shards must be 1 to {MAX_SHARDS}"
+            ));
+        }
+        if index >= count {
+            return Err(format!(
+                "`{s}`: the index counts from 0, so it is below the number of shards ({count}); \
+                 a 1-based index (a Slurm array of 1-{count}) needs 1 subtracted"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What a shard holds, written last into its folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Manifest {
+    format: String,
+    version: String,
+    shard: Shard,
+    requests_csv: bool,
+    per_function: bool,
+    scenarios: Vec<Part>,
+}
+
+/// One scenario's share of a shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Part {
+    outline: Outline,
+    /// [`Scenario::digest`] in hex.
+    digest: String,
+    /// The index of the scenario's first unit among all the scenarios'.
+    first_unit: usize,
+    /// Its units: (point, replication) pairs.
+    units: usize,
+    /// The units this shard ran (ordinals within the scenario).
+    held: Vec<usize>,
+    /// The size of each file written for it \[bytes\].
+    files: Vec<(String, u64)>,
+}
+
+/// One run in runs.jsonl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct WireRun {
+    /// Its unit's ordinal within the scenario and its platform's index.
+    unit: usize,
+    platform_index: usize,
+    kind: String,
+    summary: RunSummary,
+    latency: ExactLatencies,
+    /// Where its histogram and request rows are: (offset, length) in bytes.
+    histogram: (u64, u64),
+    requests: Option<(u64, u64)>,
+}
+
+/// The runs of slice `shard` of `scenarios`, written to `out` as a partial
+/// result. Returns (units run, units in all).
+pub fn run(
+    scenarios: &[Scenario],
+    out: &Path,
+    shard: Shard,
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<(usize, usize)> {
+    run_units(scenarios, out, shard, &|k| shard.holds(k), opts, cancel)
+}
+
+/// [`run`] for the units `wanted` accepts (by their index across the
+/// scenarios), labelled `shard`: the merge takes any partition of the units,
+/// as long as each is in exactly one shard.
+pub fn run_units(
+    scenarios: &[Scenario],
+    out: &Path,
+    shard: Shard,
+    wanted: &(dyn Fn(usize) -> bool + Sync),
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<(usize, usize)> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create folder", e))?;
+    // The manifest goes first and comes back last: a shard stopped half way
+    // is never taken for a finished one.
+    let manifest_path = out.join(MANIFEST);
+    if manifest_path.exists() {
+        std::fs::remove_file(&manifest_path)
+            .map_err(|e| Error::io(&manifest_path, "cannot remove the old", e))?;
+    }
+    let mut parts = Vec::with_capacity(scenarios.len());
+    let mut first_unit = 0;
+    let mut ran = 0;
+    for s in scenarios {
+        let units = experiment::ordinals(s);
+        let base = first_unit;
+        let wanted = move |ordinal: usize| wanted(base + ordinal);
+        let held: Vec<usize> = (0..units).filter(|&o| wanted(o)).collect();
+        let files = if held.is_empty() {
+            Vec::new()
+        } else {
+            if !opts.quiet {
+                for n in &s.notes {
+                    eprintln!("{}: {n}", s.file.display());
+                }
+            }
+            write_part(s, out, opts, &wanted, cancel)?
+        };
+        ran += held.len();
+        parts.push(Part {
+            outline: s.outline(),
+            digest: format!("{:016x}", s.digest),
+            first_unit,
+            units,
+            held,
+            files,
+        });
+        first_unit += units;
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        shard,
+        requests_csv: opts.requests_csv,
+        per_function: opts.per_function,
+        scenarios: parts,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+    crate::files::write_atomic(&manifest_path, &json)?;
+    Ok((ran, first_unit))
+}
+
+/// Runs the wanted units of `s` and writes their files; returns their sizes.
+fn write_part(
+    s: &Scenario,
+    out: &Path,
+    opts: &RunOptions,
+    wanted: &(dyn Fn(usize) -> bool + Sync),
+    cancel: &CancelToken,
+) -> Result<Vec<(String, u64)>> {
+    let (dir, fresh) = scenario_dir(out, &s.name)?;
+    let result = (|| {
+        let executed = experiment::execute_units(s, &dir, opts, wanted, Latency::Keep, cancel)?;
+        let units: Vec<experiment::Unit> = experiment::plan(s)
+            .into_iter()
+            .filter(|u| wanted(u.ordinal))
+            .collect();
+        let mut runs = Vec::new();
+        let mut histograms = Vec::new();
+        let mut requests: Option<(tempfile::NamedTempFile, u64)> = None;
+        if opts.requests_csv {
+            let tmp = crate::files::temp_builder()
+                .tempfile_in(&dir)
+                .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
+            requests = Some((tmp, 0));
+        }
+        let requests_path = dir.join(REQUESTS);
+        for (((u, summary), (v2, exact)), part) in units
+            .iter()
+            .zip(executed.runs)
+            .zip(executed.kept)
+            .zip(&executed.request_parts)
+        {
+            cancel.check().map_err(|_| Error::Interrupted)?;
+            let histogram = (histograms.len() as u64, v2.len() as u64);
+            histograms.extend_from_slice(&v2);
+            let rows = match (&mut requests, part) {
+                (Some((tmp, at)), Some(part)) => {
+                    let io = |e| Error::io(&requests_path, "cannot write", e);
+                    let mut f = std::fs::File::open(part).map_err(io)?;
+                    let n = std::io::copy(&mut f, tmp.as_file_mut()).map_err(io)?;
+                    let span = (*at, n);
+                    *at += n;
+                    Some(span)
+                }
+                _ => None,
+            };
+            let wire = WireRun {
+                unit: u.ordinal,
+                platform_index: u.platform,
+                kind: summary.kind.to_string(),
+                summary,
+                latency: exact,
+                histogram,
+                requests: rows,
+            };
+            serde_json::to_writer(&mut runs, &wire).expect("a run summary serialises");
+            runs.push(b'\n');
+        }
+        let mut staged = Staged::new();
+        let mut files = vec![
+            (RUNS.to_string(), runs.len() as u64),
+            (HISTOGRAMS.to_string(), histograms.len() as u64),
+        ];
+        staged.write(&dir.join(RUNS), &runs)?;
+        staged.write(&dir.join(HISTOGRAMS), &histograms)?;
+        match requests {
+            Some((tmp, len)) => {
+                tmp.as_file()
+                    .sync_all()
+                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+                staged.add(&requests_path, tmp.into_temp_path());
+                files.push((REQUESTS.to_string(), len));
+            }
+            None => staged.remove(&requests_path),
+        }
+        staged.commit()?;
+        Ok(files)
+    })();
+    if result.is_err() && fresh {
+        let _ = std::fs::remove_dir(&dir);
+    }
+    result
+}
+
+/// A scenario merged from its shards, ready to write.
+pub struct Merged {
+    pub outline: Outline,
+    pub runs: Vec<RunSummary>,
+    pub pooled: Vec<Pooled>,
+    requests: Vec<RequestPart>,
+}
+
+/// Reads and checks the shard folders `dirs`: one complete set, of the same
+/// scenarios, seeds, options and version. Nothing is written.
+pub fn read(dirs: &[PathBuf], cancel: &CancelToken) -> Result<(Vec<Merged>, RunFlags)> {
+    if dirs.is_empty() {
+        return Err(Error::Usage(
+            "merge: name the shard folders (the -o of each `run --shard`)".into(),
+        ));
+    }
+    let mut manifests = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        cancel.check().map_err(|_| Error::Interrupted)?;
+        manifests.push((dir.clone(), read_manifest(dir)?));
+    }
+    let (first_dir, first) = &manifests[0];
+    let count = first.shard.count;
+    for (dir, m) in &manifests {
+        if m.shard.count != count {
+            return Err(Error::Usage(format!(
+                "shards of different sets: {} is shard {} and {} is shard {}; merge the \
+                 shards of one `--shard I/N` set",
+                first_dir.display(),
+                first.shard,
+                dir.display(),
+                m.shard
+            )));
+        }
+    }
+    let mut by_index: Vec<Option<&PathBuf>> = vec![None; count as usize];
+    for (dir, m) in &manifests {
+        if let Some(other) = by_index[m.shard.index as usize] {
+            return Err(Error::Usage(format!(
+                "shard {} is given twice: {} and {} (a shard run twice, or a folder named \
+                 twice): keep one",
+                m.shard,
+                other.display(),
+                dir.display()
+            )));
+        }
+        by_index[m.shard.index as usize] = Some(dir);
+    }
+    let missing: Vec<String> = by_index
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .map(|(i, _)| i.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "the set is incomplete: shard {} of {count} {} missing ({} of {count} given); \
+             merge every shard 0 to {}",
+            abbreviate(&missing),
+            if missing.len() == 1 { "is" } else { "are" },
+            count as usize - missing.len(),
+            count - 1
+        )));
+    }
+    for (dir, m) in &manifests[1..] {
+        same_experiment(first_dir, first, dir, m)?;
+    }
+    let flags = RunFlags {
+        requests_csv: first.requests_csv,
+        per_function: first.per_function,
+    };
+    let mut merged = Vec::with_capacity(first.scenarios.len());
+    for (i, part) in first.scenarios.iter().enumerate() {
+        let shards: Vec<(&PathBuf, &Manifest, &Part)> = manifests
+            .iter()
+            .map(|(d, m)| (d, m, &m.scenarios[i]))
+            .collect();
+        merged.push(merge_scenario(part, &shards, flags, cancel)?);
+    }
+    Ok((merged, flags))
+}
+
+/// The options the shards ran with that shape the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFlags {
+    pub requests_csv: bool,
+    pub per_function: bool,
+}
+
+/// Writes the merged scenarios under `out`, as `run -o out` would.
+pub fn write(merged: &[Merged], out: &Path, opts: &RunOptions, cancel: &CancelToken) -> Result<()> {
+    for m in merged {
+        let (dir, fresh) = scenario_dir(out, &m.outline.name)?;
+        let r = crate::report::write(
+            &m.outline,
+            &dir,
+            &m.runs,
+            &m.pooled,
+            &m.requests,
+            opts,
+            cancel,
+        );
+        if r.is_err() && fresh {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        r?;
+    }
+    Ok(())
+}
+
+/// "1, 2, 3" or, for many, the first ten and how many more.
+fn abbreviate(items: &[String]) -> String {
+    if items.len() <= 10 {
+        items.join(", ")
+    } else {
+        format!(
+            "{}, ... ({} more)",
+            items[..10].join(", "),
+            items.len() - 10
+        )
+    }
+}
+
+fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    if !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "{}: no such folder: name the -o folder of each `run --shard`",
+            dir.display()
+        )));
+    }
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: not found: {} is not the output of `run --shard`, or that run did not \
+             finish (the manifest is written last); run the shard again",
+            path.display(),
+            dir.display()
+        )));
+    }
+    // A manifest lists each scenario's units: a few MB at most. More is
+    // not a manifest.
+    let len = std::fs::metadata(&path)
+        .map_err(|e| Error::io(&path, "cannot read", e))?
+        .len();
+    if len > 1 << 30 {
+        return Err(Error::Usage(format!(
+            "{}: {len} bytes: not a shard manifest",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
+    // The format and version first, so another version's manifest says so
+    // rather than failing on a field it lacks.
+    #[derive(Deserialize)]
+    struct Head {
+        format: Option<String>,
+        version: Option<String>,
+    }
+    let head: Head = serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: line {}, column {}: not a shard manifest ({e})",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if head.format.as_deref() != Some(FORMAT) {
+        return Err(Error::Usage(format!(
+            "{}: not a manifest of this build's shard format ({FORMAT:?}): run the shards \
+             and the merge with the same surgesim",
+            path.display()
+        )));
+    }
+    let ours = env!("CARGO_PKG_VERSION");
+    if head.version.as_deref() != Some(ours) {
+        return Err(Error::Usage(format!(
+            "{}: written by surgesim {}, this is {ours}: merge with the version that ran \
+             the shards (results may differ between versions)",
+            path.display(),
+            head.version.as_deref().unwrap_or("(unknown)")
+        )));
+    }
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: line {}, column {}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })
+}
+
+/// Refuses two shards of different experiments, naming what differs.
+fn same_experiment(a_dir: &Path, a: &Manifest, b_dir: &Path, b: &Manifest) -> Result<()> {
+    let (ad, bd) = (a_dir.display(), b_dir.display());
+    for (flag, x, y) in [
+        ("--requests-csv", a.requests_csv, b.requests_csv),
+        ("--per-function", a.per_function, b.per_function),
+    ] {
+        if x != y {
+            let with = |v: bool| if v { "with" } else { "without" };
+            return Err(Error::Usage(format!(
+                "{ad} ran {} {flag}, {bd} {} it: run every shard with the same options",
+                with(x),
+                with(y)
+            )));
+        }
+    }
+    let names = |m: &Manifest| -> Vec<String> {
+        m.scenarios.iter().map(|p| p.outline.name.clone()).collect()
+    };
+    if names(a) != names(b) {
+        return Err(Error::Usage(format!(
+            "{ad} holds scenarios [{}], {bd} [{}]: run every shard with the same scenario \
+             files, in the same order",
+            names(a).join(", "),
+            names(b).join(", ")
+        )));
+    }
+    for (x, y) in a.scenarios.iter().zip(&b.scenarios) {
+        let name = &x.outline.name;
+        if x.outline.seed != y.outline.seed {
+            return Err(Error::Usage(format!(
+                "scenario `{name}` ran with seed {} in {ad} and seed {} in {bd}: run every \
+                 shard with the same seed (--seed or the file's)",
+                x.outline.seed, y.outline.seed
+            )));
+        }
+        if x.digest != y.digest || x.outline != y.outline || x.units != y.units {
+            let what = if x.outline.replications != y.outline.replications {
+                format!(
+                    "{} replications in {ad}, {} in {bd}",
+                    x.outline.replications, y.outline.replications
+                )
+            } else {
+                "its scenario file or trace differs".to_string()
+            };
+            return Err(Error::Usage(format!(
+                "scenario `{name}` is not the same in {ad} and {bd} ({what}): the scenario \
+                 was edited between the shard runs; run every shard from the same files"
+            )));
+        }
+        if x.first_unit != y.first_unit {
+            return Err(Error::Usage(format!(
+                "scenario `{name}` starts at unit {} in {ad} and {} in {bd}: run every shard \
+                 with the same scenario files, in the same order",
+                x.first_unit, y.first_unit
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one scenario's runs from every shard, checks them, pools their
+/// latencies.
+fn merge_scenario(
+    part: &Part,
+    shards: &[(&PathBuf, &Manifest, &Part)],
+    flags: RunFlags,
+    cancel: &CancelToken,
+) -> Result<Merged> {
+    let outline = &part.outline;
+    let name = &outline.name;
+    // Where each unit's runs start in plan order, and its point.
+    let mut unit_start = Vec::with_capacity(part.units);
+    let mut unit_point = Vec::with_capacity(part.units);
+    let mut unit_rep = Vec::with_capacity(part.units);
+    let mut total = 0;
+    for (pi, p) in outline.runs.iter().enumerate() {
+        for r in 0..p.replications {
+            unit_start.push(total);
+            unit_point.push(pi);
+            unit_rep.push(r);
+            total += p.platforms.len();
+        }
+    }
+    if unit_start.len() != part.units {
+        return Err(Error::Usage(format!(
+            "scenario `{name}`: the manifests count {} units, their outline {}: a damaged \
+             manifest; run the shards again",
+            part.units,
+            unit_start.len()
+        )));
+    }
+    let mut slots: Vec<Option<RunSummary>> = vec![None; total];
+    let mut histograms: Vec<Option<(usize, u64, u64, ExactLatencies)>> = vec![None; total];
+    let mut requests: Vec<Option<RequestPart>> = vec![None; total];
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    // Each unit in exactly one shard.
+    let mut owner: Vec<Option<&Path>> = vec![None; part.units];
+    let unit_name = |u: usize| {
+        format!(
+            "point {}, replication {}",
+            outline.runs[unit_point[u]].point, unit_rep[u]
+        )
+    };
+    for (dir, _, p) in shards {
+        for &u in &p.held {
+            if u >= part.units {
+                return Err(Error::Usage(format!(
+                    "{}: unit {u} of `{name}`, which has {}: a damaged manifest; run that \
+                     shard again",
+                    dir.join(MANIFEST).display(),
+                    part.units
+                )));
+            }
+            if let Some(other) = owner[u] {
+                return Err(Error::Usage(format!(
+                    "`{name}` {} is in two shards, {} and {}: merge shards of one set",
+                    unit_name(u),
+                    other.display(),
+                    dir.display()
+                )));
+            }
+            owner[u] = Some(dir.as_path());
+        }
+    }
+    if let Some(u) = owner.iter().position(Option::is_none) {
+        let missing = owner.iter().filter(|o| o.is_none()).count();
+        return Err(Error::Usage(format!(
+            "`{name}` {} ({missing} unit(s) in all) is in no shard: merge the shards of one \
+             complete set",
+            unit_name(u)
+        )));
+    }
+    for (dir, _, p) in shards {
+        if p.held.is_empty() {
+            continue;
+        }
+        let folder = dir.join(sanitize_name(name));
+        let file_len = |file: &str| -> Result<Vec<u8>> {
+            let path = folder.join(file);
+            let want = p
+                .files
+                .iter()
+                .find(|(f, _)| f == file)
+                .map(|(_, n)| *n)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "{}: its manifest lists no {file} for `{name}`: run that shard again",
+                        dir.join(MANIFEST).display()
+                    ))
+                })?;
+            let have = std::fs::metadata(&path)
+                .map_err(|e| Error::io(&path, "cannot read shard file", e))?
+                .len();
+            if have != want {
+                return Err(Error::Usage(format!(
+                    "{}: {have} bytes, its manifest says {want}: a partial or altered copy; \
+                     copy the shard again",
+                    path.display()
+                )));
+            }
+            if file == REQUESTS {
+                return Ok(Vec::new());
+            }
+            let mut bytes = Vec::with_capacity(want as usize);
+            std::fs::File::open(&path)
+                .and_then(|f| BufReader::new(f).read_to_end(&mut bytes))
+                .map_err(|e| Error::io(&path, "cannot read shard file", e))?;
+            Ok(bytes)
+        };
+        let runs = file_len(RUNS)?;
+        let blob = file_len(HISTOGRAMS)?;
+        let requests_file = folder.join(REQUESTS);
+        if flags.requests_csv {
+            file_len(REQUESTS)?;
+        }
+        let runs_path = folder.join(RUNS);
+        let mut seen = 0usize;
+        let held: std::collections::HashSet<usize> = p.held.iter().copied().collect();
+        for (line_no, line) in runs.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            if line_no % 4096 == 0 {
+                cancel.check().map_err(|_| Error::Interrupted)?;
+            }
+            let bad = |why: String| {
+                Error::Usage(format!(
+                    "{}: line {}: {why}: run that shard again",
+                    runs_path.display(),
+                    line_no + 1
+                ))
+            };
+            let mut w: WireRun = serde_json::from_slice(line)
+                .map_err(|e| bad(format!("column {}: {e}", e.column())))?;
+            if !held.contains(&w.unit) {
+                return Err(bad(format!("unit {} is not this shard's", w.unit)));
+            }
+            let point = &outline.runs[unit_point[w.unit]];
+            let platform = point.platforms.get(w.platform_index).ok_or_else(|| {
+                bad(format!(
+                    "platform {} of a point with {}",
+                    w.platform_index,
+                    point.platforms.len()
+                ))
+            })?;
+            if *platform != w.summary.platform || point.point != w.summary.point {
+                return Err(bad(format!(
+                    "run of `{}` at point {} where `{platform}` at point {} belongs",
+                    w.summary.platform, w.summary.point, point.point
+                )));
+            }
+            let kind = crate::platform::kind(&w.kind)
+                .ok_or_else(|| bad(format!("unknown platform kind `{}`", w.kind)))?;
+            w.summary.kind = kind.name;
+            w.summary.gauges = kind.gauges;
+            let (start, len) = w.histogram;
+            if start
+                .checked_add(len)
+                .is_none_or(|end| end > blob.len() as u64)
+            {
+                return Err(bad(format!(
+                    "its histogram lies past the end of {HISTOGRAMS}"
+                )));
+            }
+            let slot = unit_start[w.unit] + w.platform_index;
+            if slots[slot].is_some() {
+                return Err(bad(format!(
+                    "a second run of `{platform}` in unit {}",
+                    w.unit
+                )));
+            }
+            if flags.requests_csv {
+                let (start, len) = w
+                    .requests
+                    .ok_or_else(|| bad("no request rows".to_string()))?;
+                requests[slot] = Some(RequestPart {
+                    path: requests_file.clone(),
+                    start,
+                    len: Some(len),
+                });
+            }
+            histograms[slot] = Some((blobs.len(), start, len, w.latency));
+            slots[slot] = Some(w.summary);
+            seen += 1;
+        }
+        let want: usize = p
+            .held
+            .iter()
+            .map(|&u| outline.runs[unit_point[u]].platforms.len())
+            .sum();
+        if seen != want {
+            return Err(Error::Usage(format!(
+                "{}: {seen} runs, its manifest's units have {want}: a partial copy; copy \
+                 the shard again",
+                runs_path.display()
+            )));
+        }
+        blobs.push(blob);
+    }
+    let runs: Vec<RunSummary> = slots
+        .into_iter()
+        .map(|s| s.expect("every unit's runs were read: the held lists cover them"))
+        .collect();
+    let (mut pools, group_of) = Pools::new(runs.iter().map(|r| (r.point, r.platform.as_str())));
+    for (i, h) in histograms.iter().enumerate() {
+        let (blob, start, len, exact) = h.expect("a histogram per run");
+        let bytes = &blobs[blob][start as usize..(start + len) as usize];
+        let latencies = Latencies::from_parts(bytes, exact).map_err(|why| {
+            Error::Usage(format!(
+                "scenario `{name}`: the histogram of `{}` (point {}, replication {}): \
+                 {why}; run that shard again",
+                runs[i].platform, runs[i].point, runs[i].replication
+            ))
+        })?;
+        pools.add(group_of[i], &latencies);
+    }
+    Ok(Merged {
+        outline: outline.clone(),
+        pooled: pools.finish().expect("every run was pooled"),
+        requests: requests.into_iter().flatten().collect(),
+        runs,
+    })
+}
+
+/// Merges `dirs` into `out`: [`read()`], then [`write()`].
+pub fn merge(
+    dirs: &[PathBuf],
+    out: &Path,
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<Vec<Merged>> {
+    let (merged, flags) = read(dirs, cancel)?;
+    let opts = RunOptions {
+        requests_csv: flags.requests_csv,
+        per_function: flags.per_function,
+        ..*opts
+    };
+    write(&merged, out, &opts, cancel)?;
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_syntax() {
+        assert_eq!("2/7".parse::<Shard>(), Ok(Shard { index: 2, count: 7 }));
+        for bad in ["7/7", "1/0", "x/2", "1", "-1/2", "1/2/3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert!(
+            "4/4"
+                .parse::<Shard>()
+                .unwrap_err()
+                .contains("counts from 0")
+        );
+    }
+
+    #[test]
+    fn units_are_dealt_round_robin() {
+        let s = Shard { index: 1, count: 3 };
+        let mine: Vec<usize> = (0..10).filter(|&k| s.holds(k)).collect();
+        assert_eq!(mine, [1, 4, 7]);
+    }
+
+    #[test]
+    fn abbreviations() {
+        let few: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+        assert_eq!(abbreviate(&few), "0, 1, 2");
+        let many: Vec<String> = (0..12).map(|i| i.to_string()).collect();
+        assert_eq!(
+            abbreviate(&many),
+            "0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (2 more)"
+        );
+    }
+}
