@@ -24,10 +24,21 @@ pub fn summary_table(s: &Outline, runs: &[RunSummary]) -> String {
     if !s.description.is_empty() {
         let _ = writeln!(out, "  {}", s.description);
     }
-    if let Some((rows, skipped)) = s.trace_rows.filter(|t| t.1 > 0) {
+    if let Some(t) = s.trace.filter(|t| t.skipped > 0) {
         let _ = writeln!(
             out,
-            "  trace: {rows} rows replayed, {skipped} bad rows skipped"
+            "  trace: {} rows replayed, {} bad rows skipped",
+            t.rows, t.skipped
+        );
+    }
+    if let Some(cold) = s.trace.and_then(|t| t.observed_cold_starts) {
+        let share = cold as f64 / s.trace.map_or(1, |t| t.rows.max(1)) as f64;
+        let _ = writeln!(
+            out,
+            "  recorded cold starts (REPORT lines with an Init Duration): {cold} of {} ({:.2}%); \
+             the simulated ones are the cold column",
+            s.trace.map_or(0, |t| t.rows),
+            share * 100.0
         );
     }
     let _ = writeln!(

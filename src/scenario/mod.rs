@@ -300,8 +300,17 @@ pub struct Outline {
     pub points: Vec<PointOutline>,
     /// Each point's runs (the scenario itself as point 0 without a sweep).
     pub runs: Vec<PointRuns>,
-    /// A trace's rows replayed and bad rows skipped.
-    pub trace_rows: Option<(u64, u64)>,
+    /// A trace's rows replayed and bad rows skipped, and (lambda_report)
+    /// the rows with an Init Duration: cold starts AWS observed.
+    pub trace: Option<TraceOutline>,
+}
+
+/// What the summary says of a replayed trace.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TraceOutline {
+    pub rows: u64,
+    pub skipped: u64,
+    pub observed_cold_starts: Option<u64>,
 }
 
 /// A sweep point's id and parameter values, as points.csv prints them.
@@ -347,7 +356,12 @@ impl Scenario {
                     platforms: sc.platforms.iter().map(|p| p.name.clone()).collect(),
                 })
                 .collect(),
-            trace_rows: self.workload.trace.as_ref().map(|t| (t.rows, t.skipped)),
+            trace: self.workload.trace.as_ref().map(|t| TraceOutline {
+                rows: t.rows,
+                skipped: t.skipped,
+                observed_cold_starts: (t.format == crate::workload::traces::Format::LambdaReport)
+                    .then_some(t.observed_cold_starts),
+            }),
         }
     }
 }

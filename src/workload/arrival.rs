@@ -32,7 +32,7 @@ pub enum ArrivalSpec {
     Diurnal(DiurnalSpec),
     Mmpp(MmppSpec),
     /// Trace replay; its fields are checked by the trace reader.
-    Trace(super::traces::TraceSpec),
+    Trace(Box<super::traces::TraceSpec>),
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -347,3 +347,23 @@ fn the_trace_examples_replay_on_both_platforms() {
     assert!(l.counts.requests > 100_000);
     assert_eq!(l.counts.throttled, 0);
 }
+
+#[test]
+fn an_alb_log_replays_on_lambda_and_eks_path_by_path() {
+    let (runs, _) = run("trace_alb.toml", false);
+    let (l, k) = (&runs["lambda"], &runs["eks"]);
+    // Four nodes' files, merged by time: every entry once on both platforms.
+    assert_eq!(l.counts.requests, k.counts.requests);
+    assert!(l.counts.requests > 3000, "{}", l.counts.requests);
+    assert_eq!(l.counts.error_rate(), 0.0);
+}
+
+#[test]
+fn report_lines_replay_at_their_recorded_memory() {
+    let (runs, _) = run("trace_lambda_report.toml", false);
+    let l = &runs["lambda"];
+    assert!(l.counts.requests > 1000);
+    // Idle gaps of the recording were mostly shorter than the keep-alive:
+    // few cold starts, as recorded.
+    assert!(l.counts.cold_start_ratio() < 0.01);
+}

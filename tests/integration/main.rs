@@ -2,6 +2,7 @@
 
 mod common;
 
+mod aws_logs;
 mod billing;
 mod check;
 mod cli;

@@ -14,6 +14,7 @@
 //! azure2021) and [`azure2019`].
 
 pub mod azure2019;
+pub mod logs;
 pub mod records;
 pub mod replay;
 pub mod rows;
@@ -21,7 +22,6 @@ pub mod scan;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
@@ -61,6 +61,40 @@ pub enum Format {
     Csv,
     Azure2019,
     Azure2021,
+    /// AWS Application Load Balancer access logs.
+    Alb,
+    /// CloudWatch Logs exports of Lambda REPORT lines.
+    LambdaReport,
+}
+
+impl Format {
+    /// Whether its times are UTC wall-clock times (t = 0 at the earliest
+    /// arrival) rather than seconds from the trace's own zero.
+    pub fn wall_clock(self) -> bool {
+        matches!(self, Format::Alb | Format::LambdaReport)
+    }
+
+    /// How its files are read.
+    pub(super) fn layout(self) -> fn(&Path) -> logs::Layout {
+        match self {
+            Format::Alb => |_| logs::Layout::Alb,
+            Format::LambdaReport => logs::report_layout,
+            Format::Csv | Format::Azure2019 | Format::Azure2021 => |_| logs::Layout::Header,
+        }
+    }
+}
+
+/// What names an ALB log entry's function (`function_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FunctionBy {
+    /// The request's path without the query string (its first `path_depth`
+    /// segments, if given).
+    Path,
+    /// The request's host.
+    Host,
+    /// The target group's name.
+    TargetGroup,
 }
 
 /// How Azure 2019 per-minute counts are spread within their minute.
@@ -91,6 +125,8 @@ pub struct TraceSpec {
     pub(super) skip_bad_rows: Option<bool>,
     pub(super) cpu_fraction: Option<f64>,
     pub(super) recorded_memory_mb: Option<i64>,
+    pub(super) function_by: Option<FunctionBy>,
+    pub(super) path_depth: Option<i64>,
 }
 
 /// A validated, scanned trace.
@@ -123,6 +159,17 @@ pub struct Trace {
     pub skipped: u64,
     /// Each of `paths` as the scan saw it: the replay refuses a changed file.
     pub stamps: Vec<records::Stamp>,
+    /// alb: what names a function, and how many path segments it keeps.
+    pub function_by: FunctionBy,
+    pub path_depth: Option<u32>,
+    /// Wall-clock formats: the earliest arrival, t = 0 \[ns since the epoch, UTC\].
+    pub origin_ns: i64,
+    /// Wall-clock formats: each file's earliest arrival \[ns since the
+    /// epoch\] (`None` for a file without rows), for the replay's merge of
+    /// files that overlap in time.
+    pub file_starts: Vec<Option<i64>>,
+    /// lambda_report: rows with an Init Duration (cold starts AWS observed).
+    pub observed_cold_starts: u64,
 }
 
 /// What the scan learns about one function.
@@ -134,6 +181,20 @@ pub struct TraceFunction {
     pub durations: Option<Dist>,
     /// Lambda memory from the trace (`memory_mb` column or Azure app memory) \[MB\].
     pub memory_mb: Option<u32>,
+    /// lambda_report: its rows with an Init Duration.
+    pub observed_cold_starts: u64,
+}
+
+impl Trace {
+    /// What its rows are read with besides their columns.
+    fn row_options(&self) -> rows::Options {
+        rows::Options {
+            cpu_fraction: self.cpu_fraction,
+            function_by: self.function_by,
+            path_depth: self.path_depth,
+            origin_ns: self.origin_ns,
+        }
+    }
 }
 
 /// A row error: names the file, line, column and value, and says how to proceed.
@@ -153,8 +214,11 @@ pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: 
 /// record without bound.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// A trace file's bytes (decompressed, for a `.gz`), lines capped.
+pub(super) type TraceBytes = BufReader<LineCap<Box<dyn std::io::Read + Send>>>;
+
 /// A trace file as the csv reader reads it.
-pub(super) type TraceReader = csv::Reader<BufReader<LineCap<File>>>;
+pub(super) type TraceReader = csv::Reader<TraceBytes>;
 
 /// A reader that fails once more than `max` bytes pass without a line break.
 #[derive(Debug)]
@@ -200,23 +264,52 @@ impl<R: std::io::Read> std::io::Read for LineCap<R> {
     }
 }
 
-/// Opens `file` for reading, with the stamp of the file opened.
-pub(super) fn open_csv(file: &Path) -> Result<(TraceReader, records::Stamp)> {
-    let f = File::open(file).map_err(|e| Error::io(file, "cannot read trace", e))?;
-    let stamp = records::Stamp::of_open(&f, file)?;
+/// Opens `file` for reading as `layout` says (decompressing a `.gz`), with
+/// the stamp of the file opened.
+fn open_csv(file: &Path, layout: logs::Layout) -> Result<(records::Source, records::Stamp)> {
+    let (inner, stamp) = logs::open_bytes(file)?;
     let capped = LineCap {
-        inner: f,
+        inner,
         run: 0,
         max: MAX_LINE_BYTES,
     };
-    let reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(BufReader::with_capacity(1 << 16, capped));
-    Ok((reader, stamp))
+    let buffered = BufReader::with_capacity(1 << 16, capped);
+    let mut b = csv::ReaderBuilder::new();
+    b.flexible(true);
+    let source = match layout {
+        logs::Layout::Header => records::Source::Csv(b.has_headers(true).from_reader(buffered)),
+        // Space-separated, double-quoted fields; no header.
+        logs::Layout::Alb => records::Source::Csv(
+            b.has_headers(false)
+                .delimiter(b' ')
+                .escape(Some(b'\\'))
+                .double_quote(false)
+                .from_reader(buffered),
+        ),
+        // The whole line as one field: a separator no log line has, no quoting.
+        logs::Layout::Lines => records::Source::Csv(
+            b.has_headers(false)
+                .delimiter(0x1f)
+                .quoting(false)
+                .from_reader(buffered),
+        ),
+        logs::Layout::Json => records::Source::Json(Box::new(logs::JsonEvents::new(buffered))),
+    };
+    Ok((source, stamp))
 }
 
-pub(super) fn headers(reader: &mut TraceReader, file: &Path) -> Result<Vec<String>> {
+/// The names of a file's fields: its header row, or the layout's own.
+fn headers(source: &mut records::Source, layout: logs::Layout, file: &Path) -> Result<Vec<String>> {
+    let own = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
+    let reader = match (layout, source) {
+        (logs::Layout::Alb, _) => return Ok(own(logs::ALB_FIELDS)),
+        (logs::Layout::Lines, _) => return Ok(own(&["line"])),
+        (logs::Layout::Json, _) => return Ok(own(logs::JSON_FIELDS)),
+        (logs::Layout::Header, records::Source::Csv(r)) => r,
+        (logs::Layout::Header, records::Source::Json(_)) => {
+            unreachable!("a header layout opens a CSV reader")
+        }
+    };
     let h = reader.headers().map_err(|e| Error::Scenario {
         file: file.to_path_buf(),
         location: Some((1, 1)),

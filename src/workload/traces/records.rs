@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::logs::{JsonEvents, Layout};
 use super::{headers, open_csv, row_error};
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
@@ -21,11 +22,20 @@ pub enum Next {
     End,
 }
 
+/// An open trace file: CSV-like records, or a JSON array of log events.
+pub(super) enum Source {
+    Csv(super::TraceReader),
+    Json(Box<JsonEvents<super::TraceBytes>>),
+}
+
 /// The records of trace files, in order.
 pub struct Records {
     paths: Vec<PathBuf>,
     next_file: usize,
-    reader: Option<super::TraceReader>,
+    reader: Option<Source>,
+    /// How each file's bytes become records.
+    layout: fn(&Path) -> Layout,
+    current: Layout,
     headers: Vec<String>,
     /// The current record.
     pub record: csv::StringRecord,
@@ -92,7 +102,15 @@ impl Records {
             read: 0,
             stamps: None,
             opened: Vec::new(),
+            layout: |_| Layout::Header,
+            current: Layout::Header,
         }
+    }
+
+    /// The same reader, each file read as `layout` says.
+    pub fn with_layout(mut self, layout: fn(&Path) -> Layout) -> Self {
+        self.layout = layout;
+        self
     }
 
     /// The same reader, failing on a file whose size or modification time
@@ -112,6 +130,11 @@ impl Records {
         &self.headers
     }
 
+    /// How the current file is read.
+    pub fn layout(&self) -> Layout {
+        self.current
+    }
+
     /// Moves to the next record, or the next file.
     pub fn advance(&mut self) -> Result<Next> {
         self.read = self.read.wrapping_add(1);
@@ -122,7 +145,8 @@ impl Records {
             let Some(file) = self.paths.get(self.next_file) else {
                 return Ok(Next::End);
             };
-            let (mut reader, now) = open_csv(file)?;
+            let layout = (self.layout)(file);
+            let (mut reader, now) = open_csv(file, layout)?;
             if let Some(expected) = self.stamps.as_ref().and_then(|s| s.get(self.next_file))
                 && &now != expected
             {
@@ -140,12 +164,41 @@ impl Records {
                 )));
             }
             self.opened.push(now);
-            self.headers = headers(&mut reader, file)?;
+            self.headers = headers(&mut reader, layout, file)?;
+            self.current = layout;
             self.reader = Some(reader);
             self.next_file += 1;
             return Ok(Next::File(self.next_file - 1));
         };
         let file = &self.paths[self.next_file - 1];
+        let reader = match reader {
+            Source::Csv(r) => r,
+            Source::Json(events) => {
+                return match events.next_event() {
+                    Ok(Some(e)) => {
+                        self.record.clear();
+                        self.record.push_field(&e.timestamp);
+                        self.record.push_field(&e.message);
+                        self.record.push_field(&e.log);
+                        let mut at = csv::Position::new();
+                        at.set_line(e.line);
+                        self.record.set_position(Some(at));
+                        Ok(Next::Record)
+                    }
+                    Ok(None) => {
+                        self.reader = None;
+                        self.advance()
+                    }
+                    Err((line, why)) => Err(row_error(
+                        file,
+                        line,
+                        "(event)",
+                        "",
+                        &format!("unreadable JSON: {why}"),
+                    )),
+                };
+            }
+        };
         let mut in_a_row = 0;
         loop {
             match reader.read_record(&mut self.record) {
@@ -166,13 +219,21 @@ impl Records {
                 }
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    return Err(row_error(
-                        file,
-                        line,
-                        "(row)",
-                        "",
-                        &format!("unreadable row: {e}"),
-                    ));
+                    let truncated = matches!(e.kind(), csv::ErrorKind::Io(io)
+                        if io.kind() == std::io::ErrorKind::UnexpectedEof);
+                    let why = if truncated && super::logs::gzipped(file) {
+                        format!(
+                            "the gzip stream ends early (a truncated or partial .gz file: {e}); \
+                             copy the file again"
+                        )
+                    } else if matches!(e.kind(), csv::ErrorKind::Io(_))
+                        && super::logs::gzipped(file)
+                    {
+                        format!("cannot decompress: {e}; is it a gzip file?")
+                    } else {
+                        format!("unreadable row: {e}")
+                    };
+                    return Err(row_error(file, line, "(row)", "", &why));
                 }
             }
         }

@@ -64,12 +64,10 @@ pub struct TraceStream {
     work: Vec<Sampler>,
     rate_rng: SimRng,
     spread_rng: SimRng,
-    /// The trace's rows (csv, azure2021) or day files (azure2019).
+    /// azure2019: the day files.
     records: Records,
-    /// The current file's columns (csv, azure2021).
-    columns: Option<Columns>,
-    /// The name of rows without a `function` column: the first file's stem.
-    default_fn: String,
+    /// The other formats: their rows.
+    rows_in: RowsIn,
     /// Rows replayed in the window, of kept functions (csv, azure2021): at
     /// the end they must be the scan's count.
     rows: u64,
@@ -89,6 +87,171 @@ pub struct TraceStream {
     minute: usize,
 }
 
+/// A row of a kept function in the window, as the replay takes it.
+#[derive(Debug, Clone, Copy)]
+struct KeptRow {
+    /// Arrival in trace time \[s\], and (wall-clock formats) in ns since the epoch.
+    t: f64,
+    ns: i64,
+    function: u32,
+    rec: Recorded,
+}
+
+/// The rows of a list of files read in sequence (every format's, and a
+/// wall-clock trace of one file).
+struct FileRows {
+    records: Records,
+    columns: Option<Columns>,
+    /// The name of rows without a `function` column: the first file's stem.
+    default_fn: String,
+}
+
+impl FileRows {
+    fn new(trace: &Trace, paths: &[std::path::PathBuf], stamps: &[super::records::Stamp]) -> Self {
+        FileRows {
+            records: Records::new(paths, trace.skip_bad_rows, &CancelToken::never())
+                .with_layout(trace.format.layout())
+                .checked(stamps),
+            columns: None,
+            default_fn: trace.paths[0]
+                .file_stem()
+                .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// The next row of a kept function in the window; `None` at the end.
+    fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
+        loop {
+            match self.records.advance()? {
+                Next::End => return Ok(None),
+                Next::File(_) => {
+                    let (file, headers) = (self.records.file(), self.records.headers());
+                    self.columns = Some(Columns::of(
+                        trace.format,
+                        headers,
+                        file,
+                        self.records.layout(),
+                        &trace.row_options(),
+                    )?);
+                    continue;
+                }
+                Next::Record => {}
+            }
+            let cols = self
+                .columns
+                .as_ref()
+                .expect("a file's columns before its rows");
+            let row = match cols.parse(&self.records.record, &self.default_fn) {
+                Ok(Some(row)) => row,
+                Ok(None) => continue,
+                // Rows the scan skipped as bad, skipped again.
+                Err(_) if trace.skip_bad_rows => continue,
+                Err(fault) => {
+                    let e = fault.error(&self.records.record, self.records.file());
+                    return Err(changed(self.records.file(), &e.to_string()));
+                }
+            };
+            if row.t < trace.start_s || row.t >= trace.end_s {
+                continue;
+            }
+            let Some(&function) = trace.index.get(row.function.as_ref()) else {
+                continue;
+            };
+            return Ok(Some(KeptRow {
+                t: row.t,
+                ns: row.ns,
+                function,
+                rec: Recorded {
+                    cpu: row.cpu,
+                    wait: row.wait,
+                    // Lambda memory is at most 10,240 MB.
+                    memory_mb: row.memory_mb.map(|m| m as u16),
+                },
+            }));
+        }
+    }
+}
+
+/// Most files of a wall-clock trace the replay holds open at once (files
+/// whose times overlap).
+pub const MAX_OPEN_FILES: usize = 1024;
+
+/// The rows of a wall-clock trace's files merged by time: ALB writes a file
+/// per load balancer node per 5 minutes, so files overlap. A file is opened
+/// once the merge reaches its earliest arrival (the scan's), and each step
+/// takes the earliest next row of the open files; the reorder buffer then
+/// sorts what each file holds out of order.
+struct MergedRows {
+    /// (file index, earliest arrival) in order of earliest arrival.
+    files: Vec<(usize, i64)>,
+    next: usize,
+    open: Vec<(FileRows, KeptRow)>,
+}
+
+impl MergedRows {
+    fn new(trace: &Trace) -> Self {
+        let mut files: Vec<(usize, i64)> = trace
+            .file_starts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, s)))
+            .collect();
+        files.sort_by_key(|&(i, s)| (s, i));
+        MergedRows {
+            files,
+            next: 0,
+            open: Vec::new(),
+        }
+    }
+
+    fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
+        loop {
+            let head = self.open.iter().map(|(_, r)| r.ns).min();
+            match self.files.get(self.next) {
+                Some(&(i, start)) if head.is_none_or(|h| start <= h) => {
+                    self.next += 1;
+                    let path = &trace.paths[i];
+                    if self.open.len() >= MAX_OPEN_FILES {
+                        return Err(Error::Usage(format!(
+                            "{}: more than {MAX_OPEN_FILES} trace files overlap in time; \
+                             join the files of each period into one (e.g. `zcat` the files of \
+                             an hour into one .gz) and replay those",
+                            path.display()
+                        )));
+                    }
+                    let mut rows = FileRows::new(
+                        trace,
+                        std::slice::from_ref(path),
+                        std::slice::from_ref(&trace.stamps[i]),
+                    );
+                    if let Some(first) = rows.next(trace)? {
+                        self.open.push((rows, first));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(k) = (0..self.open.len()).min_by_key(|&k| (self.open[k].1.ns, k)) else {
+                return Ok(None);
+            };
+            let row = self.open[k].1;
+            match self.open[k].0.next(trace)? {
+                Some(next) => self.open[k].1 = next,
+                None => {
+                    self.open.swap_remove(k);
+                }
+            }
+            return Ok(Some(row));
+        }
+    }
+}
+
+/// Where the replay's rows come from.
+enum RowsIn {
+    One(Box<FileRows>),
+    Merged(MergedRows),
+}
+
 /// A replay's read error, shared with the run that reports it.
 pub type Fault = std::sync::Arc<std::sync::Mutex<Option<Error>>>;
 
@@ -101,18 +264,23 @@ impl TraceStream {
         seed: u64,
         replication: u32,
     ) -> Self {
-        let default_fn = trace.paths[0]
-            .file_stem()
-            .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
+        let azure2019 = trace.format == Format::Azure2019;
+        let days: &[std::path::PathBuf] = if azure2019 { &trace.paths } else { &[] };
+        let rows_in = if trace.format.wall_clock() && trace.paths.len() > 1 {
+            RowsIn::Merged(MergedRows::new(&trace))
+        } else if azure2019 {
+            RowsIn::One(Box::new(FileRows::new(&trace, &[], &[])))
+        } else {
+            RowsIn::One(Box::new(FileRows::new(&trace, &trace.paths, &trace.stamps)))
+        };
         TraceStream {
-            records: Records::new(&trace.paths, trace.skip_bad_rows, &CancelToken::never())
+            records: Records::new(days, trace.skip_bad_rows, &CancelToken::never())
                 .checked(&trace.stamps),
+            rows_in,
             trace,
             work,
             rate_rng: stream(seed, replication, "workload/trace/rate"),
             spread_rng: stream(seed, replication, "workload/trace/spread"),
-            columns: None,
-            default_fn,
             rows: 0,
             fault: Fault::default(),
             buffer: Reorder::default(),
@@ -173,60 +341,29 @@ impl TraceStream {
     }
 
     fn next_row(&mut self) -> Result<bool> {
-        loop {
-            match self.records.advance()? {
-                Next::End => {
-                    if self.rows != self.trace.rows {
-                        return Err(changed(
-                            self.records.file(),
-                            &format!(
-                                "{} rows replayed where the scan found {}",
-                                self.rows, self.trace.rows
-                            ),
-                        ));
-                    }
-                    return Ok(false);
-                }
-                Next::File(_) => {
-                    let (file, headers) = (self.records.file(), self.records.headers());
-                    self.columns = Some(Columns::of(
-                        self.trace.format,
-                        headers,
-                        file,
-                        self.trace.cpu_fraction,
-                    )?);
-                    continue;
-                }
-                Next::Record => {}
+        let next = match &mut self.rows_in {
+            RowsIn::One(r) => r.next(&self.trace)?,
+            RowsIn::Merged(m) => m.next(&self.trace)?,
+        };
+        match next {
+            Some(row) => {
+                self.rows += 1;
+                self.push(row.t, row.function, row.rec);
+                Ok(true)
             }
-            let cols = self
-                .columns
-                .as_ref()
-                .expect("a file's columns before its rows");
-            let row = match cols.parse(&self.records.record, &self.default_fn) {
-                Ok(row) => row,
-                // Rows the scan skipped as bad, skipped again.
-                Err(_) if self.trace.skip_bad_rows => continue,
-                Err(fault) => {
-                    let e = fault.error(&self.records.record, self.records.file());
-                    return Err(changed(self.records.file(), &e.to_string()));
+            None => {
+                if self.rows != self.trace.rows {
+                    let last = self.trace.paths.last().expect("a trace has files");
+                    return Err(changed(
+                        last,
+                        &format!(
+                            "{} rows replayed where the scan found {}",
+                            self.rows, self.trace.rows
+                        ),
+                    ));
                 }
-            };
-            if row.t < self.trace.start_s || row.t >= self.trace.end_s {
-                continue;
+                Ok(false)
             }
-            let Some(&f) = self.trace.index.get(row.function.as_ref()) else {
-                continue;
-            };
-            let rec = Recorded {
-                cpu: row.cpu,
-                wait: row.wait,
-                // Lambda memory is at most 10,240 MB.
-                memory_mb: row.memory_mb.map(|m| m as u16),
-            };
-            self.rows += 1;
-            self.push(row.t, f, rec);
-            return Ok(true);
         }
     }
 
@@ -332,7 +469,7 @@ impl Iterator for TraceStream {
                         self.done = true;
                     }
                 }
-                Format::Csv | Format::Azure2021 => {
+                Format::Csv | Format::Azure2021 | Format::Alb | Format::LambdaReport => {
                     while self.buffer.len() <= REORDER_WINDOW {
                         if !self.fill_rows() {
                             self.done = true;

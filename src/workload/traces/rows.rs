@@ -9,10 +9,15 @@
 
 use std::path::Path;
 
-use super::{Format, column, lambda_memory, missing_column, row_error};
+use super::logs::{self, Layout};
+use super::{Format, FunctionBy, column, lambda_memory, missing_column, row_error};
 use crate::error::{Error, Result};
 use crate::time::SimDuration;
 use crate::workload::dist::MAX_DURATION_S;
+
+/// A timestamp the wall-clock formats cannot read.
+const NOT_A_TIMESTAMP: &str = "not a UTC timestamp (2018-07-02T22:22:48.364000Z, \
+     2018-07-02 22:22:48.364, or epoch milliseconds)";
 
 /// A recorded duration longer than any duration field accepts.
 pub(super) const TOO_LONG: &str = "a duration above 1e9 s, the longest any duration may be";
@@ -28,6 +33,20 @@ pub(super) struct Row<'a> {
     pub(super) cpu: Option<SimDuration>,
     pub(super) wait: Option<SimDuration>,
     pub(super) memory_mb: Option<u32>,
+    /// Wall-clock formats: the arrival \[ns since the epoch, UTC\].
+    pub(super) ns: i64,
+    /// lambda_report: the line has an Init Duration (a cold start).
+    pub(super) init: bool,
+}
+
+/// What a trace's rows are read with besides their columns.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Options {
+    pub(super) cpu_fraction: f64,
+    pub(super) function_by: FunctionBy,
+    pub(super) path_depth: Option<u32>,
+    /// Wall-clock formats: the arrival that is t = 0 \[ns since the epoch\].
+    pub(super) origin_ns: i64,
 }
 
 /// The CPU part of recorded duration `d` at `cpu_fraction`; the rest is wait.
@@ -57,6 +76,16 @@ pub(super) struct Columns {
     /// azure2021: app, func, end_timestamp, duration.
     app: usize,
     end: usize,
+    layout: Layout,
+    /// lambda_report: timestamp, message and log group columns.
+    stamp: usize,
+    message: usize,
+    log: Option<usize>,
+    /// lambda_report: the function of rows without a log group (the file's stem).
+    file_fn: String,
+    function_by: FunctionBy,
+    path_depth: Option<u32>,
+    origin_ns: i64,
 }
 
 impl Columns {
@@ -64,9 +93,32 @@ impl Columns {
         format: Format,
         headers: &[String],
         file: &Path,
-        cpu_fraction: f64,
+        layout: Layout,
+        opts: &Options,
     ) -> Result<Columns> {
+        let cpu_fraction = opts.cpu_fraction;
         let need = |n: &str| column(headers, n).ok_or_else(|| missing_column(file, n, headers));
+        let base = Columns {
+            format,
+            time: 0,
+            time_unit: 1.0,
+            function: None,
+            duration_ms: None,
+            cpu_ms: None,
+            wait_ms: None,
+            memory_mb: None,
+            cpu_fraction,
+            app: 0,
+            end: 0,
+            layout,
+            stamp: 0,
+            message: 0,
+            log: None,
+            file_fn: String::new(),
+            function_by: opts.function_by,
+            path_depth: opts.path_depth,
+            origin_ns: opts.origin_ns,
+        };
         match format {
             Format::Csv => {
                 let (time, time_unit) = match (
@@ -84,7 +136,6 @@ impl Columns {
                     }
                 };
                 Ok(Columns {
-                    format,
                     time,
                     time_unit,
                     function: column(headers, "function"),
@@ -92,24 +143,38 @@ impl Columns {
                     cpu_ms: column(headers, "cpu_ms"),
                     wait_ms: column(headers, "wait_ms"),
                     memory_mb: column(headers, "memory_mb"),
-                    cpu_fraction,
-                    app: 0,
-                    end: 0,
+                    ..base
                 })
             }
             Format::Azure2021 => Ok(Columns {
-                format,
-                time: 0,
-                time_unit: 1.0,
                 function: Some(need("func")?),
                 duration_ms: Some(need("duration")?),
-                cpu_ms: None,
-                wait_ms: None,
-                memory_mb: None,
-                cpu_fraction,
                 app: need("app")?,
                 end: need("end_timestamp")?,
+                ..base
             }),
+            Format::Alb => Ok(base),
+            Format::LambdaReport => {
+                let file_fn = logs::stem(file);
+                match layout {
+                    Layout::Header => Ok(Columns {
+                        stamp: need("@timestamp")?,
+                        message: need("@message")?,
+                        log: column(headers, "@log"),
+                        file_fn,
+                        ..base
+                    }),
+                    // [timestamp, message, log] from the JSON reader.
+                    Layout::Json => Ok(Columns {
+                        stamp: 0,
+                        message: 1,
+                        log: Some(2),
+                        file_fn,
+                        ..base
+                    }),
+                    Layout::Lines | Layout::Alb => Ok(Columns { file_fn, ..base }),
+                }
+            }
             Format::Azure2019 => unreachable!("azure2019 has per-minute counts, not rows"),
         }
     }
@@ -137,11 +202,14 @@ impl Columns {
 
     /// Parses one row. A bad row gives a [`RowFault`], made into an error
     /// (with the file and line) only if it is reported.
+    ///
+    /// `Ok(None)` for a line that is not a request (a lambda_report START,
+    /// END or the function's own output).
     pub(super) fn parse<'a>(
-        &self,
+        &'a self,
         rec: &'a csv::StringRecord,
         default_fn: &'a str,
-    ) -> std::result::Result<Row<'a>, RowFault> {
+    ) -> std::result::Result<Option<Row<'a>>, RowFault> {
         let field = |c: usize, name: &'static str| -> std::result::Result<&'a str, RowFault> {
             rec.get(c).map(trim).ok_or(RowFault {
                 column: name,
@@ -233,13 +301,15 @@ impl Columns {
                     }
                     None => None,
                 };
-                Ok(Row {
+                Ok(Some(Row {
                     t,
                     function: std::borrow::Cow::Borrowed(function),
                     cpu,
                     wait,
                     memory_mb,
-                })
+                    ns: 0,
+                    init: false,
+                }))
             }
             Format::Azure2021 => {
                 let app = field(self.app, "app")?;
@@ -258,13 +328,176 @@ impl Columns {
                     "end_timestamp",
                     "the arrival (end_timestamp - duration) is negative",
                 )?;
-                Ok(Row {
+                Ok(Some(Row {
                     t,
                     function: std::borrow::Cow::Owned(format!("{app}/{func}")),
                     cpu: Some(cpu),
                     wait: Some(wait),
                     memory_mb: None,
-                })
+                    ns: 0,
+                    init: false,
+                }))
+            }
+            Format::Alb => {
+                // Columns of ALB_FIELDS.
+                const TIME: usize = 1;
+                const PROCESSING: [(usize, &str); 3] = [
+                    (5, "request_processing_time"),
+                    (6, "target_processing_time"),
+                    (7, "response_processing_time"),
+                ];
+                const REQUEST: usize = 12;
+                const TARGET_GROUP: usize = 16;
+                const CREATED: usize = 21;
+                let seconds = |(c, name): (usize, &'static str)| number(c, name);
+                let target = seconds(PROCESSING[1])?;
+                let created = field(CREATED, "request_creation_time")?;
+                let ns = match logs::parse_utc_ns(created) {
+                    Some(ns) => ns,
+                    None if created == "-" => {
+                        // No creation time: the response time minus the
+                        // three processing times (-1, no answer, counts 0).
+                        let time = field(TIME, "time")?;
+                        let end = logs::parse_utc_ns(time).ok_or(RowFault {
+                            column: "time",
+                            value: Some(TIME),
+                            why: NOT_A_TIMESTAMP,
+                        })?;
+                        let mut spent = 0.0;
+                        for p in PROCESSING {
+                            spent += seconds(p)?.max(0.0);
+                        }
+                        end - (spent * 1e9).round() as i64
+                    }
+                    None => {
+                        return Err(RowFault {
+                            column: "request_creation_time",
+                            value: Some(CREATED),
+                            why: NOT_A_TIMESTAMP,
+                        });
+                    }
+                };
+                // -1: no target answered; the request keeps its arrival
+                // and takes workload.work.
+                let (cpu, wait) = if target < 0.0 {
+                    check(
+                        target == -1.0,
+                        6,
+                        "target_processing_time",
+                        "a negative time other than -1",
+                    )?;
+                    (None, None)
+                } else {
+                    check(
+                        target <= MAX_DURATION_S,
+                        6,
+                        "target_processing_time",
+                        TOO_LONG,
+                    )?;
+                    let (c, w) = split(SimDuration::from_secs_f64(target), self.cpu_fraction);
+                    (Some(c), Some(w))
+                };
+                let function = match self.function_by {
+                    FunctionBy::Path => logs::alb_path(field(REQUEST, "request")?, self.path_depth),
+                    FunctionBy::Host => logs::alb_host(field(REQUEST, "request")?),
+                    FunctionBy::TargetGroup => {
+                        logs::alb_target_group(field(TARGET_GROUP, "target_group_arn")?)
+                    }
+                };
+                Ok(Some(Row {
+                    t: (ns - self.origin_ns) as f64 / 1e9,
+                    function: std::borrow::Cow::Borrowed(function),
+                    cpu,
+                    wait,
+                    memory_mb: None,
+                    ns,
+                    init: false,
+                }))
+            }
+            Format::LambdaReport => {
+                let (stamp, message, stamp_col, stamp_name) = match self.layout {
+                    Layout::Lines => {
+                        let line = field(0, "line")?;
+                        if !line.contains("REPORT RequestId:") {
+                            return Ok(None);
+                        }
+                        // The leading timestamp, then the message.
+                        let stamp = line.split([' ', '\t']).next().unwrap_or_default();
+                        (stamp, line, 0, "timestamp")
+                    }
+                    _ => {
+                        let message = field(self.message, "@message")?;
+                        if !message.contains("REPORT RequestId:") {
+                            return Ok(None);
+                        }
+                        let name = if self.layout == Layout::Json {
+                            "timestamp"
+                        } else {
+                            "@timestamp"
+                        };
+                        (field(self.stamp, name)?, message, self.stamp, name)
+                    }
+                };
+                let message_col = if self.layout == Layout::Lines {
+                    0
+                } else {
+                    self.message
+                };
+                let report = match logs::parse_report(message) {
+                    Some(Ok(r)) => r,
+                    Some(Err((column, why))) => {
+                        return Err(RowFault {
+                            column,
+                            value: Some(message_col),
+                            why,
+                        });
+                    }
+                    None => return Ok(None),
+                };
+                let end = logs::parse_utc_ns(stamp).ok_or(RowFault {
+                    column: stamp_name,
+                    value: Some(stamp_col),
+                    why: NOT_A_TIMESTAMP,
+                })?;
+                let too_long = |ms: f64| ms > MAX_DURATION_S * 1e3;
+                check(
+                    !too_long(report.duration_ms),
+                    message_col,
+                    "Duration",
+                    TOO_LONG,
+                )?;
+                let init_ms = report.init_ms.unwrap_or(0.0);
+                check(!too_long(init_ms), message_col, "Init Duration", TOO_LONG)?;
+                let duration = SimDuration::from_millis_f64(report.duration_ms);
+                let init = SimDuration::from_millis_f64(init_ms);
+                // The REPORT line is written as the invocation ends.
+                let ns = end - duration.0 as i64 - init.0 as i64;
+                let memory_mb = match report.memory_mb {
+                    Some(m) => {
+                        check(
+                            (1.0..=1e6).contains(&m),
+                            message_col,
+                            "Memory Size",
+                            "memory must be between 1 and 1000000 MB",
+                        )?;
+                        Some(lambda_memory(m))
+                    }
+                    None => None,
+                };
+                let function = match self.log.map(|c| rec.get(c).map_or("", trim)) {
+                    Some(log) if !log.is_empty() => logs::function_of_log(log),
+                    _ => self.file_fn.as_str(),
+                };
+                let (cpu, wait) = split(duration, self.cpu_fraction);
+                Ok(Some(Row {
+                    t: (ns - self.origin_ns) as f64 / 1e9,
+                    function: std::borrow::Cow::Borrowed(function),
+                    cpu: Some(cpu),
+                    wait: Some(wait),
+                    memory_mb,
+                    ns,
+                    init: report.init_ms.is_some(),
+                }))
             }
             Format::Azure2019 => unreachable!(),
         }

@@ -10,8 +10,8 @@ use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durat
 use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
-    Format, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction, TraceSpec,
-    row_error,
+    Format, FunctionBy, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction,
+    TraceSpec, row_error,
 };
 use crate::engine::CancelToken;
 use crate::error::{FieldError, FieldPath, Result};
@@ -27,12 +27,37 @@ impl TraceSpec {
         warn: &mut Vec<String>,
         cancel: &CancelToken,
     ) -> Result<std::result::Result<Trace, FieldError>> {
-        let resolve =
-            |p: &Paths| -> Vec<PathBuf> { p.list().into_iter().map(|s| base.join(s)).collect() };
-        let paths = resolve(&self.path);
+        let resolve = |p: &Paths, key: &str| -> std::result::Result<Vec<PathBuf>, FieldError> {
+            let mut out = Vec::new();
+            for s in p.list() {
+                out.extend(expand(base, &s).map_err(|why| path.key(key).error(why))?);
+            }
+            Ok(out)
+        };
+        let paths = match resolve(&self.path, "path") {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
         if paths.is_empty() {
             return Ok(Err(path.key("path").error("no trace files given")));
         }
+        if self.format != Format::Alb && (self.function_by.is_some() || self.path_depth.is_some()) {
+            return Ok(Err(path
+                .key("function_by")
+                .error("function_by and path_depth belong to format = \"alb\"")));
+        }
+        if self.path_depth.is_some() && self.function_by.is_some_and(|f| f != FunctionBy::Path) {
+            return Ok(Err(path.key("path_depth").error(
+                "path_depth cuts paths: it goes with function_by = \"path\"",
+            )));
+        }
+        let path_depth = match self.path_depth {
+            None => None,
+            Some(d) => match path.int_in("path_depth", d, 1, 1000) {
+                Ok(v) => Some(v),
+                Err(e) => return Ok(Err(e)),
+            },
+        };
         let positive =
             |name: &str, v: Option<f64>, d: f64| -> std::result::Result<f64, FieldError> {
                 let v = v.unwrap_or(d);
@@ -86,12 +111,20 @@ impl TraceSpec {
         let mut trace = Trace {
             format: self.format,
             paths,
-            durations: self
+            durations: match self
                 .durations_path
                 .as_ref()
-                .map(resolve)
-                .unwrap_or_default(),
-            memory: self.memory_path.as_ref().map(resolve).unwrap_or_default(),
+                .map(|p| resolve(p, "durations_path"))
+            {
+                Some(Err(e)) => return Ok(Err(e)),
+                Some(Ok(p)) => p,
+                None => Vec::new(),
+            },
+            memory: match self.memory_path.as_ref().map(|p| resolve(p, "memory_path")) {
+                Some(Err(e)) => return Ok(Err(e)),
+                Some(Ok(p)) => p,
+                None => Vec::new(),
+            },
             time_scale,
             start_s,
             end_s,
@@ -106,34 +139,52 @@ impl TraceSpec {
             rows: 0,
             skipped: 0,
             stamps: Vec::new(),
+            function_by: self.function_by.unwrap_or(FunctionBy::Path),
+            path_depth,
+            origin_ns: 0,
+            file_starts: Vec::new(),
+            observed_cold_starts: 0,
         };
+        let windowed = self.start_s.is_some() || self.end_s.is_some();
+        if self.format.wall_clock() && windowed {
+            // start_s and end_s count from the earliest arrival: found first.
+            trace.origin_ns = earliest_arrival(&trace, cancel)?;
+        }
+        let opts = trace.row_options();
         // Every function seen, in order of first appearance, with its count.
         let mut seen: Vec<TraceFunction> = Vec::new();
         let mut seen_index: FxHashMap<String, usize> = FxHashMap::default();
-        let mut note =
-            |name: &str, memory_mb: Option<u32>, n: u64, seen: &mut Vec<TraceFunction>| {
-                // Look up before inserting: no allocation per row for known functions.
-                let i = match seen_index.get(name) {
-                    Some(&i) => i,
-                    None => {
-                        seen.push(TraceFunction {
-                            name: name.to_string(),
-                            invocations: 0,
-                            durations: None,
-                            memory_mb: None,
-                        });
-                        seen_index.insert(name.to_string(), seen.len() - 1);
-                        seen.len() - 1
-                    }
-                };
-                seen[i].invocations += n;
-                if memory_mb.is_some() {
-                    seen[i].memory_mb = memory_mb;
+        let mut note = |name: &str,
+                        memory_mb: Option<u32>,
+                        n: u64,
+                        cold: u64,
+                        seen: &mut Vec<TraceFunction>| {
+            // Look up before inserting: no allocation per row for known functions.
+            let i = match seen_index.get(name) {
+                Some(&i) => i,
+                None => {
+                    seen.push(TraceFunction {
+                        name: name.to_string(),
+                        invocations: 0,
+                        durations: None,
+                        memory_mb: None,
+                        observed_cold_starts: 0,
+                    });
+                    seen_index.insert(name.to_string(), seen.len() - 1);
+                    seen.len() - 1
                 }
             };
+            seen[i].invocations += n;
+            seen[i].observed_cold_starts += cold;
+            if memory_mb.is_some() {
+                seen[i].memory_mb = memory_mb;
+            }
+        };
         let mut last_t = f64::NEG_INFINITY;
+        // Wall-clock formats: the first and last arrival in the window [ns].
+        let (mut first_ns, mut last_ns) = (i64::MAX, i64::MIN);
         match self.format {
-            Format::Csv | Format::Azure2021 => {
+            Format::Csv | Format::Azure2021 | Format::Alb | Format::LambdaReport => {
                 let default_fn = trace.paths[0]
                     .file_stem()
                     .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned());
@@ -141,14 +192,24 @@ impl TraceSpec {
                 // runs on across files, as the replay's does.
                 let mut window: Reorder<OrdF64> = Reorder::default();
                 let mut released = f64::NEG_INFINITY;
-                let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
+                let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel)
+                    .with_layout(self.format.layout());
                 let mut cols = None;
                 loop {
                     match records.advance()? {
                         Next::End => break,
                         Next::File(_) => {
                             let (file, headers) = (records.file(), records.headers());
-                            let c = Columns::of(self.format, headers, file, cpu_fraction)?;
+                            let c =
+                                Columns::of(self.format, headers, file, records.layout(), &opts)?;
+                            trace.file_starts.push(None);
+                            if self.format.wall_clock() {
+                                // Files of wall-clock logs overlap in time (one
+                                // per load balancer node): the replay merges
+                                // them by time, so order is checked per file.
+                                window = Reorder::default();
+                                released = f64::NEG_INFINITY;
+                            }
                             let ignored = c.ignored(headers);
                             if !ignored.is_empty() {
                                 warn.push(format!(
@@ -166,13 +227,18 @@ impl TraceSpec {
                     let cols = cols.as_ref().expect("a file's columns before its rows");
                     {
                         let row = match cols.parse(rec, &default_fn) {
-                            Ok(r) => r,
+                            Ok(Some(r)) => r,
+                            Ok(None) => continue,
                             Err(_) if trace.skip_bad_rows => {
                                 trace.skipped += 1;
                                 continue;
                             }
                             Err(fault) => return Err(fault.error(rec, file)),
                         };
+                        if self.format.wall_clock() {
+                            let start = trace.file_starts.last_mut().expect("a file's slot");
+                            *start = Some(start.map_or(row.ns, |s| s.min(row.ns)));
+                        }
                         if row.t < trace.start_s || row.t >= trace.end_s {
                             continue;
                         }
@@ -194,7 +260,15 @@ impl TraceSpec {
                             released = window.take_min(|_| false).expect("non-empty").0;
                         }
                         last_t = last_t.max(row.t);
-                        note(&row.function, row.memory_mb, 1, &mut seen);
+                        first_ns = first_ns.min(row.ns);
+                        last_ns = last_ns.max(row.ns);
+                        note(
+                            &row.function,
+                            row.memory_mb,
+                            1,
+                            u64::from(row.init),
+                            &mut seen,
+                        );
                     }
                 }
                 trace.skipped += records.skipped;
@@ -225,7 +299,7 @@ impl TraceSpec {
                                         last_t = last_t.max((t + 60.0).min(trace.end_s));
                                     }
                                 }
-                                note(&name, None, n, &mut seen);
+                                note(&name, None, n, 0, &mut seen);
                             }
                             Err(_) if trace.skip_bad_rows => trace.skipped += 1,
                             Err(e) => return Err(e),
@@ -285,11 +359,97 @@ impl TraceSpec {
             .enumerate()
             .map(|(i, f)| (f.name.clone(), i as u32))
             .collect();
+        trace.observed_cold_starts = keep.iter().map(|f| f.observed_cold_starts).sum();
         trace.functions = keep;
+        if self.format.wall_clock() && !windowed {
+            // t = 0 at the earliest arrival (of every function: the scan
+            // cannot know which top_n keeps until the end).
+            trace.origin_ns = first_ns;
+            last_t = (last_ns - first_ns) as f64 / 1e9;
+        }
         trace.last_arrival = SimTime::from_secs_f64(last_t.max(0.0) / trace.time_scale);
         if trace.skipped > 0 {
             warn.push(format!("note: skipped {} bad trace row(s)", trace.skipped));
         }
         Ok(Ok(trace))
     }
+}
+
+/// The trace files a `path` entry names: a file; a folder (every file in it
+/// and its subfolders, hidden ones aside, in name order: ALB writes one file
+/// per load balancer node per 5 minutes in dated folders); or a glob
+/// (`logs/*.log.gz`, `**` for any depth), its matches in name order.
+/// Relative to `base`.
+fn expand(base: &Path, entry: &str) -> std::result::Result<Vec<PathBuf>, String> {
+    let full = base.join(entry);
+    if entry.contains(['*', '?', '[']) {
+        let pattern = full.to_string_lossy().into_owned();
+        let matches = glob::glob(&pattern).map_err(|e| format!("`{entry}`: not a glob: {e}"))?;
+        let mut files: Vec<PathBuf> = matches
+            .filter_map(|m| m.ok())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(format!("`{entry}` matches no file (in {})", base.display()));
+        }
+        return Ok(files);
+    }
+    if full.is_dir() {
+        let mut files = Vec::new();
+        let mut stack = vec![full.clone()];
+        while let Some(dir) = stack.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| format!("{}: cannot list: {e}", dir.display()))?;
+            for e in entries.flatten() {
+                let p = e.path();
+                if e.file_name().to_string_lossy().starts_with('.') {
+                    continue;
+                }
+                match e.file_type() {
+                    Ok(t) if t.is_dir() => stack.push(p),
+                    Ok(t) if t.is_file() => files.push(p),
+                    _ => {}
+                }
+            }
+        }
+        files.sort();
+        if files.is_empty() {
+            return Err(format!("{}: the folder holds no files", full.display()));
+        }
+        return Ok(files);
+    }
+    Ok(vec![full])
+}
+
+/// The earliest arrival of a wall-clock trace \[ns since the epoch\]: a
+/// first pass over the files, for a window counted from it (bad rows are
+/// the main pass's to report).
+fn earliest_arrival(trace: &Trace, cancel: &CancelToken) -> Result<i64> {
+    let opts = trace.row_options();
+    let mut records = Records::new(&trace.paths, true, cancel).with_layout(trace.format.layout());
+    let default_fn = String::new();
+    let mut cols = None;
+    let mut first = i64::MAX;
+    loop {
+        match records.advance()? {
+            Next::End => break,
+            Next::File(_) => {
+                cols = Some(Columns::of(
+                    trace.format,
+                    records.headers(),
+                    records.file(),
+                    records.layout(),
+                    &opts,
+                )?);
+            }
+            Next::Record => {
+                let cols = cols.as_ref().expect("a file's columns before its rows");
+                if let Ok(Some(row)) = cols.parse(&records.record, &default_fn) {
+                    first = first.min(row.ns);
+                }
+            }
+        }
+    }
+    Ok(if first == i64::MAX { 0 } else { first })
 }
