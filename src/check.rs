@@ -163,7 +163,7 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
         .find(|p| p.is_file())
         .ok_or_else(|| {
             Error::Usage(format!(
-                "{}: no results of scenario `{}` here: give the -o folder of a run or merge                  (with {name}/summary.csv), or the scenario's own output folder",
+                "{}: no results of scenario `{}` here: give the -o folder of a run or merge (with {name}/summary.csv), or the scenario's own output folder",
                 path.display(),
                 s.name
             ))
@@ -177,7 +177,7 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
     let col = |name: &str| {
         headers.iter().position(|h| h == name).ok_or_else(|| {
             Error::Usage(format!(
-                "{}: no `{name}` column: not a summary.csv of this surgesim version; run the                  scenario again",
+                "{}: no `{name}` column: not a summary.csv of this surgesim version; run the scenario again",
                 file.display()
             ))
         })
@@ -232,7 +232,7 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
         let seed = whole(seedc)?;
         if seed != s.seed {
             return Err(Error::Usage(format!(
-                "{}: line {line}: results of seed {seed}, the scenario's is {}: check the                  results of this seed (or give --seed {seed})",
+                "{}: line {line}: results of seed {seed}, the scenario's is {}: check the results of this seed (or give --seed {seed})",
                 file.display(),
                 s.seed
             )));
@@ -253,7 +253,7 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
             let have = grouped.group(point, &p.name).map_or(0, |g| g.runs.len());
             if have != sc.replications as usize {
                 return Err(Error::Usage(format!(
-                    "{}: {have} replication(s) of `{}` at point {point}, the scenario has {}:                      results of another version of the scenario; run or merge it again",
+                    "{}: {have} replication(s) of `{}` at point {point}, the scenario has {}: results of another --replications (give check the same one the run had) or of an edited scenario; run or merge it again",
                     file.display(),
                     p.name,
                     sc.replications

@@ -112,6 +112,12 @@ impl Staged {
         self.remove.push(path.to_path_buf());
     }
 
+    /// Takes over `other`'s files, to be committed with these.
+    pub fn extend(&mut self, other: Staged) {
+        self.files.extend(other.files);
+        self.remove.extend(other.remove);
+    }
+
     /// Renames every staged file into place and removes the stale ones.
     pub fn commit(self) -> Result<()> {
         for path in &self.remove {

@@ -44,9 +44,25 @@ pub const MAX_SHARDS: u32 = 1_000_000;
 /// Slice `index` of `count` (counted from 0, as `JOB_COMPLETION_INDEX`,
 /// `AWS_BATCH_JOB_ARRAY_INDEX` and `strategy.job-index` are).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawShard")]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
+}
+
+/// A manifest's shard before its checks.
+#[derive(Deserialize)]
+struct RawShard {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<RawShard> for Shard {
+    type Error = String;
+
+    fn try_from(r: RawShard) -> std::result::Result<Self, String> {
+        format!("{}/{}", r.index, r.count).parse()
+    }
 }
 
 impl Shard {
@@ -95,6 +111,8 @@ impl std::str::FromStr for Shard {
 struct Manifest {
     format: String,
     version: String,
+    /// A hash of the sources the binary was built from (build.rs).
+    build: String,
     shard: Shard,
     requests_csv: bool,
     per_function: bool,
@@ -194,6 +212,7 @@ pub fn run_units(
     let manifest = Manifest {
         format: FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
+        build: env!("SURGESIM_BUILD").into(),
         shard,
         requests_csv: opts.requests_csv,
         per_function: opts.per_function,
@@ -376,25 +395,43 @@ pub struct RunFlags {
     pub per_function: bool,
 }
 
-/// Writes the merged scenarios under `out`, as `run -o out` would.
+/// Writes the merged scenarios under `out`, as `run -o out` would: every
+/// scenario's files staged first, then all renamed into place, so a failure
+/// leaves no scenario merged and no folder made.
 pub fn write(merged: &[Merged], out: &Path, opts: &RunOptions, cancel: &CancelToken) -> Result<()> {
-    for m in merged {
-        let (dir, fresh) = scenario_dir(out, &m.outline.name)?;
-        let r = crate::report::write(
-            &m.outline,
-            &dir,
-            &m.runs,
-            &m.pooled,
-            &m.requests,
-            opts,
-            cancel,
-        );
-        if r.is_err() && fresh {
-            let _ = std::fs::remove_dir(&dir);
+    let out_fresh = !out.exists();
+    let mut made = Vec::new();
+    let mut all = Staged::new();
+    let staged = (|| {
+        for m in merged {
+            let (dir, fresh) = scenario_dir(out, &m.outline.name)?;
+            if fresh {
+                made.push(dir.clone());
+            }
+            all.extend(crate::report::stage(
+                &m.outline,
+                &dir,
+                &m.runs,
+                &m.pooled,
+                &m.requests,
+                opts,
+                cancel,
+            )?);
         }
-        r?;
+        Ok(())
+    })();
+    if let Err(e) = staged {
+        // The temporary files went as `all` dropped; then the folders.
+        drop(all);
+        for dir in made.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
+        if out_fresh {
+            let _ = std::fs::remove_dir(out);
+        }
+        return Err(e);
     }
-    Ok(())
+    all.commit()
 }
 
 /// "1, 2, 3" or, for many, the first ten and how many more.
@@ -413,8 +450,13 @@ fn abbreviate(items: &[String]) -> String {
 fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     if !dir.is_dir() {
+        let what = if dir.exists() {
+            "not a folder"
+        } else {
+            "no such folder"
+        };
         return Err(Error::Usage(format!(
-            "{}: no such folder: name the -o folder of each `run --shard`",
+            "{}: {what}: name the -o folder of each `run --shard`",
             dir.display()
         )));
     }
@@ -426,12 +468,12 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
             dir.display()
         )));
     }
-    // A manifest lists each scenario's units: a few MB at most. More is
-    // not a manifest.
+    // A manifest lists each scenario's units: at most a million, a few MB.
+    // More is not a manifest.
     let len = std::fs::metadata(&path)
         .map_err(|e| Error::io(&path, "cannot read", e))?
         .len();
-    if len > 1 << 30 {
+    if len > 64 << 20 {
         return Err(Error::Usage(format!(
             "{}: {len} bytes: not a shard manifest",
             path.display()
@@ -444,13 +486,15 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     struct Head {
         format: Option<String>,
         version: Option<String>,
+        build: Option<String>,
     }
     let head: Head = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
-            "{}: line {}, column {}: not a shard manifest ({e})",
+            "{}: line {}, column {}: not a shard manifest ({})",
             path.display(),
             e.line(),
-            e.column()
+            e.column(),
+            without_position(&e)
         ))
     })?;
     if head.format.as_deref() != Some(FORMAT) {
@@ -469,14 +513,97 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
             head.version.as_deref().unwrap_or("(unknown)")
         )));
     }
-    serde_json::from_str(&text).map_err(|e| {
+    let build = env!("SURGESIM_BUILD");
+    if head.build.as_deref() != Some(build) {
+        return Err(Error::Usage(format!(
+            "{}: written by another build of surgesim {ours} (build {}, this is {build}): merge \
+             with the binary that ran the shards (results may differ between builds)",
+            path.display(),
+            head.build.as_deref().unwrap_or("(unknown)")
+        )));
+    }
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| {
         Error::Usage(format!(
-            "{}: line {}, column {}: {e}",
+            "{}: line {}, column {}: {}; run that shard again",
             path.display(),
             e.line(),
-            e.column()
+            e.column(),
+            without_position(&e)
         ))
-    })
+    })?;
+    for p in &m.scenarios {
+        check_outline(p).map_err(|why| {
+            Error::Usage(format!(
+                "{}: scenario `{}`: {why}: a damaged manifest; run that shard again",
+                path.display(),
+                p.outline.name
+            ))
+        })?;
+    }
+    Ok(m)
+}
+
+/// A serde_json error's message without its " at line L column C" (the
+/// caller says where).
+fn without_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Checks what the merge and the report rely on in a manifest's scenario:
+/// consistent points, runs and units, and sizes within the run limits.
+fn check_outline(p: &Part) -> std::result::Result<(), String> {
+    let o = &p.outline;
+    if o.interval.0 == 0 || o.horizon.0 == 0 {
+        return Err("a zero interval or horizon".into());
+    }
+    let points = o.points.len().max(1);
+    if o.runs.len() != points {
+        return Err(format!("{} points but runs for {}", points, o.runs.len()));
+    }
+    for (i, pt) in o.points.iter().enumerate() {
+        if pt.id != i {
+            return Err(format!("point {i} has id {}", pt.id));
+        }
+        let keys = |q: &crate::scenario::PointOutline| -> Vec<String> {
+            q.params.iter().map(|(k, _)| k.clone()).collect()
+        };
+        if pt.params.is_empty() || keys(pt) != keys(&o.points[0]) {
+            return Err(format!("point {i} has other sweep keys than point 0"));
+        }
+    }
+    let mut runs: usize = 0;
+    let mut units: usize = 0;
+    for (i, r) in o.runs.iter().enumerate() {
+        if r.point != i {
+            return Err(format!(
+                "the runs of point {} are listed as point {i}",
+                r.point
+            ));
+        }
+        let names: std::collections::HashSet<&str> =
+            r.platforms.iter().map(String::as_str).collect();
+        if r.platforms.is_empty() || names.len() != r.platforms.len() {
+            return Err(format!("point {i} has no platforms, or one twice"));
+        }
+        units = units.saturating_add(r.replications as usize);
+        runs = runs.saturating_add((r.replications as usize).saturating_mul(r.platforms.len()));
+    }
+    if runs > experiment::MAX_RUNS || units != p.units {
+        return Err(format!(
+            "{} units of {runs} runs, the manifest says {} units (at most {} runs)",
+            units,
+            p.units,
+            experiment::MAX_RUNS
+        ));
+    }
+    if p.held.iter().any(|&u| u >= p.units) {
+        return Err("a unit past the scenario's last".into());
+    }
+    Ok(())
 }
 
 /// Refuses two shards of different experiments, naming what differs.
@@ -574,7 +701,7 @@ fn merge_scenario(
     let mut slots: Vec<Option<RunSummary>> = vec![None; total];
     let mut histograms: Vec<Option<(usize, u64, u64, ExactLatencies)>> = vec![None; total];
     let mut requests: Vec<Option<RequestPart>> = vec![None; total];
-    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    let mut blobs: Vec<(Vec<u8>, PathBuf)> = Vec::new();
     // Each unit in exactly one shard.
     let mut owner: Vec<Option<&Path>> = vec![None; part.units];
     let unit_name = |u: usize| {
@@ -594,6 +721,14 @@ fn merge_scenario(
                 )));
             }
             if let Some(other) = owner[u] {
+                if other == dir.as_path() {
+                    return Err(Error::Usage(format!(
+                        "{}: `{name}` {} is listed twice: a damaged manifest; run that shard \
+                         again",
+                        dir.join(MANIFEST).display(),
+                        unit_name(u)
+                    )));
+                }
                 return Err(Error::Usage(format!(
                     "`{name}` {} is in two shards, {} and {}: merge shards of one set",
                     unit_name(u),
@@ -652,11 +787,20 @@ fn merge_scenario(
         let runs = file_len(RUNS)?;
         let blob = file_len(HISTOGRAMS)?;
         let requests_file = folder.join(REQUESTS);
-        if flags.requests_csv {
+        let requests_len = if flags.requests_csv {
             file_len(REQUESTS)?;
-        }
+            p.files
+                .iter()
+                .find(|(f, _)| f == REQUESTS)
+                .map_or(0, |(_, n)| *n)
+        } else {
+            0
+        };
         let runs_path = folder.join(RUNS);
         let mut seen = 0usize;
+        // Each run's histogram and rows follow the previous run's: the
+        // spans must tile their files exactly.
+        let (mut next_histogram, mut next_rows) = (0u64, 0u64);
         let held: std::collections::HashSet<usize> = p.held.iter().copied().collect();
         for (line_no, line) in runs.split(|&b| b == b'\n').enumerate() {
             if line.is_empty() {
@@ -673,7 +817,7 @@ fn merge_scenario(
                 ))
             };
             let mut w: WireRun = serde_json::from_slice(line)
-                .map_err(|e| bad(format!("column {}: {e}", e.column())))?;
+                .map_err(|e| bad(format!("column {}: {}", e.column(), without_position(&e))))?;
             if !held.contains(&w.unit) {
                 return Err(bad(format!("unit {} is not this shard's", w.unit)));
             }
@@ -696,14 +840,17 @@ fn merge_scenario(
             w.summary.kind = kind.name;
             w.summary.gauges = kind.gauges;
             let (start, len) = w.histogram;
-            if start
-                .checked_add(len)
-                .is_none_or(|end| end > blob.len() as u64)
+            if start != next_histogram
+                || start
+                    .checked_add(len)
+                    .is_none_or(|end| end > blob.len() as u64)
             {
                 return Err(bad(format!(
-                    "its histogram lies past the end of {HISTOGRAMS}"
+                    "its histogram is not the {len} bytes of {HISTOGRAMS} after the previous \
+                     run's"
                 )));
             }
+            next_histogram = start + len;
             let slot = unit_start[w.unit] + w.platform_index;
             if slots[slot].is_some() {
                 return Err(bad(format!(
@@ -715,6 +862,14 @@ fn merge_scenario(
                 let (start, len) = w
                     .requests
                     .ok_or_else(|| bad("no request rows".to_string()))?;
+                if start != next_rows || start.checked_add(len).is_none_or(|end| end > requests_len)
+                {
+                    return Err(bad(format!(
+                        "its request rows are not the {len} bytes of {REQUESTS} after the \
+                         previous run's"
+                    )));
+                }
+                next_rows = start + len;
                 requests[slot] = Some(RequestPart {
                     path: requests_file.clone(),
                     start,
@@ -737,7 +892,14 @@ fn merge_scenario(
                 runs_path.display()
             )));
         }
-        blobs.push(blob);
+        if next_histogram != blob.len() as u64 || next_rows != requests_len {
+            return Err(Error::Usage(format!(
+                "{}: its runs do not account for every byte of {HISTOGRAMS} and {REQUESTS}: \
+                 an altered copy; copy the shard again",
+                folder.display()
+            )));
+        }
+        blobs.push((blob, folder.clone()));
     }
     let runs: Vec<RunSummary> = slots
         .into_iter()
@@ -746,12 +908,16 @@ fn merge_scenario(
     let (mut pools, group_of) = Pools::new(runs.iter().map(|r| (r.point, r.platform.as_str())));
     for (i, h) in histograms.iter().enumerate() {
         let (blob, start, len, exact) = h.expect("a histogram per run");
-        let bytes = &blobs[blob][start as usize..(start + len) as usize];
+        let (bytes, folder) = &blobs[blob];
+        let bytes = &bytes[start as usize..(start + len) as usize];
         let latencies = Latencies::from_parts(bytes, exact).map_err(|why| {
             Error::Usage(format!(
-                "scenario `{name}`: the histogram of `{}` (point {}, replication {}): \
-                 {why}; run that shard again",
-                runs[i].platform, runs[i].point, runs[i].replication
+                "{}: the histogram of `{}` (point {}, replication {}): {why}; run that shard \
+                 again",
+                folder.join(HISTOGRAMS).display(),
+                runs[i].platform,
+                runs[i].point,
+                runs[i].replication
             ))
         })?;
         pools.add(group_of[i], &latencies);

@@ -148,11 +148,12 @@ pub fn execute_units(
 ) -> Result<Executed> {
     let requests_path = dir.join("requests.csv");
     let units: Vec<Unit> = plan(s).into_iter().filter(|u| wanted(u.ordinal)).collect();
-    let (pools, group_of) = Pools::new(
-        units
-            .iter()
-            .map(|u| (u.point, u.scenario.platforms[u.platform].name.as_str())),
-    );
+    // Pools only for a whole run: a shard keeps each run's histogram.
+    let keys = units
+        .iter()
+        .filter(|_| latency == Latency::Pool)
+        .map(|u| (u.point, u.scenario.platforms[u.platform].name.as_str()));
+    let (pools, group_of) = Pools::new(keys);
     let pools = std::sync::Mutex::new(pools);
     let names = s.workload.function_names();
     let progress = progress::Progress::new(units.len() as u64, opts.quiet);

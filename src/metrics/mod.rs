@@ -420,13 +420,14 @@ impl Latencies {
         if other.count == 0 {
             return;
         }
-        // The pool resizes itself; a histogram of another precision than the
-        // pool's is a caller's error, caught by the tests.
+        // The pool resizes itself to hold any u64, so adding cannot fail.
         self.hist
             .add(&other.hist)
-            .expect("pooled histograms share their precision");
-        self.sum += other.sum;
-        self.count += other.count;
+            .expect("an auto-resizing histogram takes any other");
+        // A u128 sum of u64 latencies, and a u64 count, overflow only for
+        // more than 2^64 requests: saturate rather than wrap.
+        self.sum = self.sum.saturating_add(other.sum);
+        self.count = self.count.saturating_add(other.count);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
     }
@@ -468,10 +469,42 @@ impl Latencies {
     /// Latencies from a V2-serialised histogram and their exact figures;
     /// `Err` says what does not fit (a damaged or foreign histogram).
     pub fn from_parts(v2: &[u8], exact: ExactLatencies) -> std::result::Result<Self, String> {
+        // The header first (hdrhistogram's V2: cookie, payload length,
+        // normalising offset, significant digits, bounds, ratio; 40 bytes,
+        // big-endian): the decoder sizes its buffer from the stated payload
+        // length before reading it.
+        const V2_COOKIE: u32 = 0x1c84_9303 | 0x10;
+        let word = |at: usize| -> Option<u32> {
+            Some(u32::from_be_bytes(v2.get(at..at + 4)?.try_into().ok()?))
+        };
+        let (Some(cookie), Some(payload), Some(digits)) = (word(0), word(4), word(12)) else {
+            return Err(format!("{} bytes: shorter than a V2 header", v2.len()));
+        };
+        if cookie != V2_COOKIE {
+            return Err(format!(
+                "cookie {cookie:#x}: not an uncompressed V2 histogram"
+            ));
+        }
+        if 40 + payload as usize != v2.len() {
+            return Err(format!(
+                "the header says {payload} bytes of counts, {} follow it",
+                v2.len().saturating_sub(40)
+            ));
+        }
+        if digits != 3 {
+            return Err(format!("a histogram of {digits} significant digits, not 3"));
+        }
+        let consistent = exact.count == 0
+            || (exact.min <= exact.max
+                && exact.sum >= u128::from(exact.min) * u128::from(exact.count)
+                && exact.sum <= u128::from(exact.max) * u128::from(exact.count));
+        if !consistent {
+            return Err("its sum, minimum and maximum disagree".into());
+        }
         let mut reader = v2;
         let hist: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
             .deserialize(&mut reader)
-            .map_err(|e| format!("not a V2 histogram: {e:?}"))?;
+            .map_err(|e| format!("not a V2 histogram: {e}"))?;
         if !reader.is_empty() {
             return Err(format!("{} bytes after the histogram", reader.len()));
         }
@@ -483,16 +516,10 @@ impl Latencies {
             ));
         }
         let mut l = Latencies::pool();
-        if hist.sigfig() != 3 {
-            return Err(format!(
-                "a histogram of {} significant digits, not 3",
-                hist.sigfig()
-            ));
-        }
         if exact.count > 0 {
             l.hist
                 .add(&hist)
-                .map_err(|e| format!("cannot pool the histogram: {e:?}"))?;
+                .map_err(|e| format!("cannot pool the histogram: {e}"))?;
         }
         l.sum = exact.sum;
         l.count = exact.count;

@@ -114,14 +114,14 @@ pub struct RunSummary {
     pub bill: Bill,
     /// Per-function figures, when asked for.
     pub functions: Vec<FunctionSummary>,
-    /// The time series and latency CDF, for the run whose series is written.
+    /// The time series, for the run whose series is written.
     pub series: Option<Series>,
 }
 
 impl RunSummary {
     /// Summarises a finished run's recorder (which the caller then drops;
     /// its time series is moved out, not copied). `has_nodes`: whether the
-    /// platform reports nodes; `series`: keep the time series and CDF.
+    /// platform reports nodes; `series`: keep the time series.
     pub fn of(rec: &mut Recorder, bill: Bill, has_nodes: bool, series: bool) -> Self {
         RunSummary {
             point: 0,

@@ -76,10 +76,11 @@ pub fn figures(
                 .map_or_else(Vec::new, |p| p.cdf.clone()),
         })
         .collect();
-    let title = if s.replications > 1 {
+    let replications = s.runs.first().map_or(s.replications, |r| r.replications);
+    let title = if replications > 1 {
         format!(
-            "{}: latency CDF, {} replications pooled",
-            s.name, s.replications
+            "{}: latency CDF, {replications} replications pooled",
+            s.name
         )
     } else {
         format!("{}: latency CDF", s.name)
@@ -222,6 +223,21 @@ pub fn write(
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<()> {
+    stage(s, dir, runs, pooled, request_parts, opts, cancel)?.commit()
+}
+
+/// [`write()`] up to the commit: every file written to a temporary name, to
+/// be renamed into place by [`Staged::commit`] (with other folders' files,
+/// for a merge).
+pub fn stage(
+    s: &Outline,
+    dir: &Path,
+    runs: &[RunSummary],
+    pooled: &[Pooled],
+    request_parts: &[RequestPart],
+    opts: &RunOptions,
+    cancel: &CancelToken,
+) -> Result<Staged> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
     let mut staged = Staged::new();
     let summary = csv::summary_csv(&s.name, &s.functions, runs);
@@ -273,7 +289,7 @@ pub fn write(
         staged.remove(&requests_path);
     }
     interrupted()?;
-    staged.commit()
+    Ok(staged)
 }
 
 /// Joins the runs' request rows, in run order, under one header, into a
@@ -306,7 +322,8 @@ fn join_requests(
                     if part.len.is_some() {
                         // A shard's part shorter than its manifest says.
                         return Err(Error::Usage(format!(
-                            "{}: ends {left} bytes before the request rows it should hold",
+                            "{}: ends {left} bytes before the request rows it should hold: a \
+                             partial copy; copy the shard again",
                             part.path.display()
                         )));
                     }

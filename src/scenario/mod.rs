@@ -447,6 +447,9 @@ fn digest(src: &str, trace: Option<&Trace>) -> u64 {
         for stamp in &t.stamps {
             eat(&stamp.len.to_le_bytes());
         }
+        for content in &t.content {
+            eat(&content.to_le_bytes());
+        }
         eat(&t.rows.to_le_bytes());
         eat(&t.skipped.to_le_bytes());
         // What the scan learnt of each function (invocations, the durations

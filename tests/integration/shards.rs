@@ -260,8 +260,40 @@ fn incomplete_and_mixed_sets_are_refused() {
     std::fs::write(&hist, &bytes[..bytes.len() / 2]).unwrap();
     let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
     assert!(e.contains("latency.hdr") && e.contains("partial"), "{e}");
-    // And the good set merges.
     std::fs::write(&hist, &bytes).unwrap();
+    // Tampered manifests and files: refused, never a panic.
+    let manifest = d("a2").join("shard.json");
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    for (from, to, says) in [
+        ("\"index\": 2", "\"index\": 5", "counts from 0"),
+        ("\"count\": 3", "\"count\": 0", "number of shards"),
+        (
+            "\"units\": 12",
+            "\"units\": 18446744073709551615",
+            "damaged manifest",
+        ),
+        (
+            "\"replications\": 4",
+            "\"replications\": 4000000000",
+            "4000000000",
+        ),
+    ] {
+        assert!(good.contains(from), "{from} in {good}");
+        std::fs::write(&manifest, good.replacen(from, to, 1)).unwrap();
+        let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    std::fs::write(&manifest, &good).unwrap();
+    // A run whose histogram span does not follow the previous run's.
+    let runs_file = d("a2").join("sharded_sweep/runs.jsonl");
+    let runs = std::fs::read_to_string(&runs_file).unwrap();
+    let mut lines: Vec<&str> = runs.lines().collect();
+    lines.swap(0, 1);
+    std::fs::write(&runs_file, lines.join("\n") + "\n").unwrap();
+    let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
+    assert!(e.contains("after the previous run"), "{e}");
+    std::fs::write(&runs_file, &runs).unwrap();
+    // And the good set merges.
     surgesim()
         .args(["merge", "-q", "-o"])
         .arg(&out)

@@ -377,6 +377,11 @@ pub struct Event {
 }
 
 impl<R: BufRead> JsonEvents<R> {
+    /// The reader underneath.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
     pub fn new(inner: R) -> Self {
         JsonEvents {
             inner,

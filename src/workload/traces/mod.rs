@@ -159,6 +159,8 @@ pub struct Trace {
     pub skipped: u64,
     /// Each of `paths` as the scan saw it: the replay refuses a changed file.
     pub stamps: Vec<records::Stamp>,
+    /// A hash of each of `paths`' bytes as the scan read them (decompressed).
+    pub content: Vec<u64>,
     /// alb: what names a function, and how many path segments it keeps.
     pub function_by: FunctionBy,
     pub path_depth: Option<u32>,
@@ -220,13 +222,57 @@ pub(super) type TraceBytes = BufReader<LineCap<Box<dyn std::io::Read + Send>>>;
 /// A trace file as the csv reader reads it.
 pub(super) type TraceReader = csv::Reader<TraceBytes>;
 
-/// A reader that fails once more than `max` bytes pass without a line break.
+/// A reader that fails once more than `max` bytes pass without a line break,
+/// and hashes what passes.
 #[derive(Debug)]
 pub(super) struct LineCap<R> {
     inner: R,
     /// Bytes since the last line break.
     run: usize,
     max: usize,
+    pub(super) content: ContentHash,
+}
+
+/// A hash of a byte stream that does not depend on how it is cut into
+/// reads: 8-byte little-endian words, multiply-rotate mixed, then the length.
+/// What tells two copies of a trace apart at a shard merge.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ContentHash {
+    h: u64,
+    word: u64,
+    filled: u32,
+    len: u64,
+}
+
+impl ContentHash {
+    fn mix(h: u64, w: u64) -> u64 {
+        (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95)
+    }
+
+    pub(super) fn write(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        while self.filled != 0 && !bytes.is_empty() {
+            self.word |= u64::from(bytes[0]) << (8 * self.filled);
+            self.filled += 1;
+            bytes = &bytes[1..];
+            if self.filled == 8 {
+                self.h = Self::mix(self.h, self.word);
+                (self.word, self.filled) = (0, 0);
+            }
+        }
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.h = Self::mix(self.h, u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        for &b in words.remainder() {
+            self.word |= u64::from(b) << (8 * self.filled);
+            self.filled += 1;
+        }
+    }
+
+    pub(super) fn finish(&self) -> u64 {
+        Self::mix(Self::mix(self.h, self.word), self.len)
+    }
 }
 
 impl<R: std::io::Read> std::io::Read for LineCap<R> {
@@ -242,6 +288,7 @@ impl<R: std::io::Read> std::io::Read for LineCap<R> {
         }
         let n = self.inner.read(buf)?;
         let chunk = &buf[..n];
+        self.content.write(chunk);
         // Reads come a buffer (64 KiB) at a time, far below the cap: the
         // text before the chunk's first break and after its last is what
         // can make a line too long.
@@ -272,6 +319,7 @@ fn open_csv(file: &Path, layout: logs::Layout) -> Result<(records::Source, recor
         inner,
         run: 0,
         max: MAX_LINE_BYTES,
+        content: ContentHash::default(),
     };
     let buffered = BufReader::with_capacity(1 << 16, capped);
     let mut b = csv::ReaderBuilder::new();

@@ -23,6 +23,8 @@ pub enum Next {
 }
 
 /// An open trace file: CSV-like records, or a JSON array of log events.
+// One per open file, read on every record: kept inline, not boxed.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Source {
     Csv(super::TraceReader),
     Json(Box<JsonEvents<super::TraceBytes>>),
@@ -48,6 +50,8 @@ pub struct Records {
     stamps: Option<Vec<Stamp>>,
     /// The stamp of each file opened so far, taken from its open handle.
     pub opened: Vec<Stamp>,
+    /// A hash of the bytes of each file read to its end.
+    pub content: Vec<u64>,
 }
 
 /// What identifies a file's contents without reading them: size,
@@ -102,6 +106,7 @@ impl Records {
             read: 0,
             stamps: None,
             opened: Vec::new(),
+            content: Vec::new(),
             layout: |_| Layout::Header,
             current: Layout::Header,
         }
@@ -186,6 +191,8 @@ impl Records {
                         Ok(Next::Record)
                     }
                     Ok(None) => {
+                        self.content
+                            .push(events.get_ref().get_ref().content.finish());
                         self.reader = None;
                         self.advance()
                     }
@@ -204,6 +211,8 @@ impl Records {
             match reader.read_record(&mut self.record) {
                 Ok(true) => return Ok(Next::Record),
                 Ok(false) => {
+                    self.content
+                        .push(reader.get_ref().get_ref().content.finish());
                     self.reader = None;
                     return self.advance();
                 }

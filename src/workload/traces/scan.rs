@@ -139,6 +139,7 @@ impl TraceSpec {
             rows: 0,
             skipped: 0,
             stamps: Vec::new(),
+            content: Vec::new(),
             function_by: self.function_by.unwrap_or(FunctionBy::Path),
             path_depth,
             origin_ns: 0,
@@ -274,6 +275,7 @@ impl TraceSpec {
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
                 trace.stamps = std::mem::take(&mut records.opened);
+                trace.content = std::mem::take(&mut records.content);
             }
             Format::Azure2019 => {
                 let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
@@ -309,6 +311,7 @@ impl TraceSpec {
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
                 trace.stamps = std::mem::take(&mut records.opened);
+                trace.content = std::mem::take(&mut records.content);
                 let works = read_durations(&trace.durations, trace.skip_bad_rows, cancel)?;
                 let memory =
                     read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
