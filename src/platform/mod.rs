@@ -90,6 +90,11 @@ pub fn gauge_columns() -> Vec<&'static str> {
 pub struct Setting<'a> {
     /// The workload's function names, in order.
     pub functions: &'a [String],
+    /// Each function's application (Azure's `HashApp`, the `app` of an
+    /// `app/func` name, else the function's own name).
+    pub apps: &'a [String],
+    /// Notes for stderr (warnings that do not stop the run).
+    pub notes: &'a std::cell::RefCell<Vec<String>>,
     /// Where the table is, for error paths (`platforms[i]`).
     pub path: &'a FieldPath,
 }

@@ -421,7 +421,7 @@ pub fn parse_with(
     let platforms = read_platforms(src, file)?;
     let mut base = validate(raw, platforms, stem.clone(), file, overrides, trace.clone())
         .map_err(|e| field_error(src, file, e))?;
-    base.notes = notes;
+    base.notes.splice(0..0, notes);
     base.digest = digest(src, trace.as_deref());
     if has_sweep {
         base.points = sweep::expand(src, file, |raw, platforms| {
@@ -527,6 +527,8 @@ pub(crate) fn validate(
     };
     let workload = validate_workload(raw.workload, &root.key("workload"), trace)?;
     let names: Vec<String> = workload.functions.iter().map(|f| f.name.clone()).collect();
+    let apps: Vec<String> = workload.functions.iter().map(|f| f.app.clone()).collect();
+    let notes = std::cell::RefCell::new(Vec::new());
 
     let ppath = root.key("platforms");
     if specs.is_empty() {
@@ -540,6 +542,8 @@ pub(crate) fn validate(
         let at = ppath.index(i);
         let config = raw.spec.validate(&Setting {
             functions: &names,
+            apps: &apps,
+            notes: &notes,
             path: &at,
         })?;
         let name = raw.name.unwrap_or_else(|| raw.kind.default_name.into());
@@ -572,7 +576,7 @@ pub(crate) fn validate(
         platforms,
         points: Vec::new(),
         expect,
-        notes: Vec::new(),
+        notes: notes.into_inner(),
         digest: 0,
     })
 }
@@ -651,6 +655,7 @@ fn validate_workload(
                     work: work(&f.work, at.key("work"))?,
                     wait: wait(&f.wait, at.key("wait"))?,
                     memory_mb: None,
+                    app: f.name.clone(),
                 });
             }
             out
@@ -672,6 +677,13 @@ fn validate_workload(
                     work: f.durations.clone().unwrap_or_else(|| default.clone()),
                     wait: default_wait.clone(),
                     memory_mb: f.memory_mb,
+                    app: f
+                        .app
+                        .clone()
+                        .unwrap_or_else(|| match f.name.split_once('/') {
+                            Some((app, _)) if !app.is_empty() => app.to_string(),
+                            _ => f.name.clone(),
+                        }),
                 })
                 .collect();
             return Ok(Workload {
@@ -683,6 +695,7 @@ fn validate_workload(
             let name = raw.name.unwrap_or_else(|| "default".into());
             check_name(&path.key("name"), &name)?;
             vec![Function {
+                app: name.clone(),
                 name,
                 arrival: arrival.compile(&path.key("arrival"))?,
                 work: work(&raw.work, path.key("work"))?,

@@ -89,6 +89,9 @@ pub struct Function {
     pub wait: Option<Dist>,
     /// Lambda memory given by a trace for this function \[MB\].
     pub memory_mb: Option<u32>,
+    /// Its application, for `deployment_by = "app"`: Azure's `HashApp`, the
+    /// `app` of an `app/func` name, else the function's own name.
+    pub app: String,
 }
 
 /// The validated workload of a scenario.
@@ -331,6 +334,7 @@ mod tests {
             work: Dist::Constant(SimDuration::from_millis(work_ms)),
             wait: None,
             memory_mb: None,
+            app: name.to_string(),
         }
     }
 

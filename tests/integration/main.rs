@@ -6,6 +6,7 @@ mod aws_logs;
 mod billing;
 mod check;
 mod cli;
+mod deployments;
 mod determinism;
 mod examples;
 mod exporters;

@@ -79,3 +79,58 @@ mod tests {
         assert_eq!(billed_seconds(s(0), Some(s(130)), s(100), s(3600)), 30);
     }
 }
+
+/// `deployment_by = "..."`: how a container platform groups the workload's
+/// functions into deployments (Kubernetes Deployments, ECS services,
+/// Knative revisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentBy {
+    /// One deployment per function.
+    Function,
+    /// One per application: Azure's `HashApp`, the `app` of `app/func`
+    /// names, else the function itself.
+    App,
+    /// One deployment for the whole workload.
+    One,
+}
+
+/// The deployments of a workload: their names, and each function's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployments {
+    pub names: Vec<String>,
+    /// Index into `names`, per function.
+    pub of_function: std::sync::Arc<[u32]>,
+}
+
+impl Deployments {
+    /// Groups `functions` (with their `apps`) as `by` says, deployments in
+    /// order of first appearance; `one` is named `platform`.
+    pub fn group(functions: &[String], apps: &[String], by: DeploymentBy, platform: &str) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut index: rustc_hash::FxHashMap<&str, u32> = Default::default();
+        let of_function = (0..functions.len().max(1))
+            .map(|i| {
+                let key: &str = match by {
+                    DeploymentBy::Function => functions.get(i).map_or(platform, String::as_str),
+                    DeploymentBy::App => apps
+                        .get(i)
+                        .or(functions.get(i))
+                        .map_or(platform, String::as_str),
+                    DeploymentBy::One => platform,
+                };
+                *index.entry(key).or_insert_with(|| {
+                    names.push(key.to_string());
+                    (names.len() - 1) as u32
+                })
+            })
+            .collect();
+        Deployments { names, of_function }
+    }
+
+    /// The deployment of function `f`.
+    #[inline]
+    pub fn of_fn(&self, f: u32) -> usize {
+        self.of_function[f as usize] as usize
+    }
+}

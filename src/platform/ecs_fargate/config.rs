@@ -89,6 +89,7 @@ pub(crate) struct PricingSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FargateSpec {
+    deployment_by: Option<crate::platform::container::DeploymentBy>,
     task: Option<TaskSpec>,
     health_check: Option<HealthCheckSpec>,
     load_balancer: Option<LoadBalancer>,
@@ -108,6 +109,8 @@ pub enum TaskScaling {
 /// A validated ECS on Fargate configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FargateConfig {
+    /// The workload's functions grouped into deployments (`deployment_by`).
+    pub deployments: crate::platform::container::Deployments,
     /// Task size \[millicores\] and \[GB\].
     pub task_cpu_m: u64,
     pub task_memory_gb: f64,
@@ -270,7 +273,8 @@ impl TrackingSpec {
 
 impl FargateSpec {
     /// Validates the platform at `path`.
-    pub fn to_config(&self, path: &FieldPath) -> Result<FargateConfig, FieldError> {
+    pub fn to_config(&self, s: &crate::platform::Setting) -> Result<FargateConfig, FieldError> {
+        let path = s.path;
         let tp = path.key("task");
         let task = self.task.clone().unwrap_or_default();
         // ECS Express Mode's default task: 1 vCPU, 2 GB.
@@ -342,6 +346,13 @@ impl FargateSpec {
         let pp = path.key("pricing");
         let pricing = self.pricing.clone().unwrap_or_default();
         Ok(FargateConfig {
+            deployments: crate::platform::container::Deployments::group(
+                s.functions,
+                s.apps,
+                self.deployment_by
+                    .unwrap_or(crate::platform::container::DeploymentBy::Function),
+                "workload",
+            ),
             task_cpu_m: (vcpu * 1000.0).round() as u64,
             task_memory_gb: memory_gb,
             concurrency,

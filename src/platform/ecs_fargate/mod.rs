@@ -50,7 +50,7 @@ pub const KIND: Kind = Kind {
 
 impl PlatformSpec for FargateSpec {
     fn validate(&self, s: &Setting) -> Result<Arc<dyn Platform>, FieldError> {
-        Ok(Arc::new(self.to_config(s.path)?))
+        Ok(Arc::new(self.to_config(s)?))
     }
 }
 
@@ -63,7 +63,7 @@ impl Platform for FargateConfig {
         let model = Fargate::new(
             self.clone(),
             self.load_balancer.balancer(),
-            input.functions.len(),
+            self.deployments.names.len(),
             input.streams.named("startup"),
             input.streams.named("lb"),
         );
@@ -484,7 +484,7 @@ impl<B: Balancer> Model for Fargate<B> {
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<FargateEvent>) {
         let now = cx.now();
         cx.rec.arrived(&req);
-        let s = (req.function as usize).min(self.services.len() - 1);
+        let s = self.cfg.deployments.of_fn(req.function);
         let Some(t) = self.services[s].lb.pick(&mut self.lb_rng) else {
             cx.rec.outcome(&req, Outcome::Rejected, None, now, false);
             return;

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::error::{FieldError, FieldPath};
+use crate::error::FieldError;
 use crate::metrics::Outcome;
 use crate::platform::kubernetes::config::{NodePool, NodesSpec};
 use crate::time::SimDuration;
@@ -47,6 +47,7 @@ pub(crate) struct PricingSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnativeSpec {
+    deployment_by: Option<crate::platform::container::DeploymentBy>,
     preset: Option<Preset>,
     instance: Option<InstanceSpec>,
     container_concurrency: Option<i64>,
@@ -105,6 +106,8 @@ pub struct ScalerConfig {
 /// A validated configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnativeConfig {
+    /// The workload's functions grouped into deployments (`deployment_by`).
+    pub deployments: crate::platform::container::Deployments,
     pub preset: Preset,
     /// Instance size \[millicores\], \[GiB\] (0.5 GB of memory is 0.5 GiB here).
     pub cpu_m: u64,
@@ -145,7 +148,8 @@ pub const ACTIVATOR_CAPACITY: u32 = 10_000;
 
 impl KnativeSpec {
     /// Validates the platform at `path`.
-    pub fn to_config(&self, path: &FieldPath) -> Result<KnativeConfig, FieldError> {
+    pub fn to_config(&self, s: &crate::platform::Setting) -> Result<KnativeConfig, FieldError> {
+        let path = s.path;
         let preset = self.preset.unwrap_or(Preset::Knative);
         let ip = path.key("instance");
         let inst = self.instance.clone().unwrap_or_default();
@@ -315,6 +319,13 @@ impl KnativeSpec {
         let cloud_run = preset == Preset::CloudRun;
         let mean_startup = startup.mean_s();
         Ok(KnativeConfig {
+            deployments: crate::platform::container::Deployments::group(
+                s.functions,
+                s.apps,
+                self.deployment_by
+                    .unwrap_or(crate::platform::container::DeploymentBy::Function),
+                "workload",
+            ),
             preset,
             cpu_m: (vcpu * 1000.0).round() as u64,
             memory_gb,

@@ -70,7 +70,7 @@ pub const KIND_MANAGED: Kind = Kind {
 
 impl PlatformSpec for KnativeSpec {
     fn validate(&self, s: &Setting) -> Result<Arc<dyn Platform>, FieldError> {
-        Ok(Arc::new(self.to_config(s.path)?))
+        Ok(Arc::new(self.to_config(s)?))
     }
 }
 
@@ -85,7 +85,7 @@ impl Platform for KnativeConfig {
     fn simulate(&self, input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
         let model = Knative::new(
             self.clone(),
-            input.functions.len(),
+            self.deployments.names.len(),
             input.streams.named("startup"),
             input.streams.named("provision"),
             input.streams.named("lb"),
@@ -677,8 +677,9 @@ impl Knative {
                     moving_on[n as usize] += 1;
                 }
             }
-            let fits =
-                |n: u32| nodes::fit_elsewhere(&pool.nodes, n, moving_on[n as usize], cpu, mem);
+            let fits = |n: u32| {
+                nodes::fit_elsewhere(&pool.nodes, n, &vec![(cpu, mem); moving_on[n as usize]])
+            };
             let c = &pool.cfg;
             let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
             let action = ca.scan(
@@ -856,7 +857,7 @@ impl Model for Knative {
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<KnativeEvent>) {
         let now = cx.now();
         cx.rec.arrived(&req);
-        let r = (req.function as usize).min(self.revisions.len() - 1);
+        let r = self.cfg.deployments.of_fn(req.function);
         let rev = &mut self.revisions[r];
         rev.touch(now);
         rev.in_flight += 1;

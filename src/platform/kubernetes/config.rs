@@ -10,6 +10,7 @@ use crate::workload::dist::{Dist, DistSpec};
 use super::hpa::{HpaConfig, Metric, Policy, PolicyKind, Rules, Select};
 use super::nodes::{Instance, catalogue};
 pub use crate::platform::container::LoadBalancer;
+use crate::platform::container::{DeploymentBy, Deployments};
 
 // ---------------------------------------------------------------------------
 // Scenario fields
@@ -161,6 +162,10 @@ pub struct AutoscalerConfig {
 /// A validated Kubernetes configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KubernetesConfig {
+    /// The workload's functions grouped into deployments (`deployment_by`).
+    pub deployments: Deployments,
+    /// Each deployment's pods (`pod`, with `pods` overrides).
+    pub shapes: Vec<PodShape>,
     /// Pod CPU request \[millicores\].
     pub pod_cpu_m: u64,
     /// Pod CPU limit \[millicores\]: at least the request (above it, Burstable).
@@ -348,6 +353,9 @@ impl HpaSpec {
 #[serde(deny_unknown_fields)]
 pub struct KubernetesSpec {
     pod: Option<PodSpec>,
+    deployment_by: Option<DeploymentBy>,
+    /// Per-deployment pod fields by deployment name, over `pod`'s.
+    pods: Option<std::collections::BTreeMap<String, PodSpec>>,
     load_balancer: Option<LoadBalancer>,
     scaling: Option<PodScalingSpec>,
     nodes: Option<NodesSpec>,
@@ -363,27 +371,32 @@ pub(crate) enum PodScalingSpec {
     Fixed(FixedSpec),
 }
 
-impl KubernetesSpec {
-    /// Validates the Kubernetes platform at `path`.
-    pub fn to_config(&self, path: &FieldPath) -> Result<KubernetesConfig, FieldError> {
-        let pod_path = path.key("pod");
-        let pod = self.pod.clone().unwrap_or(PodSpec {
-            cpu: None,
-            cpu_limit: None,
-            memory_mb: None,
-            concurrency: None,
-            queue_capacity: None,
-            startup: None,
-        });
-        let cpu = pod_path.num_in("cpu", pod.cpu.unwrap_or(1.0), 0.001, 1000.0)?;
-        let pod_cpu_m = (cpu * 1000.0).round() as u64;
+/// One deployment's pods: requests, limit and slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PodShape {
+    /// CPU request and limit \[millicores\], memory request \[MB\].
+    pub cpu_m: u64,
+    pub cpu_limit_m: u64,
+    pub memory_mb: u64,
+    pub concurrency: u32,
+    pub queue_capacity: u32,
+}
+
+impl PodSpec {
+    /// The shape of `pod = { ... }` at `pod_path`, fields missing taken from
+    /// `base` (the platform's pod) or the defaults.
+    fn shape(&self, pod_path: &FieldPath, base: Option<&PodShape>) -> Result<PodShape, FieldError> {
+        let cpu_default = base.map_or(1.0, |b| b.cpu_m as f64 / 1000.0);
+        let cpu = pod_path.num_in("cpu", self.cpu.unwrap_or(cpu_default), 0.001, 1000.0)?;
+        let cpu_m = (cpu * 1000.0).round() as u64;
         // Without a limit, limit = request (Guaranteed QoS); above it, the pod
         // may burst and its utilisation exceed 100 %, as
         // `GetResourceUtilizationRatio` (kubernetes
         // `pkg/controller/podautoscaler/metrics/utilization.go`) reports it.
-        let cpu_limit = match pod.cpu_limit {
-            None => cpu,
-            Some(l) => {
+        let cpu_limit = match (self.cpu_limit, base) {
+            (None, Some(b)) if self.cpu.is_none() => b.cpu_limit_m as f64 / 1000.0,
+            (None, _) => cpu,
+            (Some(l), _) => {
                 let l = pod_path.num_in("cpu_limit", l, 0.001, 1000.0)?;
                 if l < cpu {
                     return Err(pod_path.key("cpu_limit").error(format!(
@@ -393,18 +406,54 @@ impl KubernetesSpec {
                 l
             }
         };
-        let pod_cpu_limit_m = (cpu_limit * 1000.0).round() as u64;
-        let pod_memory_mb = pod_path
-            .num_in("memory_mb", pod.memory_mb.unwrap_or(1024.0), 1.0, 1e7)?
-            .round() as u64;
-        let concurrency =
-            pod_path.int_in("concurrency", pod.concurrency.unwrap_or(8), 1, 1_000_000)?;
-        let queue_capacity = pod_path.int_in(
-            "queue_capacity",
-            pod.queue_capacity.unwrap_or(100),
-            0,
-            100_000_000,
-        )?;
+        let memory_default = base.map_or(1024.0, |b| b.memory_mb as f64);
+        Ok(PodShape {
+            cpu_m,
+            cpu_limit_m: (cpu_limit * 1000.0).round() as u64,
+            memory_mb: pod_path
+                .num_in(
+                    "memory_mb",
+                    self.memory_mb.unwrap_or(memory_default),
+                    1.0,
+                    1e7,
+                )?
+                .round() as u64,
+            concurrency: pod_path.int_in(
+                "concurrency",
+                self.concurrency
+                    .unwrap_or(base.map_or(8, |b| i64::from(b.concurrency))),
+                1,
+                1_000_000,
+            )?,
+            queue_capacity: pod_path.int_in(
+                "queue_capacity",
+                self.queue_capacity
+                    .unwrap_or(base.map_or(100, |b| i64::from(b.queue_capacity))),
+                0,
+                100_000_000,
+            )?,
+        })
+    }
+}
+
+impl KubernetesSpec {
+    /// Validates the Kubernetes platform of `s` (its path, the workload's
+    /// functions for the deployments, and notes for warnings).
+    pub fn to_config(&self, s: &crate::platform::Setting) -> Result<KubernetesConfig, FieldError> {
+        let path = s.path;
+        let pod_path = path.key("pod");
+        let pod = self.pod.clone().unwrap_or(PodSpec {
+            cpu: None,
+            cpu_limit: None,
+            memory_mb: None,
+            concurrency: None,
+            queue_capacity: None,
+            startup: None,
+        });
+        let base = pod.shape(&pod_path, None)?;
+        let pod_cpu_m = base.cpu_m;
+        let (pod_cpu_limit_m, pod_memory_mb) = (base.cpu_limit_m, base.memory_mb);
+        let (concurrency, queue_capacity) = (base.concurrency, base.queue_capacity);
         // The scenario reference's default (README), median 6 s, p99 20 s: our own
         // estimate, not a published figure (scheduling and container start within the
         // 5 s SLO of kubernetes/community `sig-scalability/slos/pod_startup_latency.md`,
@@ -444,7 +493,88 @@ impl KubernetesSpec {
         let usd = |name: &str, v: Option<f64>, default: f64| {
             path.num_in(name, v.unwrap_or(default), 0.0, 1e6)
         };
+        let deployments = Deployments::group(
+            s.functions,
+            s.apps,
+            self.deployment_by.unwrap_or(DeploymentBy::Function),
+            "workload",
+        );
+        let mut shapes = vec![base; deployments.names.len()];
+        if let Some(pods) = &self.pods {
+            let pods_path = path.key("pods");
+            for (name, spec) in pods {
+                let at = pods_path.key(name);
+                let Some(d) = deployments.names.iter().position(|n| n == name) else {
+                    let some: Vec<&str> = deployments
+                        .names
+                        .iter()
+                        .take(5)
+                        .map(String::as_str)
+                        .collect();
+                    return Err(at.error(format!(
+                        "no deployment `{name}`: there are {} ({}{}); with deployment_by = \
+                         \"function\" a deployment is a function, with \"app\" an application",
+                        deployments.names.len(),
+                        some.join(", "),
+                        if deployments.names.len() > 5 {
+                            ", ..."
+                        } else {
+                            ""
+                        }
+                    )));
+                };
+                if spec.startup.is_some() {
+                    return Err(at
+                        .key("startup")
+                        .error("startup is the platform's: set it in `pod`"));
+                }
+                let shape = spec.shape(&at, Some(&base))?;
+                if shape.cpu_m > node_cpu_m || shape.memory_mb > node_memory_mb {
+                    return Err(at.error(format!(
+                        "a pod of {} CPU and {} MB does not fit on a {} node ({} CPU and {} MB \
+                         allocatable)",
+                        shape.cpu_m as f64 / 1000.0,
+                        shape.memory_mb,
+                        instance.name,
+                        node_cpu_m as f64 / 1000.0,
+                        node_memory_mb
+                    )));
+                }
+                shapes[d] = shape;
+            }
+        }
+        // The deployments' minimum pods against the node pool at its largest.
+        let min_pods = match &scaling {
+            PodScaling::Fixed(n) => u64::from(*n),
+            PodScaling::Hpa(h) => u64::from(h.min_replicas),
+        };
+        let need_cpu: u64 = shapes.iter().map(|p| p.cpu_m * min_pods).sum();
+        let need_mem: u64 = shapes.iter().map(|p| p.memory_mb * min_pods).sum();
+        let pods_total = min_pods * shapes.len() as u64;
+        let (have_cpu, have_mem) = (
+            node_cpu_m * u64::from(max_nodes),
+            node_memory_mb * u64::from(max_nodes),
+        );
+        let have_pods = u64::from(instance.max_pods) * u64::from(max_nodes);
+        if need_cpu > have_cpu || need_mem > have_mem || pods_total > have_pods {
+            s.notes.borrow_mut().push(format!(
+                "warning: {}: {} deployment(s) x {min_pods} minimum pod(s) = {pods_total} pods \
+                 requesting {:.1} CPU and {:.1} GB, but at most {max_nodes} {} nodes hold {:.1} \
+                 CPU, {:.1} GB and {have_pods} pods: the rest stay pending and their requests \
+                 are rejected; set deployment_by = \"one\" or \"app\", fewer minimum pods, or \
+                 a larger nodes.max",
+                path,
+                shapes.len(),
+                need_cpu as f64 / 1000.0,
+                need_mem as f64 / 1024.0,
+                instance.name,
+                have_cpu as f64 / 1000.0,
+                have_mem as f64 / 1024.0,
+            ));
+        }
         Ok(KubernetesConfig {
+            deployments,
+            shapes,
             pod_cpu_m,
             pod_cpu_limit_m,
             pod_memory_mb,

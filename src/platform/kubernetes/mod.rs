@@ -55,7 +55,7 @@ pub const KIND: Kind = Kind {
 
 impl PlatformSpec for KubernetesSpec {
     fn validate(&self, s: &Setting) -> Result<Arc<dyn Platform>, FieldError> {
-        Ok(Arc::new(self.to_config(s.path)?))
+        Ok(Arc::new(self.to_config(s)?))
     }
 }
 
@@ -69,7 +69,7 @@ impl Platform for KubernetesConfig {
         let k8s = Kubernetes::new(
             self.clone(),
             lb,
-            input.functions.len(),
+            self.deployments.names.len(),
             input.streams.named("startup"),
             input.streams.named("provision"),
             input.streams.named("lb"),
@@ -284,7 +284,7 @@ impl<B: Balancer> Kubernetes<B> {
     }
 
     fn new_pod(&mut self, now: SimTime, deployment: usize) -> u32 {
-        let cfg = &self.cfg;
+        let shape = self.cfg.shapes[deployment];
         self.pods.push(Pod {
             deployment: deployment as u32,
             state: PodState::Pending,
@@ -292,7 +292,7 @@ impl<B: Balancer> Kubernetes<B> {
             created: now,
             started: None,
             ready_at: None,
-            server: Server::new(cfg.pod_cpu_limit_m, cfg.concurrency, cfg.queue_capacity),
+            server: Server::new(shape.cpu_limit_m, shape.concurrency, shape.queue_capacity),
             usage: PodUsage::default(),
             touched: now,
             snapshots: VecDeque::new(),
@@ -321,11 +321,17 @@ impl<B: Balancer> Kubernetes<B> {
         cx.rec.nodes.set(now, self.live_nodes());
     }
 
+    /// A pod's (CPU request \[millicores\], memory \[MB\]): its deployment's.
+    fn size(&self, p: u32) -> (u64, u64) {
+        let s = &self.cfg.shapes[self.pods[p as usize].deployment as usize];
+        (s.cpu_m, s.memory_mb)
+    }
+
     /// Places pending pods first-fit on ready nodes, oldest pod first.
     fn schedule_pending(&mut self, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
-        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
         let mut still = VecDeque::new();
         while let Some(p) = self.pending.pop_front() {
+            let (cpu, mem) = self.size(p);
             let slot = self
                 .nodes
                 .iter()
@@ -363,9 +369,10 @@ impl<B: Balancer> Kubernetes<B> {
 
     /// Frees a pod's node capacity; removes a draining node left empty.
     fn release_node(&mut self, p: u32, now: SimTime, cx: &mut Ctx<KubernetesEvent>) {
+        let (cpu, mem) = self.size(p);
         if let Some(n) = self.pods[p as usize].node.take() {
             let node = &mut self.nodes[n as usize];
-            node.remove(self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
+            node.remove(cpu, mem);
             if node.state == NodeState::Draining && node.pods == 0 {
                 node.state = NodeState::Removed;
                 node.removed = Some(now);
@@ -617,25 +624,37 @@ impl<B: Balancer> Kubernetes<B> {
         self.schedule_pending(now, cx);
     }
 
-    /// How many pods an empty node holds (at least one: validation checks a pod fits).
+    /// How many pods an empty node holds (at least one: validation checks a
+    /// pod fits). With `pods` overrides, of the largest pending pod: the
+    /// cluster autoscaler then errs towards a node too many, not too few.
     fn pods_per_node(&self) -> u64 {
         let c = &self.cfg;
         let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
-        nodes::per_node(size, c.pod_cpu_m, c.pod_memory_mb)
+        if c.shapes.iter().all(|s| *s == c.shapes[0]) {
+            return nodes::per_node(size, c.shapes[0].cpu_m, c.shapes[0].memory_mb);
+        }
+        self.pending
+            .iter()
+            .map(|&p| {
+                let (cpu, mem) = self.size(p);
+                nodes::per_node(size, cpu, mem)
+            })
+            .min()
+            .unwrap_or_else(|| nodes::per_node(size, c.pod_cpu_m, c.pod_memory_mb))
     }
 
     /// Whether the pods on node `n` would fit on the other ready nodes.
     fn pods_fit_elsewhere(&self, n: u32) -> bool {
-        let moving = self
+        let moving: Vec<(u64, u64)> = self
             .live
             .iter()
-            .map(|&p| &self.pods[p as usize])
-            .filter(|p| {
-                p.node == Some(n) && matches!(p.state, PodState::Starting | PodState::Ready)
+            .filter(|&&p| {
+                let pod = &self.pods[p as usize];
+                pod.node == Some(n) && matches!(pod.state, PodState::Starting | PodState::Ready)
             })
-            .count();
-        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
-        nodes::fit_elsewhere(&self.nodes, n, moving, cpu, mem)
+            .map(|&p| self.size(p))
+            .collect();
+        nodes::fit_elsewhere(&self.nodes, n, &moving)
     }
 
     /// The bill of nodes, control plane and load balancer over [from, to).
@@ -663,9 +682,9 @@ impl<B: Balancer> Model for Kubernetes<B> {
             }
         }
         // Pods that fit at t = 0 start ready.
-        let (cpu, mem) = (self.cfg.pod_cpu_m, self.cfg.pod_memory_mb);
         let mut still = VecDeque::new();
         while let Some(p) = self.pending.pop_front() {
+            let (cpu, mem) = self.size(p);
             match self.nodes.iter().position(|n| n.fits(cpu, mem)) {
                 Some(n) => {
                     self.nodes[n].add(cpu, mem);
@@ -703,7 +722,7 @@ impl<B: Balancer> Model for Kubernetes<B> {
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<KubernetesEvent>) {
         let now = cx.now();
         cx.rec.arrived(&req);
-        let Some(p) = self.pick(req.function as usize) else {
+        let Some(p) = self.pick(self.cfg.deployments.of_fn(req.function)) else {
             cx.rec.outcome(&req, Outcome::Rejected, None, now, false);
             return;
         };
@@ -752,8 +771,8 @@ impl<B: Balancer> Model for Kubernetes<B> {
                 }
             }
             KubernetesEvent::HpaSync => {
-                let request_m = self.cfg.pod_cpu_m as f64;
                 for d in 0..self.deployments.len() {
+                    let request_m = self.cfg.shapes[d].cpu_m as f64;
                     let samples = self.hpa_samples(d, now);
                     let dep = &mut self.deployments[d];
                     let scaler = dep.autoscaler.as_mut().expect("HpaSync needs an HPA");

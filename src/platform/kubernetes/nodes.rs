@@ -141,22 +141,22 @@ pub fn per_node(
 /// Whether `moving` workloads of `cpu_m` / `memory_mb` on node `n` would fit,
 /// first-fit, on the other ready nodes (the cluster autoscaler's scale-down
 /// simulation).
-pub fn fit_elsewhere(nodes: &[Node], n: u32, moving: usize, cpu_m: u64, memory_mb: u64) -> bool {
+pub fn fit_elsewhere(nodes: &[Node], n: u32, moving: &[(u64, u64)]) -> bool {
     let mut others: Vec<Node> = nodes
         .iter()
         .enumerate()
         .filter(|&(i, o)| i as u32 != n && o.state == NodeState::Ready)
         .map(|(_, o)| o.clone())
         .collect();
-    (0..moving).all(
-        |_| match others.iter_mut().find(|o| o.fits(cpu_m, memory_mb)) {
+    moving.iter().all(|&(cpu_m, memory_mb)| {
+        match others.iter_mut().find(|o| o.fits(cpu_m, memory_mb)) {
             Some(o) => {
                 o.add(cpu_m, memory_mb);
                 true
             }
             None => false,
-        },
-    )
+        }
+    })
 }
 
 /// Nodes billed and counted: launched and not removed.

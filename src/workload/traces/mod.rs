@@ -185,6 +185,8 @@ pub struct TraceFunction {
     pub memory_mb: Option<u32>,
     /// lambda_report: its rows with an Init Duration.
     pub observed_cold_starts: u64,
+    /// Its application, where the trace names one (Azure 2019's `HashApp`).
+    pub app: Option<String>,
 }
 
 impl Trace {

@@ -170,6 +170,7 @@ impl TraceSpec {
                         durations: None,
                         memory_mb: None,
                         observed_cold_starts: 0,
+                        app: None,
                     });
                     seen_index.insert(name.to_string(), seen.len() - 1);
                     seen.len() - 1
@@ -279,13 +280,15 @@ impl TraceSpec {
             }
             Format::Azure2019 => {
                 let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
-                let (mut day, mut func, mut minutes) = (0, 0, Vec::new());
+                let (mut day, mut app, mut func, mut minutes) = (0, 0, 0, Vec::new());
+                let mut apps: FxHashMap<String, String> = FxHashMap::default();
                 loop {
                     match records.advance()? {
                         Next::End => break,
                         Next::File(i) => {
                             day = i;
-                            (_, func, minutes) = minute_columns(records.headers(), records.file())?;
+                            (app, func, minutes) =
+                                minute_columns(records.headers(), records.file())?;
                             continue;
                         }
                         Next::Record => {}
@@ -300,6 +303,11 @@ impl TraceSpec {
                                         n += u64::from(c);
                                         last_t = last_t.max((t + 60.0).min(trace.end_s));
                                     }
+                                }
+                                if let Some(a) = records.record.get(app).map(str::trim)
+                                    && !apps.contains_key(&name)
+                                {
+                                    apps.insert(name.clone(), a.to_string());
                                 }
                                 note(&name, None, n, 0, &mut seen);
                             }
@@ -316,6 +324,7 @@ impl TraceSpec {
                 let memory =
                     read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
                 for f in &mut seen {
+                    f.app = apps.get(&f.name).cloned();
                     f.durations = works.get(&f.name).cloned();
                     f.memory_mb = memory.get(&f.name).copied();
                 }
