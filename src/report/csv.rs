@@ -137,6 +137,29 @@ pub fn summary_csv(scenario: &str, functions: &[String], runs: &[RunSummary]) ->
     doc.finish()
 }
 
+/// summary.csv as report.html shows it: each run's per-function rows sorted
+/// by requests (most first, then in function order) and capped at `cap`;
+/// with how many rows were left out.
+pub fn summary_for_report(
+    scenario: &str,
+    functions: &[String],
+    runs: &[RunSummary],
+    cap: usize,
+) -> (String, usize) {
+    let mut doc = Doc::new(summary_columns());
+    let mut left_out = 0;
+    for r in runs {
+        summary_row(&mut doc, scenario, r, None);
+        let mut order: Vec<usize> = (0..r.functions.len().min(functions.len())).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(r.functions[i].counts.requests), i));
+        left_out += order.len().saturating_sub(cap);
+        for &i in order.iter().take(cap) {
+            summary_row(&mut doc, scenario, r, Some((i, &functions[i])));
+        }
+    }
+    (doc.finish(), left_out)
+}
+
 /// timeseries.csv for the runs of one scenario: each run's intervals in time
 /// order. With sweeps or replications, only point 0, replication 0 (the
 /// series of every run would multiply the file; aggregate.csv covers them).

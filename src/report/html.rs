@@ -49,6 +49,8 @@ pub struct Report<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub summary_csv: &'a str,
+    /// Said under the summary table (per-function rows left out).
+    pub summary_note: Option<String>,
     pub aggregate_csv: &'a str,
     pub points_csv: Option<&'a str>,
     /// (title, SVG document) in display order.
@@ -91,6 +93,9 @@ pub fn render(r: &Report) -> String {
     }
     out.push_str("<h2 id=\"summary\">Summary (summary.csv)</h2>\n");
     out.push_str(&table(r.summary_csv));
+    if let Some(note) = &r.summary_note {
+        let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(note));
+    }
     out.push_str(
         "<h2 id=\"aggregate\">Means and 95 % confidence intervals over replications \
          (aggregate.csv)</h2>\n",

@@ -20,6 +20,9 @@ use crate::metrics::RequestLog;
 use crate::metrics::summary::{Grouped, Metric, Pooled, RunSummary};
 use crate::scenario::Outline;
 
+/// Most per-function rows of a run that report.html shows.
+pub const MAX_FUNCTION_ROWS: usize = 50;
+
 /// Most points per line of the load chart.
 const MAX_POINTS: usize = 5_000;
 
@@ -270,10 +273,18 @@ pub fn stage(
         }
         let titled: Vec<(String, String)> =
             charts.into_iter().map(|(_, t, svg)| (t, svg)).collect();
+        let (shown, left_out) =
+            csv::summary_for_report(&s.name, &s.functions, runs, MAX_FUNCTION_ROWS);
         let page = html::render(&html::Report {
             name: &s.name,
             description: &s.description,
-            summary_csv: &summary,
+            summary_csv: &shown,
+            summary_note: (left_out > 0).then(|| {
+                format!(
+                    "Per-function rows: the {MAX_FUNCTION_ROWS} with the most requests of each \
+                     run, most first; {left_out} more rows are in summary.csv."
+                )
+            }),
             aggregate_csv: &aggregate_csv,
             points_csv: points_csv.as_deref(),
             charts: &titled,

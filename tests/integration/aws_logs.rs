@@ -383,3 +383,49 @@ fn bad_logs_are_named_by_file_line_and_field() {
     );
     assert!(e.contains("function_by") && e.contains("alb"), "{e}");
 }
+
+#[test]
+fn report_html_caps_per_function_rows_sorted_by_requests() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    // 120 functions, function k with k + 1 requests.
+    let mut text = String::from("timestamp_s,function,duration_ms\n");
+    let mut rows = Vec::new();
+    for k in 0..120u32 {
+        for j in 0..=k {
+            rows.push((f64::from(j) * 0.5 + f64::from(k) * 0.001, k));
+        }
+    }
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (t, k) in rows {
+        let _ = writeln!(text, "{t:.4},fn{k:03},10");
+    }
+    std::fs::write(dir.path().join("many.csv"), text).unwrap();
+    let file = write_scenario(
+        dir.path(),
+        "many",
+        "{ kind = \"trace\", format = \"csv\", path = \"many.csv\" }",
+    );
+    let out = dir.path().join("out");
+    surgesim()
+        .args(["run", "-q", "--per-function", "-o"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let summary = std::fs::read_to_string(out.join("many/summary.csv")).unwrap();
+    assert_eq!(
+        summary.lines().filter(|l| l.contains("lambda/fn")).count(),
+        120
+    );
+    let html = std::fs::read_to_string(out.join("many/report.html")).unwrap();
+    let shown: Vec<&str> = html
+        .match_indices("lambda/fn")
+        .map(|(i, _)| &html[i + 7..i + 12])
+        .collect();
+    assert_eq!(shown.len(), 50, "{shown:?}");
+    // Most requests first: fn119, fn118, ...
+    assert_eq!(shown[0], "fn119");
+    assert_eq!(shown[49], "fn070");
+    assert!(html.contains("70 more rows are in summary.csv"), "the note");
+}

@@ -350,6 +350,107 @@ pub fn alb_target_group(arn: &str) -> &str {
     }
 }
 
+/// Log lines read a line at a time (the line search is the standard
+/// library's, vectorised) and split by hand: ALB's space-separated fields,
+/// `"`-quoted where they may hold spaces (a `\"` inside stays), or the whole
+/// line as one field. Several times faster than a general CSV parser on
+/// ALB's 30-field lines.
+pub struct LogLines<R> {
+    inner: R,
+    split: bool,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> LogLines<R> {
+    /// `split`: ALB fields; else one field per line.
+    pub fn new(inner: R, split: bool) -> Self {
+        LogLines {
+            inner,
+            split,
+            line: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The reader underneath.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// Reads the next non-empty line into `record`; `Ok(false)` at the end.
+    /// A line that is not UTF-8 is an error naming its line.
+    pub fn read_record(
+        &mut self,
+        record: &mut csv::StringRecord,
+    ) -> std::result::Result<bool, (u64, std::io::Error)> {
+        loop {
+            self.buf.clear();
+            let n = self
+                .inner
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|e| (self.line + 1, e))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.line += 1;
+            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+                self.buf.pop();
+            }
+            if self.buf.is_empty() {
+                continue;
+            }
+            let text = std::str::from_utf8(&self.buf).map_err(|e| {
+                (
+                    self.line,
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8: {e}")),
+                )
+            })?;
+            record.clear();
+            if self.split {
+                split_fields(text, record);
+            } else {
+                record.push_field(text);
+            }
+            let mut at = csv::Position::new();
+            at.set_line(self.line);
+            record.set_position(Some(at));
+            return Ok(true);
+        }
+    }
+}
+
+/// ALB's fields: separated by single spaces, a field that starts with `"`
+/// runs to the next `"` not escaped by a backslash (the quotes dropped).
+fn split_fields(line: &str, record: &mut csv::StringRecord) {
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'"' {
+            let start = i + 1;
+            let mut j = start;
+            // The closing quote: the next one not escaped by a backslash.
+            let end = loop {
+                match memchr::memchr(b'"', &b[j..]) {
+                    Some(k) if j + k > start && b[j + k - 1] == b'\\' => j += k + 1,
+                    Some(k) => break j + k,
+                    None => break b.len(),
+                }
+            };
+            record.push_field(&line[start..end]);
+            i = (end + 1).min(b.len());
+        } else {
+            let end = memchr::memchr(b' ', &b[i..]).map_or(b.len(), |k| i + k);
+            record.push_field(&line[i..end]);
+            i = end;
+        }
+        // One separator.
+        if i < b.len() && b[i] == b' ' {
+            i += 1;
+        }
+    }
+}
+
 /// The largest JSON event the reader takes \[bytes\]: a REPORT event is a
 /// few hundred.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
@@ -649,6 +750,29 @@ mod tests {
         // A truncated file is an error, not an end.
         let cut = &insights[..insights.len() - 20];
         assert!(JsonEvents::new(cut).next_event().is_err());
+    }
+
+    #[test]
+    fn alb_fields_split_as_quoted() {
+        let mut r = csv::StringRecord::new();
+        split_fields(
+            r#"https 2018-07-02T22:23:00.186641Z app/lb 1.2.3.4:2817 - -1 -1 -1 502 - 34 366 "GET http://x.com:80/a?b=\"c d\" HTTP/1.1" "curl/7.46.0" - -"#,
+            &mut r,
+        );
+        assert_eq!(r.len(), 16);
+        assert_eq!(&r[5], "-1");
+        assert_eq!(&r[12], r#"GET http://x.com:80/a?b=\"c d\" HTTP/1.1"#);
+        assert_eq!(&r[13], "curl/7.46.0");
+        assert_eq!(&r[15], "-");
+        let mut lines = LogLines::new(&b"a b\r\n\n\"x y\" z\n"[..], true);
+        assert!(lines.read_record(&mut r).unwrap());
+        assert_eq!((r.len(), r.position().unwrap().line()), (2, 1));
+        assert!(lines.read_record(&mut r).unwrap());
+        assert_eq!(
+            (&r[0], &r[1], r.position().unwrap().line()),
+            ("x y", "z", 3)
+        );
+        assert!(!lines.read_record(&mut r).unwrap());
     }
 
     #[test]

@@ -329,20 +329,9 @@ fn open_csv(file: &Path, layout: logs::Layout) -> Result<(records::Source, recor
     let source = match layout {
         logs::Layout::Header => records::Source::Csv(b.has_headers(true).from_reader(buffered)),
         // Space-separated, double-quoted fields; no header.
-        logs::Layout::Alb => records::Source::Csv(
-            b.has_headers(false)
-                .delimiter(b' ')
-                .escape(Some(b'\\'))
-                .double_quote(false)
-                .from_reader(buffered),
-        ),
-        // The whole line as one field: a separator no log line has, no quoting.
-        logs::Layout::Lines => records::Source::Csv(
-            b.has_headers(false)
-                .delimiter(0x1f)
-                .quoting(false)
-                .from_reader(buffered),
-        ),
+        logs::Layout::Alb => records::Source::Lines(logs::LogLines::new(buffered, true)),
+        // The whole line as one field.
+        logs::Layout::Lines => records::Source::Lines(logs::LogLines::new(buffered, false)),
         logs::Layout::Json => records::Source::Json(Box::new(logs::JsonEvents::new(buffered))),
     };
     Ok((source, stamp))
@@ -356,7 +345,7 @@ fn headers(source: &mut records::Source, layout: logs::Layout, file: &Path) -> R
         (logs::Layout::Lines, _) => return Ok(own(&["line"])),
         (logs::Layout::Json, _) => return Ok(own(logs::JSON_FIELDS)),
         (logs::Layout::Header, records::Source::Csv(r)) => r,
-        (logs::Layout::Header, records::Source::Json(_)) => {
+        (logs::Layout::Header, records::Source::Json(_) | records::Source::Lines(_)) => {
             unreachable!("a header layout opens a CSV reader")
         }
     };

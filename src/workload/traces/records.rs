@@ -28,6 +28,7 @@ pub enum Next {
 pub(super) enum Source {
     Csv(super::TraceReader),
     Json(Box<JsonEvents<super::TraceBytes>>),
+    Lines(super::logs::LogLines<super::TraceBytes>),
 }
 
 /// The records of trace files, in order.
@@ -178,6 +179,34 @@ impl Records {
         let file = &self.paths[self.next_file - 1];
         let reader = match reader {
             Source::Csv(r) => r,
+            Source::Lines(lines) => {
+                let mut in_a_row = 0;
+                return loop {
+                    match lines.read_record(&mut self.record) {
+                        Ok(true) => break Ok(Next::Record),
+                        Ok(false) => {
+                            self.content
+                                .push(lines.get_ref().get_ref().content.finish());
+                            self.reader = None;
+                            break self.advance();
+                        }
+                        // A line that is not UTF-8 may be skipped; a read
+                        // error (a line past the cap, a damaged .gz) never.
+                        Err((_, e))
+                            if self.skip
+                                && in_a_row < 1000
+                                && e.kind() == std::io::ErrorKind::InvalidData
+                                && e.to_string().starts_with("not UTF-8") =>
+                        {
+                            self.skipped += 1;
+                            in_a_row += 1;
+                        }
+                        Err((line, e)) => {
+                            break Err(row_error(file, line, "(row)", "", &read_failure(file, &e)));
+                        }
+                    }
+                };
+            }
             Source::Json(events) => {
                 return match events.next_event() {
                     Ok(Some(e)) => {
@@ -228,23 +257,28 @@ impl Records {
                 }
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    let truncated = matches!(e.kind(), csv::ErrorKind::Io(io)
-                        if io.kind() == std::io::ErrorKind::UnexpectedEof);
-                    let why = if truncated && super::logs::gzipped(file) {
-                        format!(
-                            "the gzip stream ends early (a truncated or partial .gz file: {e}); \
-                             copy the file again"
-                        )
-                    } else if matches!(e.kind(), csv::ErrorKind::Io(_))
-                        && super::logs::gzipped(file)
-                    {
-                        format!("cannot decompress: {e}; is it a gzip file?")
-                    } else {
-                        format!("unreadable row: {e}")
+                    let why = match e.kind() {
+                        csv::ErrorKind::Io(io) => read_failure(file, io),
+                        _ => format!("unreadable row: {e}"),
                     };
                     return Err(row_error(file, line, "(row)", "", &why));
                 }
             }
         }
+    }
+}
+
+/// What a read error of trace `file` means, for its message.
+fn read_failure(file: &Path, e: &std::io::Error) -> String {
+    let gz = super::logs::gzipped(file);
+    if gz && e.kind() == std::io::ErrorKind::UnexpectedEof {
+        format!(
+            "the gzip stream ends early (a truncated or partial .gz file: {e}); copy the file \
+             again"
+        )
+    } else if gz && e.kind() != std::io::ErrorKind::InvalidData {
+        format!("cannot decompress: {e}; is it a gzip file?")
+    } else {
+        format!("unreadable row: {e}")
     }
 }
