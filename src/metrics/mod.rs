@@ -627,8 +627,8 @@ impl FunctionLatencies {
     }
 
     /// Quantile `q` \[ms\]: the middle of the bucket where the cumulative
-    /// count first reaches rank ceil(q n), within [min, max], as [`quantile`]
-    /// gives for the histogram.
+    /// count first reaches rank ceil(q n), within [min, max], as
+    /// [`Latencies::quantile_ms`] gives for a histogram.
     pub fn quantile_ms(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
             return None;
