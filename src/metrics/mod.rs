@@ -356,6 +356,37 @@ impl IntervalLatencies {
     }
 }
 
+/// What a latency summary reads from a set of latencies \[ms\].
+pub trait Quantiles {
+    fn quantile_ms(&self, q: f64) -> Option<f64>;
+    fn mean_ms(&self) -> Option<f64>;
+    fn max_ms(&self) -> Option<f64>;
+}
+
+impl Quantiles for Latencies {
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        Latencies::quantile_ms(self, q)
+    }
+    fn mean_ms(&self) -> Option<f64> {
+        Latencies::mean_ms(self)
+    }
+    fn max_ms(&self) -> Option<f64> {
+        Latencies::max_ms(self)
+    }
+}
+
+impl Quantiles for FunctionLatencies {
+    fn quantile_ms(&self, q: f64) -> Option<f64> {
+        FunctionLatencies::quantile_ms(self, q)
+    }
+    fn mean_ms(&self) -> Option<f64> {
+        FunctionLatencies::mean_ms(self)
+    }
+    fn max_ms(&self) -> Option<f64> {
+        FunctionLatencies::max_ms(self)
+    }
+}
+
 /// Latencies of completed requests: a histogram for quantiles, exact sum,
 /// minimum and maximum.
 #[derive(Debug, Clone)]

@@ -35,19 +35,7 @@ pub struct LatencyStats {
 }
 
 impl LatencyStats {
-    fn of_function(l: &crate::metrics::FunctionLatencies) -> Self {
-        LatencyStats {
-            p50: l.quantile_ms(0.50),
-            p90: l.quantile_ms(0.90),
-            p95: l.quantile_ms(0.95),
-            p99: l.quantile_ms(0.99),
-            p999: l.quantile_ms(0.999),
-            max: l.max_ms(),
-            mean: l.mean_ms(),
-        }
-    }
-
-    fn of(l: &Latencies) -> Self {
+    fn of(l: &impl crate::metrics::Quantiles) -> Self {
         LatencyStats {
             p50: l.quantile_ms(0.50),
             p90: l.quantile_ms(0.90),
@@ -152,7 +140,7 @@ impl RunSummary {
                 fs.iter()
                     .map(|f| FunctionSummary {
                         counts: f.counts,
-                        latency: LatencyStats::of_function(&f.latency),
+                        latency: LatencyStats::of(&f.latency),
                     })
                     .collect()
             }),

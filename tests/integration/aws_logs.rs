@@ -85,6 +85,32 @@ fn gzip(from: &Path, to: &Path) {
     gz.finish().unwrap();
 }
 
+/// requests.csv's (arrival, function, handler time) in arrival order.
+fn replayed(requests: &str) -> Vec<(f64, String, f64)> {
+    let mut rows = parse_rows(requests);
+    rows.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
+    rows.into_iter()
+        .map(|r| {
+            (
+                r.arrival_s,
+                r.function,
+                r.end_s.unwrap() - r.start_s.unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Every request at its expected arrival with its expected duration (to
+/// the nanosecond requests.csv prints).
+fn assert_replayed(got: &[(f64, String, f64)], want: &[(f64, &str, f64)], requests: &str) {
+    assert_eq!(got.len(), want.len(), "{requests}");
+    for (g, w) in got.iter().zip(want) {
+        assert!((g.0 - w.0).abs() < 1e-9, "arrival {g:?} vs {w:?}");
+        assert_eq!(g.1, w.1);
+        assert!((g.2 - w.2).abs() < 1e-9, "duration {g:?} vs {w:?}");
+    }
+}
+
 fn write_scenario(dir: &Path, name: &str, arrival: &str) -> PathBuf {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -126,18 +152,7 @@ fn alb_entries_replay_at_their_creation_time_with_their_target_time() {
         "{ kind = \"trace\", format = \"alb\", path = \"logs\" }",
     );
     let (requests, _, _) = replay(&file, &dir.path().join("out"));
-    let mut rows = parse_rows(&requests);
-    rows.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
-    let got: Vec<(f64, &str, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.arrival_s,
-                r.function.as_str(),
-                r.end_s.unwrap() - r.start_s.unwrap(),
-            )
-        })
-        .collect();
+    let got = replayed(&requests);
     // t = 0 at the earliest creation time (node 1's first entry); both
     // nodes' files merged by time; the path without its query string.
     let want = [
@@ -147,12 +162,7 @@ fn alb_entries_replay_at_their_creation_time_with_their_target_time() {
         (2.0, "/api/search", 0.050), // -1: workload.work
         (3.0, "/api/orders", 0.040), // time - 0.042 s
     ];
-    assert_eq!(got.len(), want.len(), "{requests}");
-    for (g, w) in got.iter().zip(want) {
-        assert!((g.0 - w.0).abs() < 1e-9, "arrival {g:?} vs {w:?}");
-        assert_eq!(g.1, w.1);
-        assert!((g.2 - w.2).abs() < 1e-9, "duration {g:?} vs {w:?}");
-    }
+    assert_replayed(&got, &want, &requests);
     // The other ways to name a function.
     for (by, names) in [
         (
@@ -256,18 +266,7 @@ fn report_lines_replay_at_their_start_with_their_duration_at_the_recorded_memory
     )
     .unwrap();
     let (requests, _, stdout) = replay(&file, &d.join("out"));
-    let mut rows = parse_rows(&requests);
-    rows.sort_by(|a, b| a.arrival_s.total_cmp(&b.arrival_s));
-    let got: Vec<(f64, &str, f64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.arrival_s,
-                r.function.as_str(),
-                r.end_s.unwrap() - r.start_s.unwrap(),
-            )
-        })
-        .collect();
+    let got = replayed(&requests);
     // arrival = stamp - Duration (- Init Duration): 12:00:00.500, 01.750,
     // 00.960, 02.990; t = 0 at the first.
     let want = [
@@ -276,12 +275,7 @@ fn report_lines_replay_at_their_start_with_their_duration_at_the_recorded_memory
         (1.2495, "checkout", 0.2505),
         (2.49, "report-fn", 0.010),
     ];
-    assert_eq!(got.len(), want.len(), "{requests}");
-    for (g, w) in got.iter().zip(want) {
-        assert!((g.0 - w.0).abs() < 1e-9, "arrival {g:?} vs {w:?}");
-        assert_eq!(g.1, w.1);
-        assert!((g.2 - w.2).abs() < 1e-9, "duration {g:?} vs {w:?}");
-    }
+    assert_replayed(&got, &want, &requests);
     assert!(
         stdout.contains("recorded cold starts (REPORT lines with an Init Duration): 1 of 4"),
         "{stdout}"

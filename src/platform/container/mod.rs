@@ -128,6 +128,16 @@ impl Deployments {
         Deployments { names, of_function }
     }
 
+    /// The deployments of the workload that `s` validates a platform for.
+    pub fn of_setting(s: &crate::platform::Setting, by: Option<DeploymentBy>) -> Self {
+        Deployments::group(
+            s.functions,
+            s.apps,
+            by.unwrap_or(DeploymentBy::Function),
+            "workload",
+        )
+    }
+
     /// The deployment of function `f`.
     #[inline]
     pub fn of_fn(&self, f: u32) -> usize {

@@ -346,13 +346,7 @@ impl FargateSpec {
         let pp = path.key("pricing");
         let pricing = self.pricing.clone().unwrap_or_default();
         Ok(FargateConfig {
-            deployments: crate::platform::container::Deployments::group(
-                s.functions,
-                s.apps,
-                self.deployment_by
-                    .unwrap_or(crate::platform::container::DeploymentBy::Function),
-                "workload",
-            ),
+            deployments: crate::platform::container::Deployments::of_setting(s, self.deployment_by),
             task_cpu_m: (vcpu * 1000.0).round() as u64,
             task_memory_gb: memory_gb,
             concurrency,

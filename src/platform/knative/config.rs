@@ -319,13 +319,7 @@ impl KnativeSpec {
         let cloud_run = preset == Preset::CloudRun;
         let mean_startup = startup.mean_s();
         Ok(KnativeConfig {
-            deployments: crate::platform::container::Deployments::group(
-                s.functions,
-                s.apps,
-                self.deployment_by
-                    .unwrap_or(crate::platform::container::DeploymentBy::Function),
-                "workload",
-            ),
+            deployments: crate::platform::container::Deployments::of_setting(s, self.deployment_by),
             preset,
             cpu_m: (vcpu * 1000.0).round() as u64,
             memory_gb,

@@ -493,12 +493,7 @@ impl KubernetesSpec {
         let usd = |name: &str, v: Option<f64>, default: f64| {
             path.num_in(name, v.unwrap_or(default), 0.0, 1e6)
         };
-        let deployments = Deployments::group(
-            s.functions,
-            s.apps,
-            self.deployment_by.unwrap_or(DeploymentBy::Function),
-            "workload",
-        );
+        let deployments = Deployments::of_setting(s, self.deployment_by);
         let mut shapes = vec![base; deployments.names.len()];
         if let Some(pods) = &self.pods {
             let pods_path = path.key("pods");
