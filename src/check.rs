@@ -83,8 +83,35 @@ pub fn evaluate(exp: &Expectations, points: &[usize], grouped: &Grouped) -> Vec<
 pub type Baseline = BTreeMap<(usize, String, String), f64>;
 
 /// Reads a baseline: a `-o` folder (its `<name>/`), a scenario's output
-/// folder, or a summary.csv / aggregate.csv file.
-pub fn read_baseline(path: &Path, scenario: &str) -> Result<Baseline> {
+/// folder, or a summary.csv / aggregate.csv file. `None` when the baseline
+/// holds nothing of this scenario (a scenario new in this change).
+pub fn read_baseline(path: &Path, scenario: &str) -> Result<Option<Baseline>> {
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "{}: no such baseline: give an output folder, a scenario's output folder, or a \
+             summary.csv or aggregate.csv",
+            path.display()
+        )));
+    }
+    if path.is_dir() {
+        let named = path.join(crate::scenario::sanitize_name(scenario));
+        let any = [
+            named.join("summary.csv"),
+            named.join("aggregate.csv"),
+            path.join("summary.csv"),
+            path.join("aggregate.csv"),
+        ]
+        .iter()
+        .any(|p| p.is_file());
+        if !any {
+            return Ok(None);
+        }
+    }
+    let b = read_baseline_file(path, scenario)?;
+    Ok((!b.is_empty()).then_some(b))
+}
+
+fn read_baseline_file(path: &Path, scenario: &str) -> Result<Baseline> {
     let candidates: Vec<PathBuf> = if path.is_dir() {
         let named = path.join(crate::scenario::sanitize_name(scenario));
         [
@@ -264,6 +291,29 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
     Ok(out)
 }
 
+/// The verdict of a scenario or platform the baseline does not have.
+pub const NEW: &str = "new, no baseline";
+/// The verdict of a baseline entry this run does not have.
+pub const GONE: &str = "gone (not in this run)";
+
+/// The row of a scenario the baseline holds nothing of.
+pub fn new_scenario(name: &str) -> CheckRow {
+    CheckRow {
+        kind: "baseline",
+        name: format!("scenario {name}"),
+        expected: "a baseline".into(),
+        actual: "none in the baseline".into(),
+        pass: true,
+        verdict: NEW.into(),
+    }
+}
+
+/// Whether a row evaluated something: an expectation, or a metric compared
+/// with its baseline (not a "new" or "gone" note).
+pub fn evaluated(r: &CheckRow) -> bool {
+    r.kind == "expect" || (r.verdict != NEW && r.verdict != GONE)
+}
+
 /// Compares this run's means with a baseline, metric by metric.
 pub fn compare(
     baseline: &Baseline,
@@ -278,6 +328,30 @@ pub fn compare(
         .map(|g| (g.point, g.platform.as_str()))
         .collect();
     let sweep = keys.iter().any(|k| k.0 != 0);
+    let label = |point: usize, platform: &str| {
+        if sweep {
+            format!("{platform} @point {point}")
+        } else {
+            platform.to_string()
+        }
+    };
+    // Baseline entries with no counterpart in this run: reported.
+    let mut gone: Vec<(usize, &str)> = baseline
+        .keys()
+        .map(|(p, name, _)| (*p, name.as_str()))
+        .filter(|k| !keys.contains(k))
+        .collect();
+    gone.dedup();
+    for (point, platform) in gone {
+        out.push(CheckRow {
+            kind: "baseline",
+            name: label(point, platform),
+            expected: "in the baseline".into(),
+            actual: "not in this run".into(),
+            pass: true,
+            verdict: GONE.into(),
+        });
+    }
     for &(point, platform) in &keys {
         if !baseline
             .keys()
@@ -285,11 +359,11 @@ pub fn compare(
         {
             out.push(CheckRow {
                 kind: "baseline",
-                name: format!("{platform} @point {point}"),
+                name: label(point, platform),
                 expected: "a baseline row".into(),
                 actual: "none in the baseline".into(),
-                pass: false,
-                verdict: "FAIL (missing)".into(),
+                pass: true,
+                verdict: NEW.into(),
             });
             continue;
         }
@@ -347,8 +421,12 @@ pub fn compare(
     out
 }
 
-/// The verdict table for stdout.
-pub fn table(scenario: &str, rows: &[CheckRow]) -> String {
+/// The verdict table for stdout: expectations, and of the baseline rows
+/// only regressions, improvements and new or gone entries unless `verbose`.
+pub fn table(scenario: &str, all: &[CheckRow], verbose: bool) -> String {
+    let quiet = |r: &CheckRow| !verbose && r.kind == "baseline" && r.verdict == "pass";
+    let hidden = all.iter().filter(|r| quiet(r)).count();
+    let rows: Vec<&CheckRow> = all.iter().filter(|r| !quiet(r)).collect();
     let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(6).max(6);
     let we = rows
         .iter()
@@ -375,8 +453,14 @@ pub fn table(scenario: &str, rows: &[CheckRow]) -> String {
             r.kind, r.name, r.expected, r.actual, r.verdict
         );
     }
-    let failed = rows.iter().filter(|r| !r.pass).count();
-    let _ = writeln!(out, "  {} passed, {} failed", rows.len() - failed, failed);
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "  ({hidden} baseline comparisons within tolerance not listed: --verbose lists them)"
+        );
+    }
+    let failed = all.iter().filter(|r| !r.pass).count();
+    let _ = writeln!(out, "  {} passed, {} failed", all.len() - failed, failed);
     out
 }
 

@@ -136,6 +136,13 @@ pub struct CheckArgs {
     /// instead of running the scenarios.
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
+    /// Succeed even when no expectation and no baseline comparison is evaluated.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// List every baseline comparison, not only regressions, improvements and
+    /// new or gone entries.
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 /// Parses `args` and runs the command; runs stop soon after `cancel` is set
@@ -297,20 +304,46 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
         };
         let points: Vec<usize> = s.point_scenarios().iter().map(|p| p.0).collect();
         let mut checks = crate::check::evaluate(&s.expect, &points, &grouped);
-        if let Some(baseline) = baselines.get(&s.name) {
-            checks.extend(crate::check::compare(
+        match baselines.get(&s.name) {
+            Some(Some(baseline)) => checks.extend(crate::check::compare(
                 baseline,
                 &grouped,
                 args.tolerance,
                 &s.expect.tolerance,
-            ));
+            )),
+            Some(None) => checks.push(crate::check::new_scenario(&s.name)),
+            None => {}
         }
-        print!("{}", crate::check::table(&s.name, &checks));
+        print!("{}", crate::check::table(&s.name, &checks, args.verbose));
         failed |= checks.iter().any(|c| !c.pass);
         suites.push((s.name.clone(), checks));
     }
     if let Some(path) = &args.junit {
         crate::files::write_atomic(path, crate::check::junit(&suites).as_bytes())?;
+    }
+    let evaluated = suites
+        .iter()
+        .flat_map(|(_, rows)| rows)
+        .filter(|r| crate::check::evaluated(r))
+        .count();
+    if evaluated == 0 {
+        eprintln!(
+            "check: no expectation and no baseline comparison was evaluated (no [expect] \
+             entries{}): add [expect] entries or --baseline{}",
+            if args.baseline.is_some() {
+                ", nothing in the baseline to compare with"
+            } else {
+                ", no --baseline"
+            },
+            if args.allow_empty {
+                "; passing, as --allow-empty asks"
+            } else {
+                ", or pass --allow-empty to let a check of nothing succeed"
+            }
+        );
+        if !args.allow_empty {
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(if failed {
         ExitCode::from(1)

@@ -141,7 +141,13 @@ fn an_unchanged_configuration_passes_against_its_own_baseline_identically() {
     let second = check(
         dir.path(),
         GATE,
-        &["--baseline", base.to_str().unwrap(), "--tolerance", "0"],
+        &[
+            "--baseline",
+            base.to_str().unwrap(),
+            "--tolerance",
+            "0",
+            "--verbose",
+        ],
     );
     assert_eq!(second.status.code(), Some(0), "{}", stdout(&second));
     assert!(stdout(&second).contains("baseline lambda.p95_ms"));
@@ -243,4 +249,113 @@ fn platform_names_with_dots_can_be_checked() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout(&out).contains("lambda.v2.p50_ms"));
+}
+
+/// The README's CI job, end to end: a baseline from the target branch that
+/// lacks a scenario and a platform the pull request adds.
+#[test]
+fn a_pull_request_that_adds_a_scenario_and_a_platform_passes_then_a_regression_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (base, pr) = (d.join("base"), d.join("pr"));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&pr).unwrap();
+    std::fs::write(base.join("gate.toml"), GATE).unwrap();
+    let second_platform = "\n[[platforms]]\nname = \"lambda-arm\"\nkind = \"lambda\"\nmemory_mb = 1769\narchitecture = \"arm64\"\n";
+    // The PR's gate: the same with one more platform ([expect] stays last).
+    let (head, expect) = GATE.split_at(GATE.find("[expect]").unwrap());
+    std::fs::write(
+        pr.join("gate.toml"),
+        format!("{head}{second_platform}{expect}"),
+    )
+    .unwrap();
+    std::fs::write(
+        pr.join("other.toml"),
+        GATE.replace("name = \"gate\"", "name = \"other\""),
+    )
+    .unwrap();
+    let surgesim = || Command::cargo_bin("surgesim").unwrap();
+    surgesim()
+        .args(["run", "-q", "--no-charts", "-o"])
+        .arg(d.join("baseline"))
+        .arg(&base)
+        .assert()
+        .success();
+    let gate = |scenarios: &Path, extra: &[&str]| {
+        surgesim()
+            .args(["check", "-q", "--no-charts", "--tolerance", "5", "-o"])
+            .arg(d.join("results"))
+            .arg("--baseline")
+            .arg(d.join("baseline"))
+            .args(extra)
+            .arg(scenarios)
+            .output()
+            .unwrap()
+    };
+    let out = gate(&pr, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let line = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle) && l.contains("new, no baseline"))
+            .unwrap_or_else(|| panic!("no `{needle}` new row in {text}"))
+            .to_string()
+    };
+    line("lambda-arm");
+    line("scenario other");
+    // Within tolerance: not listed by default, listed with --verbose.
+    assert!(
+        !text.lines().any(|l| l.contains("lambda.p95_ms")
+            && l.trim_end().ends_with(" pass")
+            && l.contains("baseline")),
+        "{text}"
+    );
+    assert!(text.contains("within tolerance not listed"), "{text}");
+    let verbose = stdout(&gate(&pr, &["--verbose"]));
+    assert!(
+        verbose.lines().any(|l| l.starts_with("  baseline")
+            && l.contains("lambda.p95_ms")
+            && l.trim_end().ends_with("pass")),
+        "{verbose}"
+    );
+    // A real regression: slower work fails the gate.
+    std::fs::write(pr.join("other.toml"), "").unwrap();
+    std::fs::remove_file(pr.join("other.toml")).unwrap();
+    std::fs::write(
+        pr.join("gate.toml"),
+        format!("{head}{second_platform}{expect}").replace("ms = 100", "ms = 130"),
+    )
+    .unwrap();
+    let out = gate(&pr, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL (regression)"), "{text}");
+    // A platform the baseline has and the run does not is reported.
+    std::fs::write(
+        pr.join("gate.toml"),
+        GATE.replace("name = \"lambda\"\n", "name = \"lambda-renamed\"\n")
+            .replace("\"lambda.", "\"lambda-renamed."),
+    )
+    .unwrap();
+    let text = stdout(&gate(&pr, &[]));
+    assert!(
+        text.lines()
+            .any(|l| l.contains("lambda ") && l.contains("gone")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_check_of_nothing_fails_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = GATE.split_at(GATE.find("[expect]").unwrap()).0.to_string();
+    let out = check(dir.path(), &bare, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("no expectation and no baseline") && err.contains("--allow-empty"),
+        "{err}"
+    );
+    let out = check(dir.path(), &bare, &["--allow-empty"]);
+    assert_eq!(out.status.code(), Some(0));
 }
