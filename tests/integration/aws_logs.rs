@@ -334,6 +334,18 @@ fn bad_logs_are_named_by_file_line_and_field() {
         e.contains("time.log:1:") && e.contains("request_creation_time") && e.contains("timestamp"),
         "{e}"
     );
+    // A processing time no ALB writes (past the 1e9 s cap).
+    let huge = first.replace("0.000 0.100 0.001", "1e10 0.100 0.001");
+    assert_ne!(huge, first);
+    std::fs::write(d.join("huge.log"), format!("{huge}\n")).unwrap();
+    let e = refused(
+        d,
+        "{ kind = \"trace\", format = \"alb\", path = \"huge.log\" }",
+    );
+    assert!(
+        e.contains("huge.log:1:") && e.contains("request_processing_time"),
+        "{e}"
+    );
     // A REPORT line without Duration.
     std::fs::write(
         d.join("f.log"),

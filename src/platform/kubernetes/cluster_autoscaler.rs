@@ -93,8 +93,8 @@ impl NodeAutoscaler for ClusterAutoscaler {
                 Step::Idle => {
                     self.step = Step::Track;
                     // Scale up: pending pods that nodes already provisioning
-                    // will not take. Pods are all alike, so a fresh node
-                    // holds `pods_per_node` of them.
+                    // will not take. A fresh node holds `pods_per_node` of
+                    // them (with `pods` overrides, of the largest pending).
                     if c.pending > 0 {
                         let provisioning = c
                             .nodes

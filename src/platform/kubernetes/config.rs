@@ -168,11 +168,7 @@ pub struct KubernetesConfig {
     pub shapes: Vec<PodShape>,
     /// Pod CPU request \[millicores\].
     pub pod_cpu_m: u64,
-    /// Pod CPU limit \[millicores\]: at least the request (above it, Burstable).
-    pub pod_cpu_limit_m: u64,
     pub pod_memory_mb: u64,
-    pub concurrency: u32,
-    pub queue_capacity: u32,
     /// Placement to ready.
     pub startup: Dist,
     pub load_balancer: LoadBalancer,
@@ -452,8 +448,7 @@ impl KubernetesSpec {
         });
         let base = pod.shape(&pod_path, None)?;
         let pod_cpu_m = base.cpu_m;
-        let (pod_cpu_limit_m, pod_memory_mb) = (base.cpu_limit_m, base.memory_mb);
-        let (concurrency, queue_capacity) = (base.concurrency, base.queue_capacity);
+        let pod_memory_mb = base.memory_mb;
         // The scenario reference's default (README), median 6 s, p99 20 s: our own
         // estimate, not a published figure (scheduling and container start within the
         // 5 s SLO of kubernetes/community `sig-scalability/slos/pod_startup_latency.md`,
@@ -543,18 +538,28 @@ impl KubernetesSpec {
             PodScaling::Fixed(n) => u64::from(*n),
             PodScaling::Hpa(h) => u64::from(h.min_replicas),
         };
-        let need_cpu: u64 = shapes.iter().map(|p| p.cpu_m * min_pods).sum();
-        let need_mem: u64 = shapes.iter().map(|p| p.memory_mb * min_pods).sum();
-        let pods_total = min_pods * shapes.len() as u64;
+        // The most nodes there can be: `max`, or `initial` without an autoscaler.
+        let max_nodes_ever = if autoscaler.is_some() {
+            max_nodes
+        } else {
+            initial_nodes
+        };
+        let wide = |v: u64| u128::from(v);
+        let need_cpu: u128 = shapes.iter().map(|p| wide(p.cpu_m) * wide(min_pods)).sum();
+        let need_mem: u128 = shapes
+            .iter()
+            .map(|p| wide(p.memory_mb) * wide(min_pods))
+            .sum();
+        let pods_total = wide(min_pods) * shapes.len() as u128;
         let (have_cpu, have_mem) = (
-            node_cpu_m * u64::from(max_nodes),
-            node_memory_mb * u64::from(max_nodes),
+            wide(node_cpu_m) * u128::from(max_nodes_ever),
+            wide(node_memory_mb) * u128::from(max_nodes_ever),
         );
-        let have_pods = u64::from(instance.max_pods) * u64::from(max_nodes);
+        let have_pods = u128::from(instance.max_pods) * u128::from(max_nodes_ever);
         if need_cpu > have_cpu || need_mem > have_mem || pods_total > have_pods {
             s.notes.borrow_mut().push(format!(
                 "warning: {}: {} deployment(s) x {min_pods} minimum pod(s) = {pods_total} pods \
-                 requesting {:.1} CPU and {:.1} GB, but at most {max_nodes} {} nodes hold {:.1} \
+                 requesting {:.1} CPU and {:.1} GB, but at most {max_nodes_ever} {} nodes hold {:.1} \
                  CPU, {:.1} GB and {have_pods} pods: the rest stay pending and their requests \
                  are rejected; set deployment_by = \"one\" or \"app\", fewer minimum pods, or \
                  a larger nodes.max",
@@ -571,10 +576,7 @@ impl KubernetesSpec {
             deployments,
             shapes,
             pod_cpu_m,
-            pod_cpu_limit_m,
             pod_memory_mb,
-            concurrency,
-            queue_capacity,
             startup,
             load_balancer: self.load_balancer.unwrap_or(LoadBalancer::RoundRobin),
             scaling,

@@ -81,7 +81,10 @@ pub fn stem(file: &Path) -> String {
     let name = file
         .file_name()
         .map_or_else(|| "trace".to_string(), |n| n.to_string_lossy().into_owned());
-    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let name = match name.len().checked_sub(3) {
+        Some(i) if name.is_char_boundary(i) && name[i..].eq_ignore_ascii_case(".gz") => &name[..i],
+        _ => &name,
+    };
     match name.rsplit_once('.') {
         Some((s, _)) if !s.is_empty() => s.to_string(),
         _ => name.to_string(),
@@ -90,7 +93,8 @@ pub fn stem(file: &Path) -> String {
 
 /// Whether `file` is gzip-compressed, by its name.
 pub fn gzipped(file: &Path) -> bool {
-    file.extension().is_some_and(|e| e == "gz")
+    file.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// The extension under `.gz`, lower case.
@@ -125,7 +129,8 @@ pub fn parse_utc_ns(s: &str) -> Option<i64> {
     if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
         // Epoch milliseconds (CloudWatch's `timestamp`): 13 digits today.
         let ms: i64 = s.parse().ok()?;
-        return ms.checked_mul(1_000_000);
+        // Up to 2200-01-01 (7,258,118,400,000 ms).
+        return (ms <= 7_258_118_400_000).then(|| ms * 1_000_000);
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = b.get(r)?;
@@ -141,7 +146,10 @@ pub fn parse_utc_ns(s: &str) -> Option<i64> {
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month)
+    // 1970 to 2200: every sum and difference of such times (and of
+    // durations up to 1e9 s) fits in i64 nanoseconds.
+    if !(1970..=2200).contains(&year)
+        || !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
         || hour > 23
@@ -386,12 +394,22 @@ impl<R: BufRead> LogLines<R> {
     ) -> std::result::Result<bool, (u64, std::io::Error)> {
         loop {
             self.buf.clear();
-            let n = self
-                .inner
+            let cap = super::MAX_LINE_BYTES as u64 + 1;
+            let n = (&mut self.inner)
+                .take(cap)
                 .read_until(b'\n', &mut self.buf)
                 .map_err(|e| (self.line + 1, e))?;
             if n == 0 {
                 return Ok(false);
+            }
+            if n as u64 == cap && self.buf.last() != Some(&b'\n') {
+                return Err((
+                    self.line + 1,
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("a line longer than {} bytes", super::MAX_LINE_BYTES),
+                    ),
+                ));
             }
             self.line += 1;
             while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
@@ -672,6 +690,9 @@ mod tests {
             "2018-07-02T22:22:48+0200",
             "2018/07/02 22:22:48",
             "-",
+            "1969-12-31T23:59:59Z",
+            "2201-01-01T00:00:00Z",
+            "99999999999999999",
         ] {
             assert_eq!(parse_utc_ns(bad), None, "{bad}");
         }
@@ -773,6 +794,12 @@ mod tests {
             ("x y", "z", 3)
         );
         assert!(!lines.read_record(&mut r).unwrap());
+        // A line past the cap (CR endings are no line breaks here) is an
+        // error, not a buffer the size of the file.
+        let long = vec![b'x'; super::super::MAX_LINE_BYTES + 10];
+        let mut lines = LogLines::new(&long[..], false);
+        let e = lines.read_record(&mut r).unwrap_err();
+        assert!(e.1.to_string().contains("longer than"), "{e:?}");
     }
 
     #[test]

@@ -159,7 +159,8 @@ pub struct Trace {
     pub skipped: u64,
     /// Each of `paths` as the scan saw it: the replay refuses a changed file.
     pub stamps: Vec<records::Stamp>,
-    /// A hash of each of `paths`' bytes as the scan read them (decompressed).
+    /// A hash of each of `paths`' bytes as the scan read them (decompressed;
+    /// a JSON export up to where its events end).
     pub content: Vec<u64>,
     /// alb: what names a function, and how many path segments it keeps.
     pub function_by: FunctionBy,
@@ -210,6 +211,16 @@ pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: 
         message: format!(
             "{why} (value {value:?}); fix the row, or set skip_bad_rows = true to skip bad rows"
         ),
+    }
+}
+
+/// An error reading a trace file (not a bad row: nothing to skip).
+pub(super) fn read_error(file: &Path, line: u64, why: &str) -> Error {
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: Some((line as usize, 1)),
+        field: None,
+        message: why.to_string(),
     }
 }
 
@@ -320,7 +331,13 @@ fn open_csv(file: &Path, layout: logs::Layout) -> Result<(records::Source, recor
     let capped = LineCap {
         inner,
         run: 0,
-        max: MAX_LINE_BYTES,
+        // A JSON export may be one line (`jq -c`); its events are capped
+        // one by one instead.
+        max: if layout == logs::Layout::Json {
+            usize::MAX
+        } else {
+            MAX_LINE_BYTES
+        },
         content: ContentHash::default(),
     };
     let buffered = BufReader::with_capacity(1 << 16, capped);

@@ -202,7 +202,7 @@ impl Records {
                             in_a_row += 1;
                         }
                         Err((line, e)) => {
-                            break Err(row_error(file, line, "(row)", "", &read_failure(file, &e)));
+                            break Err(super::read_error(file, line, &read_failure(file, &e)));
                         }
                     }
                 };
@@ -225,12 +225,10 @@ impl Records {
                         self.reader = None;
                         self.advance()
                     }
-                    Err((line, why)) => Err(row_error(
+                    Err((line, why)) => Err(super::read_error(
                         file,
                         line,
-                        "(event)",
-                        "",
-                        &format!("unreadable JSON: {why}"),
+                        &format!("unreadable JSON: {why}; fix or export the file again"),
                     )),
                 };
             }
@@ -257,11 +255,12 @@ impl Records {
                 }
                 Err(e) => {
                     let line = e.position().map_or(0, |p| p.line());
-                    let why = match e.kind() {
-                        csv::ErrorKind::Io(io) => read_failure(file, io),
-                        _ => format!("unreadable row: {e}"),
-                    };
-                    return Err(row_error(file, line, "(row)", "", &why));
+                    return Err(match e.kind() {
+                        csv::ErrorKind::Io(io) => {
+                            super::read_error(file, line, &read_failure(file, io))
+                        }
+                        _ => row_error(file, line, "(row)", "", &format!("unreadable row: {e}")),
+                    });
                 }
             }
         }

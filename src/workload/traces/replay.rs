@@ -185,7 +185,8 @@ struct MergedRows {
     /// (file index, earliest arrival) in order of earliest arrival.
     files: Vec<(usize, i64)>,
     next: usize,
-    open: Vec<(FileRows, KeptRow)>,
+    /// Open files: (file index, rows, next row).
+    open: Vec<(usize, FileRows, KeptRow)>,
 }
 
 impl MergedRows {
@@ -206,7 +207,7 @@ impl MergedRows {
 
     fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
         loop {
-            let head = self.open.iter().map(|(_, r)| r.ns).min();
+            let head = self.open.iter().map(|(_, _, r)| r.ns).min();
             match self.files.get(self.next) {
                 Some(&(i, start)) if head.is_none_or(|h| start <= h) => {
                     self.next += 1;
@@ -225,18 +226,20 @@ impl MergedRows {
                         std::slice::from_ref(&trace.stamps[i]),
                     );
                     if let Some(first) = rows.next(trace)? {
-                        self.open.push((rows, first));
+                        self.open.push((i, rows, first));
                     }
                     continue;
                 }
                 _ => {}
             }
-            let Some(k) = (0..self.open.len()).min_by_key(|&k| (self.open[k].1.ns, k)) else {
+            // The earliest next row; at equal times, the file first in order.
+            let Some(k) = (0..self.open.len()).min_by_key(|&k| (self.open[k].2.ns, self.open[k].0))
+            else {
                 return Ok(None);
             };
-            let row = self.open[k].1;
-            match self.open[k].0.next(trace)? {
-                Some(next) => self.open[k].1 = next,
+            let row = self.open[k].2;
+            match self.open[k].1.next(trace)? {
+                Some(next) => self.open[k].2 = next,
                 None => {
                     self.open.swap_remove(k);
                 }
@@ -485,8 +488,26 @@ impl Iterator for TraceStream {
             top.copies -= 1;
             top.copies > 0
         })?;
-        // The scan proved the order; never hand the engine a step back anyway.
-        let arrival = p.t.max(self.last);
+        // The scan proved each file's order. Files merged by time can still
+        // hold a row further out of order than the buffer reaches (a long
+        // request logged late in a busy period): a fault, never a moved
+        // arrival.
+        if p.t < self.last {
+            let last = self.trace.paths.last().expect("a trace has files");
+            let e = Error::Usage(format!(
+                "{}: after merging the files by time, a request at {} s comes after one at {} \
+                 s, more than {REORDER_WINDOW} rows out of order; sort the entries by \
+                 arrival (e.g. zcat the files, sort by request_creation_time) and replay the \
+                 sorted file",
+                last.parent().unwrap_or(last).display(),
+                p.t.as_secs_f64(),
+                self.last.as_secs_f64()
+            ));
+            self.fail(e);
+            self.done = true;
+            return None;
+        }
+        let arrival = p.t;
         self.last = arrival;
         let f = p.function as usize;
         let recorded = |memory_mb: Option<u16>| match memory_mb.or(self.trace.recorded_memory_mb) {

@@ -349,8 +349,23 @@ impl Columns {
                 const REQUEST: usize = 12;
                 const TARGET_GROUP: usize = 16;
                 const CREATED: usize = 21;
-                let seconds = |(c, name): (usize, &'static str)| number(c, name);
-                let target = seconds(PROCESSING[1])?;
+                // Each processing time is -1 (no answer) or 0 to 1e9 s.
+                let seconds = |(c, name): (usize, &'static str)| {
+                    let v = number(c, name)?;
+                    check(
+                        v == -1.0 || (0.0..=MAX_DURATION_S).contains(&v),
+                        c,
+                        name,
+                        "a processing time is -1 (no answer) or 0 to 1e9 s",
+                    )?;
+                    Ok(v)
+                };
+                let times = [
+                    seconds(PROCESSING[0])?,
+                    seconds(PROCESSING[1])?,
+                    seconds(PROCESSING[2])?,
+                ];
+                let target = times[1];
                 let created = field(CREATED, "request_creation_time")?;
                 let ns = match logs::parse_utc_ns(created) {
                     Some(ns) => ns,
@@ -363,10 +378,7 @@ impl Columns {
                             value: Some(TIME),
                             why: NOT_A_TIMESTAMP,
                         })?;
-                        let mut spent = 0.0;
-                        for p in PROCESSING {
-                            spent += seconds(p)?.max(0.0);
-                        }
+                        let spent: f64 = times.iter().map(|t| t.max(0.0)).sum();
                         end - (spent * 1e9).round() as i64
                     }
                     None => {
@@ -404,8 +416,14 @@ impl Columns {
                         logs::alb_target_group(field(TARGET_GROUP, "target_group_arn")?)
                     }
                 };
+                check(
+                    !function.is_empty(),
+                    REQUEST,
+                    "request",
+                    "no function name in the entry (an empty host or path)",
+                )?;
                 Ok(Some(Row {
-                    t: (ns - self.origin_ns) as f64 / 1e9,
+                    t: (i128::from(ns) - i128::from(self.origin_ns)) as f64 / 1e9,
                     function: std::borrow::Cow::Borrowed(function),
                     cpu,
                     wait,
@@ -490,7 +508,7 @@ impl Columns {
                 };
                 let (cpu, wait) = split(duration, self.cpu_fraction);
                 Ok(Some(Row {
-                    t: (ns - self.origin_ns) as f64 / 1e9,
+                    t: (i128::from(ns) - i128::from(self.origin_ns)) as f64 / 1e9,
                     function: std::borrow::Cow::Borrowed(function),
                     cpu: Some(cpu),
                     wait: Some(wait),

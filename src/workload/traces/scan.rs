@@ -377,7 +377,7 @@ impl TraceSpec {
             // t = 0 at the earliest arrival (of every function: the scan
             // cannot know which top_n keeps until the end).
             trace.origin_ns = first_ns;
-            last_t = (last_ns - first_ns) as f64 / 1e9;
+            last_t = (i128::from(last_ns) - i128::from(first_ns)) as f64 / 1e9;
         }
         trace.last_arrival = SimTime::from_secs_f64(last_t.max(0.0) / trace.time_scale);
         if trace.skipped > 0 {
