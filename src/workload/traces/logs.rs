@@ -473,13 +473,19 @@ fn split_fields(line: &str, record: &mut csv::StringRecord) {
 /// few hundred.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
-/// A streamed JSON array of log events: each element's bytes found by
+/// A streamed JSON array of log events (top level, or an object's
+/// `events`; documents may follow one another, as pages of
+/// `filter-log-events` appended to one file): each element's bytes found by
 /// brace matching (strings and escapes respected), then parsed alone, so
 /// memory holds one event, never the file.
 pub struct JsonEvents<R> {
     inner: R,
-    /// Inside the events array.
+    /// Inside the events array, and whether that array is an object's
+    /// `events`.
     in_array: bool,
+    in_object: bool,
+    /// An events array was found.
+    found_any: bool,
     done: bool,
     line: u64,
     buf: Vec<u8>,
@@ -505,6 +511,8 @@ impl<R: BufRead> JsonEvents<R> {
         JsonEvents {
             inner,
             in_array: false,
+            in_object: false,
+            found_any: false,
             done: false,
             line: 1,
             buf: Vec::new(),
@@ -533,35 +541,46 @@ impl<R: BufRead> JsonEvents<R> {
         if self.done {
             return Ok(None);
         }
-        // Find the array: the top-level one, or the one after `"events":`.
-        while !self.in_array {
-            match self.byte().map_err(io(self.line))? {
-                None => {
-                    return Err((
-                        self.line,
-                        "no array of log events (expected `[...]` or `{\"events\": [...]}`)".into(),
-                    ));
-                }
-                Some(b'[') => self.in_array = true,
-                Some(b'"') => self.skip_string().map_err(io(self.line))?,
-                Some(_) => {}
-            }
-        }
-        // Skip separators up to the next element or the end of the array.
-        loop {
-            match self.byte().map_err(io(self.line))? {
-                None => return Err((self.line, "the file ends inside the array".into())),
-                Some(b']') => {
+        // Find the array: a top-level one, or the value of `"events"` in a
+        // top-level object; documents may follow one another (pages of
+        // `filter-log-events` appended to one file).
+        'element: loop {
+            while !self.in_array {
+                if !self.find_array()? {
                     self.done = true;
+                    if !self.found_any {
+                        return Err((
+                            self.line,
+                            "no array of log events (expected `[...]` or `{\"events\": [...]}`; \
+                         for `aws logs get-query-results` output, export the query's results \
+                         as CSV or JSON from the console instead)"
+                                .into(),
+                        ));
+                    }
                     return Ok(None);
                 }
-                Some(b'{') => break,
-                Some(b) if b.is_ascii_whitespace() || b == b',' => {}
-                Some(b) => {
-                    return Err((
-                        self.line,
-                        format!("expected a log event `{{...}}`, found `{}`", b as char),
-                    ));
+                self.found_any = true;
+            }
+            // Skip separators up to the next element or the end of the array.
+            loop {
+                match self.byte().map_err(io(self.line))? {
+                    None => return Err((self.line, "the file ends inside the array".into())),
+                    Some(b']') => {
+                        self.in_array = false;
+                        if self.in_object {
+                            // The rest of the object holding `events`.
+                            self.skip_to_depth_zero(1).map_err(|e| (self.line, e))?;
+                        }
+                        continue 'element;
+                    }
+                    Some(b'{') => break 'element,
+                    Some(b) if b.is_ascii_whitespace() || b == b',' => {}
+                    Some(b) => {
+                        return Err((
+                            self.line,
+                            format!("expected a log event `{{...}}`, found `{}`", b as char),
+                        ));
+                    }
                 }
             }
         }
@@ -623,6 +642,120 @@ impl<R: BufRead> JsonEvents<R> {
             log: raw.at_log.or(raw.log_group).unwrap_or_default(),
             line,
         }))
+    }
+
+    /// Moves to the next events array; `false` at the end of the file.
+    fn find_array(&mut self) -> std::result::Result<bool, (u64, String)> {
+        loop {
+            let b = match self.byte() {
+                Err(e) => return Err((self.line, format!("cannot read: {e}"))),
+                Ok(None) => return Ok(false),
+                Ok(Some(b)) => b,
+            };
+            match b {
+                b if b.is_ascii_whitespace() => {}
+                b'[' => {
+                    self.in_object = false;
+                    self.in_array = true;
+                    return Ok(true);
+                }
+                b'{' => {
+                    // Keys at depth 1 until `"events":`.
+                    let (mut depth, mut key, mut at_key) = (1usize, Vec::new(), true);
+                    loop {
+                        let b = match self.byte() {
+                            Err(e) => return Err((self.line, format!("cannot read: {e}"))),
+                            Ok(None) => {
+                                return Err((self.line, "the file ends inside an object".into()));
+                            }
+                            Ok(Some(b)) => b,
+                        };
+                        match b {
+                            b'"' => {
+                                let s = self.read_string().map_err(|e| (self.line, e))?;
+                                if depth == 1 && at_key {
+                                    key = s;
+                                }
+                            }
+                            b':' if depth == 1 => {
+                                at_key = false;
+                                if key == b"events" {
+                                    loop {
+                                        match self.byte() {
+                                            Ok(Some(b'[')) => break,
+                                            Ok(Some(w)) if w.is_ascii_whitespace() => {}
+                                            _ => {
+                                                return Err((
+                                                    self.line,
+                                                    "`events` is not an array".into(),
+                                                ));
+                                            }
+                                        }
+                                    }
+                                    self.in_object = true;
+                                    self.in_array = true;
+                                    return Ok(true);
+                                }
+                            }
+                            b',' if depth == 1 => at_key = true,
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth -= 1;
+                                if depth == 0 {
+                                    break;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                other => {
+                    return Err((
+                        self.line,
+                        format!("expected a JSON array or object, found `{}`", other as char),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Reads to the end of the value `depth` levels deep (strings respected).
+    fn skip_to_depth_zero(&mut self, mut depth: usize) -> std::result::Result<(), String> {
+        while depth > 0 {
+            match self.byte().map_err(|e| format!("cannot read: {e}"))? {
+                None => return Err("the file ends inside an object".into()),
+                Some(b'"') => self
+                    .skip_string()
+                    .map_err(|e| format!("cannot read: {e}"))?,
+                Some(b'{' | b'[') => depth += 1,
+                Some(b'}' | b']') => depth -= 1,
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A string's raw bytes (after its opening quote), at most
+    /// [`MAX_EVENT_BYTES`].
+    fn read_string(&mut self) -> std::result::Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let mut escaped = false;
+        loop {
+            let b = self
+                .byte()
+                .map_err(|e| format!("cannot read: {e}"))?
+                .ok_or("the file ends inside a string")?;
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => return Ok(out),
+                _ => {}
+            }
+            if out.len() >= MAX_EVENT_BYTES {
+                return Err(format!("a string longer than {MAX_EVENT_BYTES} bytes"));
+            }
+            out.push(b);
+        }
     }
 
     fn skip_string(&mut self) -> std::io::Result<()> {
@@ -763,6 +896,17 @@ mod tests {
         assert_eq!(e.line, 2);
         assert_eq!(r.next_event().unwrap().unwrap().line, 3);
         assert_eq!(r.next_event().unwrap(), None);
+        // `events` after another array, then a second page.
+        let pages = br#"{"searchedLogStreams": [{"a": "[x"}], "events": [{"timestamp": 1, "message": "m1"}], "nextToken": "t"}
+{"events": [{"timestamp": 2, "message": "m2"}]}"#;
+        let mut r = JsonEvents::new(&pages[..]);
+        assert_eq!(r.next_event().unwrap().unwrap().message, "m1");
+        assert_eq!(r.next_event().unwrap().unwrap().message, "m2");
+        assert_eq!(r.next_event().unwrap(), None);
+        let results =
+            br#"{"results": [[{"field": "@message", "value": "x"}]], "status": "Complete"}"#;
+        let e = JsonEvents::new(&results[..]).next_event().unwrap_err();
+        assert!(e.1.contains("no array of log events"), "{e:?}");
         let insights = br#"[{"@timestamp": "2023-01-15 10:00:00.123", "@message": "REPORT RequestId: b Duration: 2 ms", "@log": "123456789012:/aws/lambda/checkout"}]"#;
         let mut r = JsonEvents::new(&insights[..]);
         let e = r.next_event().unwrap().unwrap();
