@@ -435,3 +435,27 @@ fn report_html_caps_per_function_rows_sorted_by_requests() {
     assert_eq!(shown[49], "fn070");
     assert!(html.contains("70 more rows are in summary.csv"), "the note");
 }
+
+#[test]
+fn more_overlapping_files_than_the_replay_holds_open_are_refused_at_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = alb_files(dir.path());
+    let text = std::fs::read_to_string(&a).unwrap();
+    let first = text.lines().next().unwrap();
+    let many = dir.path().join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    // 1,025 nodes' files, each spanning the same second.
+    let second = first.replace("12:00:00.000000Z", "12:00:01.000000Z");
+    for i in 0..1025 {
+        std::fs::write(
+            many.join(format!("n{i:04}.log")),
+            format!("{first}\n{second}\n"),
+        )
+        .unwrap();
+    }
+    let e = refused(
+        dir.path(),
+        "{ kind = \"trace\", format = \"alb\", path = \"many\" }",
+    );
+    assert!(e.contains("1025 of the trace's files overlap"), "{e}");
+}

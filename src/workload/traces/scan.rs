@@ -183,8 +183,10 @@ impl TraceSpec {
             }
         };
         let mut last_t = f64::NEG_INFINITY;
-        // Wall-clock formats: the first and last arrival in the window [ns].
+        // Wall-clock formats: the first and last arrival in the window [ns],
+        // and each file's latest arrival.
         let (mut first_ns, mut last_ns) = (i64::MAX, i64::MIN);
+        let mut file_ends: Vec<i64> = Vec::new();
         match self.format {
             Format::Csv | Format::Azure2021 | Format::Alb | Format::LambdaReport => {
                 let default_fn = trace.paths[0]
@@ -205,6 +207,7 @@ impl TraceSpec {
                             let c =
                                 Columns::of(self.format, headers, file, records.layout(), &opts)?;
                             trace.file_starts.push(None);
+                            file_ends.push(i64::MIN);
                             if self.format.wall_clock() {
                                 // Files of wall-clock logs overlap in time (one
                                 // per load balancer node): the replay merges
@@ -240,6 +243,8 @@ impl TraceSpec {
                         if self.format.wall_clock() {
                             let start = trace.file_starts.last_mut().expect("a file's slot");
                             *start = Some(start.map_or(row.ns, |s| s.min(row.ns)));
+                            let end = file_ends.last_mut().expect("a file's slot");
+                            *end = (*end).max(row.ns);
                         }
                         if row.t < trace.start_s || row.t >= trace.end_s {
                             continue;
@@ -277,6 +282,32 @@ impl TraceSpec {
                 // Each file as the scan opened it, for the replay to check.
                 trace.stamps = std::mem::take(&mut records.opened);
                 trace.content = std::mem::take(&mut records.content);
+                if self.format.wall_clock() && trace.paths.len() > 1 {
+                    // The replay holds a file open from its earliest to its
+                    // latest arrival: at most MAX_OPEN_FILES at once.
+                    let mut edges: Vec<(i64, i32)> = Vec::new();
+                    for (s, e) in trace.file_starts.iter().zip(&file_ends) {
+                        if let Some(s) = s {
+                            edges.push((*s, 1));
+                            edges.push((*e, -1));
+                        }
+                    }
+                    // At one instant, a file opening counts before one closing.
+                    edges.sort_by_key(|&(t, d)| (t, -d));
+                    let (mut open, mut most) = (0i32, 0i32);
+                    for (_, d) in edges {
+                        open += d;
+                        most = most.max(open);
+                    }
+                    if most as usize > super::replay::MAX_OPEN_FILES {
+                        return Ok(Err(path.key("path").error(format!(
+                            "{most} of the trace's files overlap in time, more than the {} \
+                             the replay holds open at once; join the files of each period \
+                             into one (e.g. `zcat` an hour's files into one .gz)",
+                            super::replay::MAX_OPEN_FILES
+                        ))));
+                    }
+                }
             }
             Format::Azure2019 => {
                 let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel);
