@@ -3,6 +3,8 @@
 //! holds what the scan found, ends the stream with an error in its [`Fault`],
 //! which fails the run.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::Path;
 
 use rand::RngExt;
@@ -185,8 +187,11 @@ struct MergedRows {
     /// (file index, earliest arrival) in order of earliest arrival.
     files: Vec<(usize, i64)>,
     next: usize,
-    /// Open files: (file index, rows, next row).
-    open: Vec<(usize, FileRows, KeptRow)>,
+    /// Open files and their next row, by slot (a slot is free once its file ends).
+    open: Vec<Option<(FileRows, KeptRow)>>,
+    /// The open files' next rows, earliest first: (arrival, file index, slot).
+    heads: BinaryHeap<Reverse<(i64, usize, usize)>>,
+    free: Vec<usize>,
 }
 
 impl MergedRows {
@@ -202,50 +207,50 @@ impl MergedRows {
             files,
             next: 0,
             open: Vec::new(),
+            heads: BinaryHeap::new(),
+            free: Vec::new(),
         }
     }
 
+    /// The earliest next row of the open files; at equal times, the file
+    /// first in order. Files open as the merge reaches their earliest
+    /// arrival (the scan refused more than [`MAX_OPEN_FILES`] at once).
     fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
-        loop {
-            let head = self.open.iter().map(|(_, _, r)| r.ns).min();
-            match self.files.get(self.next) {
-                Some(&(i, start)) if head.is_none_or(|h| start <= h) => {
-                    self.next += 1;
-                    let path = &trace.paths[i];
-                    if self.open.len() >= MAX_OPEN_FILES {
-                        return Err(Error::Usage(format!(
-                            "{}: more than {MAX_OPEN_FILES} trace files overlap in time; \
-                             join the files of each period into one (e.g. `zcat` the files of \
-                             an hour into one .gz) and replay those",
-                            path.display()
-                        )));
-                    }
-                    let mut rows = FileRows::new(
-                        trace,
-                        std::slice::from_ref(path),
-                        std::slice::from_ref(&trace.stamps[i]),
-                    );
-                    if let Some(first) = rows.next(trace)? {
-                        self.open.push((i, rows, first));
-                    }
-                    continue;
-                }
-                _ => {}
+        while let Some(&(i, start)) = self.files.get(self.next) {
+            if self.heads.peek().is_some_and(|Reverse(h)| h.0 < start) {
+                break;
             }
-            // The earliest next row; at equal times, the file first in order.
-            let Some(k) = (0..self.open.len()).min_by_key(|&k| (self.open[k].2.ns, self.open[k].0))
-            else {
-                return Ok(None);
-            };
-            let row = self.open[k].2;
-            match self.open[k].1.next(trace)? {
-                Some(next) => self.open[k].2 = next,
-                None => {
-                    self.open.swap_remove(k);
+            self.next += 1;
+            let mut rows = FileRows::new(
+                trace,
+                std::slice::from_ref(&trace.paths[i]),
+                std::slice::from_ref(&trace.stamps[i]),
+            );
+            if let Some(first) = rows.next(trace)? {
+                let slot = self.free.pop().unwrap_or(self.open.len());
+                if slot == self.open.len() {
+                    self.open.push(None);
                 }
+                self.open[slot] = Some((rows, first));
+                self.heads.push(Reverse((first.ns, i, slot)));
             }
-            return Ok(Some(row));
         }
+        let Some(Reverse((_, i, slot))) = self.heads.pop() else {
+            return Ok(None);
+        };
+        let (rows, row) = self.open[slot].as_mut().expect("a head's file is open");
+        let taken = *row;
+        match rows.next(trace)? {
+            Some(next) => {
+                *row = next;
+                self.heads.push(Reverse((next.ns, i, slot)));
+            }
+            None => {
+                self.open[slot] = None;
+                self.free.push(slot);
+            }
+        }
+        Ok(Some(taken))
     }
 }
 
