@@ -166,9 +166,6 @@ pub struct KubernetesConfig {
     pub deployments: Deployments,
     /// Each deployment's pods (`pod`, with `pods` overrides).
     pub shapes: Vec<PodShape>,
-    /// Pod CPU request \[millicores\].
-    pub pod_cpu_m: u64,
-    pub pod_memory_mb: u64,
     /// Placement to ready.
     pub startup: Dist,
     pub load_balancer: LoadBalancer,
@@ -447,8 +444,6 @@ impl KubernetesSpec {
             startup: None,
         });
         let base = pod.shape(&pod_path, None)?;
-        let pod_cpu_m = base.cpu_m;
-        let pod_memory_mb = base.memory_mb;
         // The scenario reference's default (README), median 6 s, p99 20 s: our own
         // estimate, not a published figure (scheduling and container start within the
         // 5 s SLO of kubernetes/community `sig-scalability/slos/pod_startup_latency.md`,
@@ -473,8 +468,8 @@ impl KubernetesSpec {
             &path.key("nodes"),
             &pod_path,
             "pod",
-            pod_cpu_m,
-            pod_memory_mb,
+            base.cpu_m,
+            base.memory_mb,
         )?;
         let NodePool {
             instance,
@@ -575,8 +570,6 @@ impl KubernetesSpec {
         Ok(KubernetesConfig {
             deployments,
             shapes,
-            pod_cpu_m,
-            pod_memory_mb,
             startup,
             load_balancer: self.load_balancer.unwrap_or(LoadBalancer::RoundRobin),
             scaling,

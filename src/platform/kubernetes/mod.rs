@@ -624,15 +624,13 @@ impl<B: Balancer> Kubernetes<B> {
         self.schedule_pending(now, cx);
     }
 
-    /// How many pods an empty node holds (at least one: validation checks a
-    /// pod fits). With `pods` overrides, of the largest pending pod: the
-    /// cluster autoscaler then errs towards a node too many, not too few.
+    /// How many pending pods an empty node holds (at least one: validation
+    /// checks a pod fits), for the largest of them: with `pods` overrides the
+    /// cluster autoscaler errs towards a node too many, not too few.
     fn pods_per_node(&self) -> u64 {
         let c = &self.cfg;
         let size = (c.node_cpu_m, c.node_memory_mb, c.instance.max_pods);
-        if c.shapes.iter().all(|s| *s == c.shapes[0]) {
-            return nodes::per_node(size, c.shapes[0].cpu_m, c.shapes[0].memory_mb);
-        }
+        let base = &c.shapes[0];
         self.pending
             .iter()
             .map(|&p| {
@@ -640,7 +638,7 @@ impl<B: Balancer> Kubernetes<B> {
                 nodes::per_node(size, cpu, mem)
             })
             .min()
-            .unwrap_or_else(|| nodes::per_node(size, c.pod_cpu_m, c.pod_memory_mb))
+            .unwrap_or_else(|| nodes::per_node(size, base.cpu_m, base.memory_mb))
     }
 
     /// Whether the pods on node `n` would fit on the other ready nodes.
