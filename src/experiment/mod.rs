@@ -334,7 +334,7 @@ pub fn run_platform_with(
         horizon: scenario.horizon,
         interval: scenario.interval,
     };
-    let mut rec = Recorder::new(scenario.warmup, scenario.horizon, log);
+    let mut rec = Recorder::new(scenario.window.0, scenario.window.1, log);
     if per_function {
         rec.track_functions(scenario.workload.functions.len());
     }

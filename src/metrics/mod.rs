@@ -724,7 +724,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder whose summary window is [warmup, horizon).
+    /// A recorder whose summary window is [warmup, horizon): the
+    /// scenario's measurement window (its end is the horizon but for a
+    /// trace window, whose replay has no arrivals past it).
     pub fn new(warmup: SimTime, horizon: SimTime, log: Option<RequestLog>) -> Self {
         let window = (warmup.min(horizon), horizon);
         Recorder {

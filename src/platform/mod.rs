@@ -214,6 +214,13 @@ pub trait Platform: std::fmt::Debug + Send + Sync + Any {
 
     /// For downcasting to the concrete config (tests, tools).
     fn as_any(&self) -> &dyn Any;
+
+    /// The longest a request may execute before the platform stops it
+    /// (Lambda's `timeout_s`), if it has such a limit: how long a trace
+    /// window's run goes on after the window's last arrival.
+    fn longest_execution(&self) -> Option<crate::time::SimDuration> {
+        None
+    }
 }
 
 /// A platform of a scenario.

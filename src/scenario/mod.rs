@@ -256,6 +256,10 @@ pub struct Scenario {
     pub seed: u64,
     pub horizon: SimTime,
     pub warmup: SimTime,
+    /// What summary.csv measures: arrivals in [window.0, window.1), time
+    /// averages over it. [warmup, horizon), or for a trace window
+    /// [max(warmup, start_s), end_s).
+    pub window: (SimTime, SimTime),
     pub replications: u32,
     pub interval: SimDuration,
     pub workload: Workload,
@@ -293,6 +297,10 @@ pub struct Outline {
     pub seed: u64,
     pub replications: u32,
     pub horizon: SimTime,
+    /// The measurement window (see [`Scenario::window`]).
+    pub window: (SimTime, SimTime),
+    /// Where the charts' time axis starts: a trace window's start, else 0.
+    pub chart_start: SimTime,
     pub interval: SimDuration,
     /// The workload's function names, in index order.
     pub functions: Vec<String>,
@@ -303,6 +311,31 @@ pub struct Outline {
     /// A trace's rows replayed and bad rows skipped, and (lambda_report)
     /// the rows with an Init Duration: cold starts AWS observed.
     pub trace: Option<TraceOutline>,
+}
+
+impl Outline {
+    /// A sweep point's parameter values, as rows and charts label it:
+    /// `rate_per_s=80` (each parameter by its last key, or its whole path
+    /// when two parameters end alike); `None` without a sweep.
+    pub fn point_label(&self, point: usize) -> Option<String> {
+        let p = self.points.iter().find(|p| p.id == point)?;
+        let last = |k: &str| -> String {
+            k.rsplit('.').next().unwrap_or(k).to_string()
+        };
+        let short: Vec<String> = p.params.iter().map(|(k, _)| last(k)).collect();
+        let unique = short
+            .iter()
+            .enumerate()
+            .all(|(i, a)| short.iter().skip(i + 1).all(|b| a != b));
+        Some(
+            p.params
+                .iter()
+                .zip(&short)
+                .map(|((k, v), s)| format!("{}={v}", if unique { s } else { k }))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
 }
 
 /// What the summary says of a replayed trace.
@@ -337,6 +370,10 @@ impl Scenario {
             seed: self.seed,
             replications: self.replications,
             horizon: self.horizon,
+            window: self.window,
+            chart_start: self.workload.trace.as_ref().map_or(SimTime::ZERO, |t| {
+                SimTime::from_secs_f64(t.start_s / t.time_scale).min(self.horizon)
+            }),
             interval: self.interval,
             functions: self.workload.function_names().to_vec(),
             points: self
@@ -485,36 +522,6 @@ pub(crate) fn validate(
             ));
         }
     };
-    // A trace's default horizon: its last arrival plus 900 s (the longest
-    // Lambda execution), so every replayed request can finish.
-    let duration_s = match (raw.duration_s, &trace) {
-        (Some(d), _) => d,
-        (None, Some(t)) => t.last_arrival.as_secs_f64() + 900.0,
-        (None, None) => 3600.0,
-    };
-    if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S) {
-        return Err(root.key("duration_s").error(format!(
-            "duration_s = {duration_s}: must be greater than 0 and at most {MAX_DURATION_S:e} s"
-        )));
-    }
-    let warmup_s = raw.warmup_s.unwrap_or(0.0);
-    if !(warmup_s.is_finite() && warmup_s >= 0.0 && warmup_s < duration_s) {
-        return Err(root.key("warmup_s").error(format!(
-            "warmup_s = {warmup_s}: must be >= 0 and less than duration_s ({duration_s})"
-        )));
-    }
-    let interval_s = raw.timeseries_interval_s.unwrap_or(10.0);
-    if !(interval_s.is_finite() && interval_s >= 1e-3) {
-        return Err(root.key("timeseries_interval_s").error(format!(
-            "timeseries_interval_s = {interval_s}: must be at least 0.001 s"
-        )));
-    }
-    if duration_s / interval_s > MAX_INTERVALS {
-        return Err(root.key("timeseries_interval_s").error(format!(
-            "{interval_s} s intervals over {duration_s} s make more than {MAX_INTERVALS:e} \
-             time-series rows; use a longer interval"
-        )));
-    }
     let replications = match (ov.replications, raw.replications) {
         (Some(r), _) => r,
         (None, None) => 1,
@@ -556,6 +563,60 @@ pub(crate) fn validate(
         platforms.push(PlatformConfig { name, config });
     }
 
+    // A trace's default horizon: its last arrival plus 900 s (the longest
+    // Lambda execution), so every replayed request can finish. A window
+    // with an end runs over [start_s, end_s + D), D the longest execution
+    // any platform allows (the largest Lambda timeout) or 900 s, and is
+    // measured over the window itself.
+    let trace = workload.trace.as_deref();
+    let window_end = trace
+        .filter(|t| t.end_s.is_finite())
+        .map(|t| t.end_s / t.time_scale);
+    let duration_s = match (raw.duration_s, trace, window_end) {
+        (Some(d), _, _) => d,
+        (None, Some(_), Some(end)) => {
+            let longest = platforms
+                .iter()
+                .filter_map(|p| p.config.longest_execution())
+                .max()
+                .map_or(900.0, |d| d.as_secs_f64());
+            end + longest
+        }
+        (None, Some(t), None) => t.last_arrival.as_secs_f64() + 900.0,
+        (None, None, _) => 3600.0,
+    };
+    if !(duration_s.is_finite() && duration_s > 0.0 && duration_s <= MAX_DURATION_S) {
+        return Err(root.key("duration_s").error(format!(
+            "duration_s = {duration_s}: must be greater than 0 and at most {MAX_DURATION_S:e} s"
+        )));
+    }
+    let warmup_s = raw.warmup_s.unwrap_or(0.0);
+    if !(warmup_s.is_finite() && warmup_s >= 0.0 && warmup_s < duration_s) {
+        return Err(root.key("warmup_s").error(format!(
+            "warmup_s = {warmup_s}: must be >= 0 and less than duration_s ({duration_s})"
+        )));
+    }
+    let window = measurement_window(warmup_s, duration_s, trace);
+    if window.0 >= window.1 {
+        return Err(root.key("warmup_s").error(format!(
+            "warmup_s = {warmup_s}: the measurement window [max(warmup_s, start_s), end_s) = \
+             [{} s, {} s) is empty; use a warm-up shorter than the trace window",
+            window.0.as_secs_f64(),
+            window.1.as_secs_f64()
+        )));
+    }
+    let interval_s = raw.timeseries_interval_s.unwrap_or(10.0);
+    if !(interval_s.is_finite() && interval_s >= 1e-3) {
+        return Err(root.key("timeseries_interval_s").error(format!(
+            "timeseries_interval_s = {interval_s}: must be at least 0.001 s"
+        )));
+    }
+    if duration_s / interval_s > MAX_INTERVALS {
+        return Err(root.key("timeseries_interval_s").error(format!(
+            "{interval_s} s intervals over {duration_s} s make more than {MAX_INTERVALS:e} \
+             time-series rows; use a longer interval"
+        )));
+    }
     let platform_names: Vec<String> = platforms.iter().map(|p| p.name.clone()).collect();
     let expect = match &raw.expect {
         Some(t) => expect::validate(t, &platform_names)?,
@@ -570,6 +631,7 @@ pub(crate) fn validate(
         seed,
         horizon: SimTime::from_secs_f64(duration_s),
         warmup: SimTime::from_secs_f64(warmup_s),
+        window,
         replications,
         interval: SimDuration::from_secs_f64(interval_s),
         workload,
@@ -579,6 +641,30 @@ pub(crate) fn validate(
         notes: notes.into_inner(),
         digest: 0,
     })
+}
+
+/// The measurement window: [warmup, horizon), or for a trace window
+/// [max(warmup, start_s), min(end_s, horizon)) (SPEC 2: the window itself,
+/// not the drain time after it).
+fn measurement_window(
+    warmup_s: f64,
+    duration_s: f64,
+    trace: Option<&Trace>,
+) -> (SimTime, SimTime) {
+    let horizon = SimTime::from_secs_f64(duration_s);
+    let (start, end) = match trace {
+        Some(t) => (
+            t.start_s / t.time_scale,
+            if t.end_s.is_finite() {
+                SimTime::from_secs_f64(t.end_s / t.time_scale).min(horizon)
+            } else {
+                horizon
+            },
+        ),
+        None => (0.0, horizon),
+    };
+    let from = SimTime::from_secs_f64(warmup_s.max(start)).min(end);
+    (from, end)
 }
 
 fn check_name(path: &FieldPath, name: &str) -> Result<(), FieldError> {

@@ -102,7 +102,7 @@ pub fn run_waiting(s: &Scenario, requests: &[(f64, u32, f64, f64)]) -> (Vec<Row>
     let buf = SharedBuf::default();
     let names = s.workload.function_names();
     let log = RequestLog::new(Box::new(buf.clone()), "l", names);
-    let rec = Recorder::new(s.warmup, s.horizon, Some(log));
+    let rec = Recorder::new(s.window.0, s.window.1, Some(log));
     let clock = Clock {
         horizon: s.horizon,
         interval: s.interval,

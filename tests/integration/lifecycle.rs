@@ -390,6 +390,7 @@ fn time_averages_by_hand() {
     // With a 2 s warm-up the window is [2, 20): the environment idles through 5.35 s.
     let mut s = s;
     s.warmup = SimTime::from_secs_f64(2.0);
+    s.window.0 = s.warmup;
     let (_, rec, _) = run_requests(&s, &[(0.0, 0, 100.0)]);
     close(rec.instances.mean(), 3.35 / 18.0);
     close(rec.in_service.mean(), 0.0);

@@ -7,7 +7,7 @@ use assert_cmd::Command;
 use surgesim::scenario::{self, Overrides, Scenario};
 use surgesim::time::SimTime;
 
-use crate::common::parse_rows;
+use crate::common::{Simulated, parse_rows};
 
 fn scenario_in(dir: &Path, arrival: &str, platforms: &str) -> String {
     let src = format!(
@@ -148,6 +148,79 @@ fn time_scale_and_windows() {
     assert_eq!(arrivals(&base(", rate_scale = 3")).len(), 3000);
     let half = arrivals(&base(", rate_scale = 0.5")).len();
     assert!((430..=570).contains(&half), "{half}");
+}
+
+#[test]
+fn a_trace_window_runs_to_its_end_plus_the_longest_timeout_and_is_measured_over_itself() {
+    // SPEC 2: a window with no duration_s runs over [start_s, end_s + D),
+    // D the largest Lambda timeout_s or 900 s, and summary.csv measures
+    // [max(warmup_s, start_s), end_s).
+    let dir = tempfile::tempdir().unwrap();
+    csv_trace(dir.path(), 1000); // 137 s of rows
+    let with = |extra: &str, platforms: &str| {
+        load(&scenario_in(
+            dir.path(),
+            &format!("{{ kind = \"trace\", format = \"csv\", path = \"trace.csv\"{extra} }}"),
+            platforms,
+        ))
+    };
+    let two_timeouts = format!(
+        "{LAMBDA}timeout_s = 30\n[[platforms]]\nname = \"l2\"\nkind = \"lambda\"\ntimeout_s = 45\n"
+    );
+    let s = with(", start_s = 20, end_s = 50", &two_timeouts);
+    assert_eq!(s.horizon, SimTime::from_secs_f64(50.0 + 45.0));
+    assert_eq!(
+        s.window,
+        (SimTime::from_secs_f64(20.0), SimTime::from_secs_f64(50.0))
+    );
+    assert_eq!(s.outline().chart_start, SimTime::from_secs_f64(20.0));
+    // No Lambda platform: 900 s after the window.
+    let eks = "[[platforms]]\nname = \"eks\"\nkind = \"kubernetes\"\n";
+    let s = with(", start_s = 20, end_s = 50", eks);
+    assert_eq!(s.horizon, SimTime::from_secs_f64(950.0));
+    // Time scale: the window is on trace time, the drain time is not scaled.
+    let s = with(", start_s = 20, end_s = 50, time_scale = 2", &two_timeouts);
+    assert_eq!(s.horizon, SimTime::from_secs_f64(25.0 + 45.0));
+    assert_eq!(
+        s.window,
+        (SimTime::from_secs_f64(10.0), SimTime::from_secs_f64(25.0))
+    );
+    // A warm-up past start_s starts the window; one past end_s leaves none.
+    let src = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"trace.csv\", start_s = 20, end_s = 50 }",
+        LAMBDA,
+    );
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(&src, text.replacen("seed = 1\n", "seed = 1\nwarmup_s = 30\n", 1)).unwrap();
+    assert_eq!(load(&src).window.0, SimTime::from_secs_f64(30.0));
+    std::fs::write(
+        &src,
+        std::fs::read_to_string(&src)
+            .unwrap()
+            .replacen("warmup_s = 30", "warmup_s = 60", 1),
+    )
+    .unwrap();
+    let err = scenario::load(Path::new(&src), Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("warmup_s") && err.contains("is empty"), "{err}");
+    // The run: every kept row counted, time averages over the 30 s window
+    // (an environment alive the whole window averages 1, not 30/2000).
+    let s = with(", start_s = 20, end_s = 50", LAMBDA);
+    let sim = Simulated::of(&s, false);
+    let run = &sim.runs[0];
+    let kept = (0..1000u64)
+        .map(|i| i * 137_000_000 + (i % 13) * 1_000)
+        .filter(|t| (20_000_000_000..50_000_000_000).contains(t))
+        .count() as u64;
+    assert_eq!(run.counts.requests, kept);
+    // 10 ms of work every 137 ms: one environment, alive from the first
+    // row on; its time average over [20, 50) is close to 1.
+    assert!(run.instances.mean > 0.95, "{}", run.instances.mean);
+    // Without the window's end (end_s absent), the run is measured to its horizon.
+    let s = with(", start_s = 20", LAMBDA);
+    assert_eq!(s.window.1, s.horizon);
 }
 
 /// An Azure 2019 day: 3 functions with known per-minute counts, durations and memory.

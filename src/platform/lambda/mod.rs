@@ -69,6 +69,10 @@ impl Platform for LambdaConfig {
         &KIND
     }
 
+    fn longest_execution(&self) -> Option<SimDuration> {
+        Some(self.timeout)
+    }
+
     fn simulate(&self, mut input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
         input.rec.set_overhead(self.overhead);
         let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
