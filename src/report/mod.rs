@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod chart;
 pub mod csv;
 pub mod html;
+pub mod human;
 pub mod table;
 
 use std::io::{BufWriter, Read, Seek, Write};
