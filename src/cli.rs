@@ -83,6 +83,10 @@ pub struct RunArgs {
     /// Refuse --requests-csv when the file is expected to exceed this size [MB].
     #[arg(long, value_name = "MB", default_value_t = 10_240)]
     pub max_requests_csv_mb: u64,
+    /// The sweep point whose replication 0 timeseries.csv and the per-run
+    /// charts show (load, latency CDF, outcomes, p95 and cost); see points.csv.
+    #[arg(long, value_name = "POINT", default_value_t = 0)]
+    pub chart_point: usize,
     /// Print nothing on stderr but errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -411,7 +415,11 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
         charts: !args.no_charts,
         quiet: args.quiet,
         per_function: args.per_function,
+        chart_point: args.chart_point,
     };
+    for s in &scenarios {
+        check_chart_point(s, args.chart_point)?;
+    }
     if let Some(shard) = args.shard {
         let (ran, total) = crate::shard::run(&scenarios, &args.output, shard, &opts, cancel)?;
         if !args.quiet {
@@ -442,6 +450,24 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
         results.push((s, runs));
     }
     Ok(results)
+}
+
+/// Refuses a `--chart-point` the scenario does not have.
+fn check_chart_point(s: &Scenario, point: usize) -> Result<()> {
+    let points = s.points.len().max(1);
+    if point >= points {
+        return Err(Error::Usage(format!(
+            "--chart-point {point}: scenario `{}` has {} (0 to {}; see points.csv)",
+            s.name,
+            if s.points.is_empty() {
+                "no sweep, so only point 0".to_string()
+            } else {
+                format!("{points} sweep points")
+            },
+            points - 1
+        )));
+    }
+    Ok(())
 }
 
 /// Bytes one requests.csv row takes besides its function and platform
@@ -549,7 +575,7 @@ pub fn run_scenario_with(
     let (dir, fresh) = crate::files::scenario_dir(parent, &s.name)?;
     let result = experiment::execute(s, &dir, opts, cancel).and_then(|executed| {
         report::write(
-            &s.outline(),
+            &s.outline().charting(opts.chart_point),
             &dir,
             &executed.runs,
             &executed.pooled,

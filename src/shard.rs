@@ -200,7 +200,7 @@ pub fn run_units(
         };
         ran += held.len();
         parts.push(Part {
-            outline: s.outline(),
+            outline: s.outline().charting(opts.chart_point),
             digest: format!("{:016x}", s.digest),
             first_unit,
             units,
@@ -905,7 +905,10 @@ fn merge_scenario(
         .into_iter()
         .map(|s| s.expect("every unit's runs were read: the held lists cover them"))
         .collect();
-    let (mut pools, group_of) = Pools::new(runs.iter().map(|r| (r.point, r.platform.as_str())));
+    let (mut pools, group_of) = Pools::new(
+        runs.iter().map(|r| (r.point, r.platform.as_str())),
+        outline.chart_point,
+    );
     for (i, h) in histograms.iter().enumerate() {
         let (blob, start, len, exact) = h.expect("a histogram per run");
         let (bytes, folder) = &blobs[blob];

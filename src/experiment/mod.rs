@@ -28,6 +28,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Per-function rows in summary.csv.
     pub per_function: bool,
+    /// The sweep point whose replication 0 keeps its time series, for
+    /// timeseries.csv and the per-run charts (`--chart-point`).
+    pub chart_point: usize,
 }
 
 impl Default for RunOptions {
@@ -38,6 +41,7 @@ impl Default for RunOptions {
             charts: true,
             quiet: true,
             per_function: false,
+            chart_point: 0,
         }
     }
 }
@@ -153,7 +157,7 @@ pub fn execute_units(
         .iter()
         .filter(|_| latency == Latency::Pool)
         .map(|u| (u.point, u.scenario.platforms[u.platform].name.as_str()));
-    let (pools, group_of) = Pools::new(keys);
+    let (pools, group_of) = Pools::new(keys, opts.chart_point);
     let pools = std::sync::Mutex::new(pools);
     let names = s.workload.function_names();
     let progress = progress::Progress::new(units.len() as u64, opts.quiet);
@@ -181,8 +185,9 @@ pub fn execute_units(
         } else {
             (None, None)
         };
-        // timeseries.csv and the charts show point 0, replication 0 only.
-        let series = u.point == 0 && u.replication == 0;
+        // timeseries.csv and the charts show one run: replication 0 of the
+        // chart point.
+        let series = u.point == opts.chart_point && u.replication == 0;
         let mut result = run_platform_with(
             u.scenario,
             platform,

@@ -172,7 +172,7 @@ pub struct Pooled {
     pub completed: u64,
     pub latency: LatencyStats,
     /// The pooled distribution as (latency \[ms\], cumulative fraction),
-    /// at point 0 only (the charts'); empty elsewhere.
+    /// at the charts' point only; empty elsewhere.
     pub cdf: Vec<(f64, f64)>,
 }
 
@@ -181,6 +181,7 @@ pub struct Pooled {
 /// run is in, so memory holds only the groups still open.
 pub struct Pools {
     groups: Vec<PoolGroup>,
+    chart_point: usize,
 }
 
 struct PoolGroup {
@@ -196,7 +197,11 @@ impl Pools {
     /// Pools for runs with these (point, platform) keys, in run order;
     /// with each run's group. Groups come in order of first appearance, as
     /// [`Grouped`]'s do.
-    pub fn new<'a>(keys: impl IntoIterator<Item = (usize, &'a str)>) -> (Pools, Vec<usize>) {
+    /// `chart_point`: the point whose groups keep their distribution.
+    pub fn new<'a>(
+        keys: impl IntoIterator<Item = (usize, &'a str)>,
+        chart_point: usize,
+    ) -> (Pools, Vec<usize>) {
         let mut groups: Vec<PoolGroup> = Vec::new();
         let mut index: HashMap<(usize, &'a str), usize> = HashMap::new();
         let of_run = keys
@@ -218,7 +223,13 @@ impl Pools {
                 g
             })
             .collect();
-        (Pools { groups }, of_run)
+        (
+            Pools {
+                groups,
+                chart_point,
+            },
+            of_run,
+        )
     }
 
     /// Adds one run's latencies to its group.
@@ -235,7 +246,11 @@ impl Pools {
                 runs: g.runs,
                 completed: acc.count(),
                 latency: LatencyStats::of(&acc),
-                cdf: if g.point == 0 { acc.cdf() } else { Vec::new() },
+                cdf: if g.point == self.chart_point {
+                    acc.cdf()
+                } else {
+                    Vec::new()
+                },
             });
         }
     }

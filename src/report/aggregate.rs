@@ -7,7 +7,7 @@ use crate::metrics::summary::{Grouped, METRICS, Pooled, interval};
 use crate::report::csv::Doc;
 
 /// Metrics compared between platforms in the paired-difference rows.
-pub const PAIRED: &[&str] = &["p95_ms", "cost_usd", "cost_per_month_usd"];
+pub const PAIRED: &[&str] = &["p95_ms", "error_rate", "cost_usd", "cost_per_month_usd"];
 
 /// The columns of aggregate.csv.
 pub fn columns() -> Vec<String> {
@@ -43,6 +43,62 @@ fn cells(doc: &mut Doc, values: &[f64]) {
     }
 }
 
+/// The paired differences of two platforms at one point.
+pub struct Paired<'a> {
+    pub point: usize,
+    pub a: &'a str,
+    pub b: &'a str,
+    /// Replications paired (the fewer of the two's).
+    pub replications: usize,
+    /// Each [`PAIRED`] metric's per-replication differences a - b.
+    pub values: Vec<(&'static str, Vec<f64>)>,
+}
+
+/// Every pair of platforms of each point, in group order, with their
+/// per-replication differences (they share arrivals: common random
+/// numbers, so the difference varies less than either).
+pub fn paired<'a>(grouped: &'a Grouped) -> Vec<Paired<'a>> {
+    let mut out = Vec::new();
+    // Groups of a point are contiguous: runs come point by point.
+    let mut i = 0;
+    while i < grouped.groups.len() {
+        let point = grouped.groups[i].point;
+        let end = grouped.groups[i..]
+            .iter()
+            .position(|g| g.point != point)
+            .map_or(grouped.groups.len(), |n| i + n);
+        let platforms = &grouped.groups[i..end];
+        for (k, a) in platforms.iter().enumerate() {
+            for b in &platforms[k + 1..] {
+                let values = METRICS
+                    .iter()
+                    .filter(|m| PAIRED.contains(&m.name))
+                    .map(|m| {
+                        let d: Vec<f64> = a
+                            .runs
+                            .iter()
+                            .zip(&b.runs)
+                            .filter_map(|(&x, &y)| {
+                                Some(grouped.published(x, m)? - grouped.published(y, m)?)
+                            })
+                            .collect();
+                        (m.name, d)
+                    })
+                    .collect();
+                out.push(Paired {
+                    point,
+                    a: &a.platform,
+                    b: &b.platform,
+                    replications: a.runs.len().min(b.runs.len()),
+                    values,
+                });
+            }
+        }
+        i = end;
+    }
+    out
+}
+
 /// aggregate.csv for one scenario's runs, grouped by (point, platform).
 pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
     let mut doc = Doc::new(columns());
@@ -56,41 +112,19 @@ pub fn aggregate_csv(scenario: &str, grouped: &Grouped) -> String {
         }
         doc.end();
     }
-    // Paired differences a - b, replication by replication. Groups of a
-    // point are contiguous: runs come point by point.
-    let mut i = 0;
-    while i < grouped.groups.len() {
-        let point = grouped.groups[i].point;
-        let end = grouped.groups[i..]
-            .iter()
-            .position(|g| g.point != point)
-            .map_or(grouped.groups.len(), |n| i + n);
-        let platforms = &grouped.groups[i..end];
-        for (k, a) in platforms.iter().enumerate() {
-            for b in &platforms[k + 1..] {
-                doc.field(scenario);
-                doc.fmt(format_args!("{} - {}", a.platform, b.platform));
-                doc.fmt(format_args!("{point}"));
-                doc.fmt(format_args!("{}", a.runs.len().min(b.runs.len())));
-                for m in METRICS {
-                    if PAIRED.contains(&m.name) {
-                        let d: Vec<f64> = a
-                            .runs
-                            .iter()
-                            .zip(&b.runs)
-                            .filter_map(|(&x, &y)| {
-                                Some(grouped.published(x, m)? - grouped.published(y, m)?)
-                            })
-                            .collect();
-                        cells(&mut doc, &d);
-                    } else {
-                        cells(&mut doc, &[]);
-                    }
-                }
-                doc.end();
+    // Paired differences a - b, replication by replication.
+    for d in paired(grouped) {
+        doc.field(scenario);
+        doc.fmt(format_args!("{} - {}", d.a, d.b));
+        doc.fmt(format_args!("{}", d.point));
+        doc.fmt(format_args!("{}", d.replications));
+        for m in METRICS {
+            match d.values.iter().find(|(name, _)| *name == m.name) {
+                Some((_, v)) => cells(&mut doc, v),
+                None => cells(&mut doc, &[]),
             }
         }
-        i = end;
+        doc.end();
     }
     doc.finish()
 }

@@ -161,12 +161,15 @@ pub fn summary_for_report(
 }
 
 /// timeseries.csv for the runs of one scenario: each run's intervals in time
-/// order. With sweeps or replications, only point 0, replication 0 (the
+/// order. With sweeps or replications, only replication 0 of `point` (the
 /// series of every run would multiply the file; aggregate.csv covers them).
-pub fn timeseries_csv(runs: &[RunSummary], cancel: &CancelToken) -> Result<String> {
+pub fn timeseries_csv(runs: &[RunSummary], point: usize, cancel: &CancelToken) -> Result<String> {
     let columns = crate::platform::gauge_columns();
     let mut doc = Doc::new(timeseries_columns());
-    for r in runs.iter().filter(|r| r.point == 0 && r.replication == 0) {
+    for r in runs
+        .iter()
+        .filter(|r| r.point == point && r.replication == 0)
+    {
         let Some(series) = &r.series else { continue };
         // Where each gauge column is among this run's values.
         let slots: Vec<Option<usize>> = columns

@@ -28,10 +28,17 @@ pub fn usd(v: f64) -> String {
     if !v.is_finite() {
         return "–".into();
     }
-    if v.abs() >= 1.0 {
+    if v < 0.0 {
+        return format!("-{}", usd(-v));
+    }
+    if v >= 1.0 {
         let cents = (v * 100.0).round();
         let whole = (cents / 100.0).trunc();
-        format!("${}.{:02}", count(whole), (cents - whole * 100.0).abs() as u64)
+        format!(
+            "${}.{:02}",
+            count(whole),
+            (cents - whole * 100.0).abs() as u64
+        )
     } else {
         format!("${v:.4}")
     }
@@ -48,7 +55,7 @@ pub fn percent(ratio: f64) -> String {
         "0%".into()
     } else if p < 0.001 {
         "<0.001%".into()
-    } else if p >= 99.95 && p < 100.0 {
+    } else if (99.95..100.0).contains(&p) {
         // Never round a share short of all up to 100%.
         "99.9%".into()
     } else {
@@ -150,6 +157,8 @@ mod tests {
         assert_eq!(usd(1.0), "$1.00");
         assert_eq!(usd(0.07523), "$0.0752");
         assert_eq!(usd(0.0), "$0.0000");
+        assert_eq!(usd(-0.097), "-$0.0970");
+        assert_eq!(usd(-69.864), "-$69.86");
     }
 
     #[test]

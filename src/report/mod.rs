@@ -29,10 +29,12 @@ const MAX_POINTS: usize = 5_000;
 
 /// Every chart file a run may write.
 pub const CHART_FILES: &[&str] = &[
+    "outcomes.svg",
     "latency_cdf.svg",
     "load_capacity.svg",
     "p95_cost.svg",
     "sweep_p95.svg",
+    "sweep_errors.svg",
     "sweep_cost.svg",
 ];
 
@@ -51,8 +53,11 @@ pub fn points_csv(s: &Outline) -> Option<String> {
     Some(doc.finish())
 }
 
-/// The charts of a scenario: (file name, title, SVG). `pooled`: each
-/// (point, platform)'s pooled latencies, in group order.
+/// The charts of a scenario: (file name, title, SVG), in the report's
+/// order. The per-run charts show the chart point (`--chart-point`, titled
+/// with its values in a sweep): its replications pooled, and its
+/// replication 0's time series. `pooled`: each (point, platform)'s pooled
+/// latencies, in group order.
 pub fn figures(
     s: &Outline,
     grouped: &Grouped,
@@ -60,50 +65,118 @@ pub fn figures(
     cancel: &CancelToken,
 ) -> Result<Vec<(String, String, String)>> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
-    use chart::{Curve, Estimate, LoadPanel, Series};
-    // The runs whose series was kept: point 0, replication 0.
-    let first: Vec<(&RunSummary, &crate::metrics::summary::Series)> = grouped
+    use chart::{CdfSeries, Curve, Estimate, LoadPanel};
+    let point = s.chart_point;
+    let at = s
+        .point_label(point)
+        .map_or_else(String::new, |l| format!(" at {l}"));
+    let names: Vec<&str> = s
         .runs
         .iter()
-        .filter(|r| r.point == 0 && r.replication == 0)
-        .filter_map(|r| Some((r, r.series.as_ref()?)))
-        .collect();
-    let mut out = Vec::new();
-    // Every replication of point 0 pooled (one replication: that run's).
-    let cdf: Vec<Series> = first
+        .find(|r| r.point == point)
+        .map_or_else(Vec::new, |r| {
+            r.platforms.iter().map(String::as_str).collect()
+        });
+    // Each platform's runs at the chart point, their counts summed.
+    let counts = |platform: &str| -> crate::metrics::Counts {
+        let mut sum = crate::metrics::Counts::default();
+        for &i in grouped
+            .group(point, platform)
+            .map_or(&[][..], |g| &g.runs[..])
+        {
+            let c = &grouped.runs[i].counts;
+            sum.requests += c.requests;
+            sum.completed += c.completed;
+            sum.throttled += c.throttled;
+            sum.rejected += c.rejected;
+            sum.timed_out += c.timed_out;
+            sum.dropped += c.dropped;
+            sum.in_flight_end += c.in_flight_end;
+        }
+        sum
+    };
+    let replications = s
+        .runs
         .iter()
-        .map(|(r, _)| Series {
-            name: r.platform.clone(),
-            points: pooled
-                .iter()
-                .find(|p| p.point == 0 && p.platform == r.platform)
-                .map_or_else(Vec::new, |p| p.cdf.clone()),
+        .find(|r| r.point == point)
+        .map_or(s.replications, |r| r.replications);
+    let pooled_note = if replications > 1 {
+        format!(", {replications} replications pooled")
+    } else {
+        String::new()
+    };
+    let col = |name: &str| crate::metrics::summary::metric(name).expect("a summary metric");
+    let estimate = |point: usize, platform: &str, m: &Metric| grouped.estimate(point, platform, m);
+    let est = |column: &Metric| -> Vec<Estimate> {
+        names
+            .iter()
+            .filter_map(|p| {
+                estimate(point, p, column).map(|(mean, ci)| Estimate {
+                    label: p.to_string(),
+                    mean,
+                    ci,
+                })
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+
+    let title = format!("{}: p95 latency and cost per month{at}", s.name);
+    out.push(("p95_cost.svg".into(), title.clone(), {
+        interrupted()?;
+        chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?
+    }));
+
+    let bars = outcome_bars(&names, &counts);
+    let title = format!("{}: request outcomes{at}{pooled_note}", s.name);
+    out.push(("outcomes.svg".into(), title.clone(), {
+        interrupted()?;
+        chart::outcomes(&title, &bars)?
+    }));
+
+    let cdf: Vec<CdfSeries> = names
+        .iter()
+        .map(|p| {
+            let c = counts(p);
+            let with_outcome = c.requests - c.in_flight_end;
+            CdfSeries {
+                name: p.to_string(),
+                points: pooled
+                    .iter()
+                    .find(|x| x.point == point && x.platform == *p)
+                    .map_or_else(Vec::new, |x| x.cdf.clone()),
+                completed: if with_outcome == 0 {
+                    0.0
+                } else {
+                    c.completed as f64 / with_outcome as f64
+                },
+            }
         })
         .collect();
-    let replications = s.runs.first().map_or(s.replications, |r| r.replications);
-    let title = if replications > 1 {
-        format!(
-            "{}: latency CDF, {replications} replications pooled",
-            s.name
-        )
-    } else {
-        format!("{}: latency CDF", s.name)
-    };
-    out.push((
-        "latency_cdf.svg".into(),
-        title.clone(),
-        chart::latency_cdf(&title, &cdf)?,
-    ));
+    let title = format!("{}: latency CDF{at}{pooled_note}", s.name);
+    out.push(("latency_cdf.svg".into(), title.clone(), {
+        interrupted()?;
+        chart::latency_cdf(&title, &cdf)?
+    }));
 
+    // The run whose series was kept: the chart point's replication 0.
+    let series: Vec<(&RunSummary, &crate::metrics::summary::Series)> = grouped
+        .runs
+        .iter()
+        .filter(|r| r.point == point && r.replication == 0)
+        .filter_map(|r| Some((r, r.series.as_ref()?)))
+        .collect();
     let interval_s = s.interval.as_secs_f64();
-    let panels: Vec<LoadPanel> = first
+    let from = s.chart_start;
+    let panels: Vec<LoadPanel> = series
         .iter()
         .map(|(r, series)| {
-            // A long series is drawn from at most MAX_POINTS buckets of
-            // consecutive intervals, each at its first interval's time with
-            // the largest value in it (peaks stay visible): ten million
-            // points made a 160 MB chart that took seconds to draw.
-            let rows: Vec<&IntervalRow> = series.rows.iter().collect();
+            // From the chart's start; a long series is drawn from at most
+            // MAX_POINTS buckets of consecutive intervals, each at its
+            // first interval's time with the largest value in it (peaks
+            // stay visible): ten million points made a 160 MB chart that
+            // took seconds to draw.
+            let rows: Vec<&IntervalRow> = series.rows.iter().filter(|w| w.start >= from).collect();
             let bucket = rows.len().div_ceil(MAX_POINTS).max(1);
             let buckets: Vec<&[&IntervalRow]> = rows.chunks(bucket).collect();
             let peak = |f: &dyn Fn(&IntervalRow) -> f64| -> Vec<f64> {
@@ -123,40 +196,20 @@ pub fn figures(
                 capacity: peak(&|w| kind.capacity.iter().map(|c| gauge(w, c)).sum()),
                 capacity_label: kind.capacity_label.into(),
                 nodes: r.nodes.is_some().then(|| peak(&|w| gauge(w, "nodes"))),
+                queued: peak(&|w| w.gauges.queued as f64),
                 cold_starts: peak(&|w| per_s(w.cold_starts)),
             }
         })
         .collect();
-    let title = format!("{}: load vs. capacity", s.name);
+    let title = format!("{}: load vs. capacity{at}", s.name);
     out.push(("load_capacity.svg".into(), title.clone(), {
         interrupted()?;
-        chart::load_capacity(&title, &panels)?
-    }));
-
-    // Means and intervals per platform at point 0.
-    let col = |name: &str| crate::metrics::summary::metric(name).expect("a summary metric");
-    let estimate = |point: usize, platform: &str, m: &Metric| grouped.estimate(point, platform, m);
-    let names: Vec<&str> = first.iter().map(|(r, _)| r.platform.as_str()).collect();
-    let est = |column: &Metric| -> Vec<Estimate> {
-        names
-            .iter()
-            .filter_map(|p| {
-                estimate(0, p, column).map(|(mean, ci)| Estimate {
-                    label: p.to_string(),
-                    mean,
-                    ci,
-                })
-            })
-            .collect()
-    };
-    let title = format!("{}: p95 latency and cost per month", s.name);
-    out.push(("p95_cost.svg".into(), title.clone(), {
-        interrupted()?;
-        chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?
+        chart::load_capacity(&title, &panels, from.as_secs_f64(), s.horizon.as_secs_f64())?
     }));
 
     if let Some(first_point) = s.points.first() {
-        // x: the first swept parameter when it is a number, else the point id.
+        // x: the swept parameter when there is one and it is a number, else
+        // the points in order, labelled with their values.
         let key = first_point.params[0].0.clone();
         let numeric = first_point.params.len() == 1
             && s.points
@@ -170,20 +223,37 @@ pub fn figures(
                 id as f64
             }
         };
+        let labels: Vec<String> = s
+            .points
+            .iter()
+            .map(|p| s.point_label(p.id).unwrap_or_default())
+            .collect();
         let x_desc = if numeric {
             key.clone()
         } else {
-            "sweep point (see points.csv)".into()
+            "sweep point".into()
+        };
+        let all_names: Vec<&str> = {
+            let mut v: Vec<&str> = Vec::new();
+            for r in &s.runs {
+                for p in &r.platforms {
+                    if !v.contains(&p.as_str()) {
+                        v.push(p);
+                    }
+                }
+            }
+            v
         };
         for (metric, y_desc, file) in [
             ("p95_ms", "p95 latency [ms]", "sweep_p95.svg"),
+            ("error_rate", "error rate", "sweep_errors.svg"),
             (
                 "cost_per_month_usd",
                 "cost [USD per month]",
                 "sweep_cost.svg",
             ),
         ] {
-            let curves: Vec<Curve> = names
+            let curves: Vec<Curve> = all_names
                 .iter()
                 .map(|p| Curve {
                     name: p.to_string(),
@@ -197,11 +267,51 @@ pub fn figures(
             let title = format!("{}: {y_desc} across the sweep", s.name);
             out.push((file.into(), title.clone(), {
                 interrupted()?;
-                chart::sweep_curves(&title, &x_desc, y_desc, &curves)?
+                chart::sweep_curves(
+                    &title,
+                    &x_desc,
+                    y_desc,
+                    &curves,
+                    (!numeric).then_some(&labels[..]),
+                    metric == "error_rate",
+                )?
             }));
         }
     }
     Ok(out)
+}
+
+/// Each platform's outcome shares of its requests (summed over the
+/// replications), in [`chart::OUTCOMES`] order: they sum to 1 (every
+/// request has one outcome, in flight at the end included).
+pub fn outcome_bars(
+    names: &[&str],
+    counts: &dyn Fn(&str) -> crate::metrics::Counts,
+) -> Vec<chart::OutcomeBar> {
+    names
+        .iter()
+        .map(|p| {
+            let c = counts(p);
+            let share = |x: u64| {
+                if c.requests == 0 {
+                    0.0
+                } else {
+                    x as f64 / c.requests as f64
+                }
+            };
+            chart::OutcomeBar {
+                label: p.to_string(),
+                shares: [
+                    share(c.completed),
+                    share(c.throttled),
+                    share(c.rejected),
+                    share(c.timed_out),
+                    share(c.dropped),
+                    share(c.in_flight_end),
+                ],
+            }
+        })
+        .collect()
 }
 
 /// A run's request rows: `len` bytes of `path` from `start` (the whole
@@ -255,7 +365,7 @@ pub fn stage(
     interrupted()?;
     staged.write(
         &dir.join("timeseries.csv"),
-        csv::timeseries_csv(runs, cancel)?.as_bytes(),
+        csv::timeseries_csv(runs, s.chart_point, cancel)?.as_bytes(),
     )?;
     interrupted()?;
     match &points_csv {
@@ -272,13 +382,15 @@ pub fn stage(
         for (file, _, svg) in &charts {
             staged.write(&dir.join(file), svg.as_bytes())?;
         }
-        let titled: Vec<(String, String)> =
-            charts.into_iter().map(|(_, t, svg)| (t, svg)).collect();
+        let titled: Vec<(String, String)> = charts
+            .into_iter()
+            .map(|(file, _, svg)| (file, svg))
+            .collect();
         let (shown, left_out) =
             csv::summary_for_report(&s.name, &s.functions, runs, MAX_FUNCTION_ROWS);
         let page = html::render(&html::Report {
-            name: &s.name,
-            description: &s.description,
+            outline: s,
+            runs,
             summary_csv: &shown,
             summary_note: (left_out > 0).then(|| {
                 format!(
@@ -287,6 +399,7 @@ pub fn stage(
                 )
             }),
             aggregate_csv: &aggregate_csv,
+            pooled_csv: &pooled_csv,
             points_csv: points_csv.as_deref(),
             charts: &titled,
         });

@@ -144,7 +144,13 @@ pub const ERROR_KINDS: [&str; 4] = ["throttled", "rejected", "timed out", "dropp
 
 impl Row {
     /// The row of `group` (indices into `runs`).
-    pub fn of(s: &Outline, runs: &[RunSummary], group: &[usize], platform: &str, point: usize) -> Row {
+    pub fn of(
+        s: &Outline,
+        runs: &[RunSummary],
+        group: &[usize],
+        platform: &str,
+        point: usize,
+    ) -> Row {
         let n = group.len().max(1) as f64;
         let mean = |name: &str| {
             let m = metric(name).expect("a summary metric");
@@ -240,8 +246,12 @@ mod tests {
             seed: 1,
             replications: 1,
             horizon: SimTime::from_secs_f64(51_300.0),
-            window: (SimTime::from_secs_f64(43_200.0), SimTime::from_secs_f64(50_400.0)),
+            window: (
+                SimTime::from_secs_f64(43_200.0),
+                SimTime::from_secs_f64(50_400.0),
+            ),
             chart_start: SimTime::from_secs_f64(43_200.0),
+            chart_point: 0,
             interval: SimDuration::from_secs(10),
             functions: vec!["f".into()],
             points: Vec::new(),

@@ -301,6 +301,10 @@ pub struct Outline {
     pub window: (SimTime, SimTime),
     /// Where the charts' time axis starts: a trace window's start, else 0.
     pub chart_start: SimTime,
+    /// The sweep point of timeseries.csv and the per-run charts (its
+    /// replication 0): 0 unless `--chart-point` says otherwise.
+    #[serde(default)]
+    pub chart_point: usize,
     pub interval: SimDuration,
     /// The workload's function names, in index order.
     pub functions: Vec<String>,
@@ -314,14 +318,18 @@ pub struct Outline {
 }
 
 impl Outline {
+    /// This outline with its charts (and timeseries.csv) of `point`.
+    pub fn charting(mut self, point: usize) -> Outline {
+        self.chart_point = point;
+        self
+    }
+
     /// A sweep point's parameter values, as rows and charts label it:
     /// `rate_per_s=80` (each parameter by its last key, or its whole path
     /// when two parameters end alike); `None` without a sweep.
     pub fn point_label(&self, point: usize) -> Option<String> {
         let p = self.points.iter().find(|p| p.id == point)?;
-        let last = |k: &str| -> String {
-            k.rsplit('.').next().unwrap_or(k).to_string()
-        };
+        let last = |k: &str| -> String { k.rsplit('.').next().unwrap_or(k).to_string() };
         let short: Vec<String> = p.params.iter().map(|(k, _)| last(k)).collect();
         let unique = short
             .iter()
@@ -374,6 +382,7 @@ impl Scenario {
             chart_start: self.workload.trace.as_ref().map_or(SimTime::ZERO, |t| {
                 SimTime::from_secs_f64(t.start_s / t.time_scale).min(self.horizon)
             }),
+            chart_point: 0,
             interval: self.interval,
             functions: self.workload.function_names().to_vec(),
             points: self
@@ -646,11 +655,7 @@ pub(crate) fn validate(
 /// The measurement window: [warmup, horizon), or for a trace window
 /// [max(warmup, start_s), min(end_s, horizon)) (SPEC 2: the window itself,
 /// not the drain time after it).
-fn measurement_window(
-    warmup_s: f64,
-    duration_s: f64,
-    trace: Option<&Trace>,
-) -> (SimTime, SimTime) {
+fn measurement_window(warmup_s: f64, duration_s: f64, trace: Option<&Trace>) -> (SimTime, SimTime) {
     let horizon = SimTime::from_secs_f64(duration_s);
     let (start, end) = match trace {
         Some(t) => (

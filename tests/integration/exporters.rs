@@ -72,7 +72,7 @@ fn exporter_bytes_are_pinned() {
     assert_eq!(summary, read("summary.csv"));
     let aggregate = aggregate::aggregate_csv(&s.name, &grouped);
     assert_eq!(aggregate, read("aggregate.csv"));
-    let timeseries = csv::timeseries_csv(&runs, &CancelToken::never()).unwrap();
+    let timeseries = csv::timeseries_csv(&runs, 0, &CancelToken::never()).unwrap();
     assert_eq!(timeseries, read("timeseries.csv"));
     let points = points_csv(&s.outline()).unwrap();
     assert_eq!(points, read("points.csv"));

@@ -4,6 +4,7 @@ mod common;
 
 mod aws_logs;
 mod billing;
+mod charts;
 mod check;
 mod cli;
 mod deployments;

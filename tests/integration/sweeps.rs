@@ -50,7 +50,9 @@ const FILES: &[&str] = &[
     "latency_cdf.svg",
     "load_capacity.svg",
     "p95_cost.svg",
+    "outcomes.svg",
     "sweep_p95.svg",
+    "sweep_errors.svg",
     "sweep_cost.svg",
     "report.html",
 ];
@@ -221,12 +223,15 @@ fn the_report_holds_every_chart_and_table_and_the_charts_are_labelled() {
         .descendants()
         .filter(|n| n.has_tag_name("svg"))
         .collect();
-    assert_eq!(svgs.len(), 5, "five charts inline");
+    assert_eq!(svgs.len(), 7, "seven charts inline");
     let tables = doc
         .descendants()
         .filter(|n| n.has_tag_name("table"))
         .count();
-    assert_eq!(tables, 3, "summary, aggregate and points tables");
+    assert_eq!(
+        tables, 6,
+        "headline and differences, then summary, aggregate, pooled and points tables"
+    );
     let text: Vec<String> = doc
         .descendants()
         .filter(|n| n.is_text())
@@ -235,7 +240,7 @@ fn the_report_holds_every_chart_and_table_and_the_charts_are_labelled() {
     let has = |s: &str| text.iter().any(|t| t.contains(s));
     for label in [
         "latency [ms] (log scale)",
-        "fraction of completed requests",
+        "share of requests (curves end at the completed share)",
         "time [s]",
         "requests per second",
         "p95 latency [ms]",

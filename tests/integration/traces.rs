@@ -192,7 +192,11 @@ fn a_trace_window_runs_to_its_end_plus_the_longest_timeout_and_is_measured_over_
         LAMBDA,
     );
     let text = std::fs::read_to_string(&src).unwrap();
-    std::fs::write(&src, text.replacen("seed = 1\n", "seed = 1\nwarmup_s = 30\n", 1)).unwrap();
+    std::fs::write(
+        &src,
+        text.replacen("seed = 1\n", "seed = 1\nwarmup_s = 30\n", 1),
+    )
+    .unwrap();
     assert_eq!(load(&src).window.0, SimTime::from_secs_f64(30.0));
     std::fs::write(
         &src,
@@ -204,7 +208,10 @@ fn a_trace_window_runs_to_its_end_plus_the_longest_timeout_and_is_measured_over_
     let err = scenario::load(Path::new(&src), Overrides::default())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("warmup_s") && err.contains("is empty"), "{err}");
+    assert!(
+        err.contains("warmup_s") && err.contains("is empty"),
+        "{err}"
+    );
     // The run: every kept row counted, time averages over the 30 s window
     // (an environment alive the whole window averages 1, not 30/2000).
     let s = with(", start_s = 20, end_s = 50", LAMBDA);
