@@ -2,13 +2,22 @@
 //! or by a caller), read by every long loop of the library.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use crate::time::SimTime;
 
 /// A shared stop flag. Cloning shares it; [`CancelToken::never`] gives one
 /// that nothing sets. Loops check it often enough that a stop takes effect
 /// within about 100 ms (the event loop every 65,536 steps, a few ms of work).
+///
+/// A token may also carry a progress slot ([`CancelToken::with_progress`]):
+/// the event loop then leaves its simulated time there each time it looks
+/// at the flag, for a progress bar to read; nothing else is shared.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken {
+    stop: Arc<AtomicBool>,
+    progress: Option<Arc<AtomicU64>>,
+}
 
 impl CancelToken {
     /// A fresh token, not cancelled.
@@ -23,13 +32,30 @@ impl CancelToken {
 
     /// Asks every holder to stop.
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// The same flag, with `slot` to receive the simulated time \[ns\].
+    pub fn with_progress(&self, slot: Arc<AtomicU64>) -> CancelToken {
+        CancelToken {
+            stop: self.stop.clone(),
+            progress: Some(slot),
+        }
+    }
+
+    /// [`CancelToken::check`], leaving `now` in the progress slot if any.
+    #[inline]
+    pub fn check_at(&self, now: SimTime) -> Result<(), Cancelled> {
+        if let Some(p) = &self.progress {
+            p.store(now.0, Ordering::Relaxed);
+        }
+        self.check()
     }
 
     /// Whether a stop was asked for.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.stop.load(Ordering::Relaxed)
     }
 
     /// `Err(Cancelled)` once a stop was asked for.

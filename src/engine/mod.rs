@@ -105,7 +105,7 @@ pub fn run<M: Model>(
     loop {
         steps = steps.wrapping_add(1);
         if steps.is_multiple_of(CANCEL_EVERY) {
-            cancel.check()?;
+            cancel.check_at(cx.now)?;
         }
         let arrival_t = next_request.as_ref().map_or(SimTime::MAX, |r| r.arrival);
         let event_t = cx.queue.peek_time().unwrap_or(SimTime::MAX);
@@ -117,7 +117,7 @@ pub fn run<M: Model>(
             // A long quiet stretch can close millions of intervals at once.
             steps = steps.wrapping_add(1);
             if steps.is_multiple_of(CANCEL_EVERY) {
-                cancel.check()?;
+                cancel.check_at(next_sample)?;
             }
             sample(&mut platform, &mut cx, interval_start, next_sample);
             interval_start = next_sample;
@@ -135,7 +135,7 @@ pub fn run<M: Model>(
     while interval_start < clock.horizon {
         steps = steps.wrapping_add(1);
         if steps.is_multiple_of(CANCEL_EVERY) {
-            cancel.check()?;
+            cancel.check_at(interval_start)?;
         }
         let end = next_sample.min(clock.horizon);
         sample(&mut platform, &mut cx, interval_start, end);

@@ -160,9 +160,16 @@ pub fn execute_units(
     let (pools, group_of) = Pools::new(keys, opts.chart_point);
     let pools = std::sync::Mutex::new(pools);
     let names = s.workload.function_names();
-    let progress = progress::Progress::new(units.len() as u64, opts.quiet);
+    let progress = progress::Progress::new(
+        units.iter().map(|u| u.scenario.horizon).collect(),
+        opts.jobs.max(1),
+        opts.quiet,
+    );
     let run_one = |(i, u): (usize, &Unit)| -> Result<Done> {
         cancel.check().map_err(|_| Error::Interrupted)?;
+        // This worker's slot tells the progress bar how far the run is.
+        let (slot, now) = progress.start(i);
+        let cancel = &cancel.with_progress(now);
         let platform = &u.scenario.platforms[u.platform];
         // Each run logs to its own temporary file (closed after the run, so
         // many runs hold no file handles); they are joined in order.
@@ -203,7 +210,7 @@ pub fn execute_units(
                 .and_then(|mut w| w.flush())
                 .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
         }
-        progress.inc();
+        progress.done(slot);
         // Only the summary is kept: memory stays flat over many runs.
         let (summary, latencies) = result.summarize(series);
         let kept = match latency {

@@ -109,6 +109,19 @@ pub fn duration(secs: f64) -> String {
     parts.join(" ")
 }
 
+/// A length of time to its two largest units: `9 d 23 h`, `2 h 5 min`,
+/// `42 s` (for a line that changes while people read it).
+pub fn duration_coarse(secs: f64) -> String {
+    let full = duration(secs.max(0.0).round());
+    let parts: Vec<&str> = full.split(' ').collect();
+    parts
+        .chunks(2)
+        .take(2)
+        .map(|c| c.join(" "))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Seconds with at most two decimals, trailing zeros cut: `1499.94`, `900`.
 pub fn trim(secs: f64) -> String {
     let s = format!("{secs:.2}");
@@ -181,6 +194,9 @@ mod tests {
         assert_eq!(duration(1499.935756), "1499.94 s");
         assert_eq!(duration(30.0), "30 s");
         assert_eq!(duration(90_061.0), "1 d 1 h 1 min 1 s");
+        assert_eq!(duration_coarse(90_061.0), "1 d 1 h");
+        assert_eq!(duration_coarse(7_530.4), "2 h 5 min");
+        assert_eq!(duration_coarse(42.0), "42 s");
     }
 
     #[test]

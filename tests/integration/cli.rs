@@ -319,3 +319,26 @@ fn a_missing_file_and_a_bad_flag_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_long_run_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
+    // About two seconds (1.6e7 requests): past the bar's one-second delay.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.toml");
+    std::fs::write(
+        &file,
+        GOOD.replace("duration_s = 60", "duration_s = 80000")
+            .replace("rate_per_s = 5", "rate_per_s = 200"),
+    )
+    .unwrap();
+    let out = surgesim()
+        .args(["run", "--no-charts", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("eta") && !err.contains("simulated"), "{err}");
+    assert!(err.trim_end().ends_with("out/long"), "{err}");
+}
