@@ -342,3 +342,31 @@ fn a_long_run_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
     assert!(!err.contains("eta") && !err.contains("simulated"), "{err}");
     assert!(err.trim_end().ends_with("out/long"), "{err}");
 }
+
+#[test]
+fn an_unknown_platform_key_suggests_that_kinds_own_keys() {
+    // Issue 17: a Lambda table's unknown key listed the Kubernetes keys.
+    for (kind, own, other) in [
+        ("lambda", "memory_mb", "load_balancer"),
+        ("kubernetes", "load_balancer", "account_concurrency"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "seed = 1\n[workload]\narrival = {{ kind = \"poisson\", rate_per_s = 1 }}\n\
+                 [[platforms]]\nkind = \"{kind}\"\nmemroy = 5\n"
+            ),
+        )
+        .unwrap();
+        let out = surgesim().arg("validate").arg(&file).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("bad.toml:6:1") && err.contains(own),
+            "{kind}: {err}"
+        );
+        assert!(!err.contains(other), "{kind}: {err}");
+    }
+}

@@ -432,7 +432,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             "truncated file",
             "csv",
             "timestamp_s,function,duration_ms\n1,a,5\n2,a",
-            &["bad.csv:3", "too few columns"],
+            &["bad.csv:3:4:", "too few columns"],
         ),
         (
             "non-numeric field",
@@ -444,7 +444,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             "negative duration",
             "csv",
             "timestamp_s,duration_ms\n1,5\n2,-3\n",
-            &["bad.csv:3", "duration_ms", "negative duration"],
+            &["bad.csv:3:3:", "duration_ms", "negative duration"],
         ),
         (
             "missing column",
@@ -471,7 +471,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             "a duration past the 1e9 s cap (issue 21: 1e300 ms was accepted)",
             "csv",
             "timestamp_s,duration_ms\n1,5\n2,1e300\n",
-            &["bad.csv:3", "duration_ms", "above 1e9 s", "\"1e300\""],
+            &["bad.csv:3:3:", "duration_ms", "above 1e9 s", "\"1e300\""],
         ),
         (
             "a cpu_ms past the cap",
@@ -483,7 +483,13 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             "an azure2021 duration past the cap",
             "azure2021",
             "app,func,end_timestamp,duration\nA,f,2e9,1.5e9\n",
-            &["bad.csv:2", "duration", "above 1e9 s"],
+            &["bad.csv:2:9:", "duration", "above 1e9 s"],
+        ),
+        (
+            "a bad column names its column (issue 17: it said column 1)",
+            "csv",
+            "timestamp_s,function,duration_ms\n0.5,a,10\n1.0,a,abc\n",
+            &["bad.csv:3:7:", "duration_ms", "\"abc\""],
         ),
         (
             "a line without end (issue 21: /dev/zero grew to 12 GB)",
@@ -516,6 +522,29 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             assert!(stderr.contains(n), "{what}: `{n}` not in {stderr}");
         }
         assert!(!stderr.contains("panicked"), "{what}");
+    }
+    // A missing trace file names the scenario, its field and the resolved
+    // path (issue 17: it named neither).
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"nope/trace.csv\" }",
+        LAMBDA,
+    );
+    let out = Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["validate", &file])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let resolved = dir.path().join("nope/trace.csv");
+    for n in [
+        "t.toml:",
+        "workload.arrival.path",
+        "no such file",
+        &resolved.display().to_string(),
+    ] {
+        assert!(stderr.contains(n), "`{n}` not in {stderr}");
     }
     // A wrong format name is a scenario error.
     let file = scenario_in(

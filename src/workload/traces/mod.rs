@@ -204,9 +204,20 @@ impl Trace {
 
 /// A row error: names the file, line, column and value, and says how to proceed.
 pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: &str) -> Error {
+    row_error_at(file, (line, 1), column, value, why)
+}
+
+/// [`row_error`] at a known column of the line.
+pub(super) fn row_error_at(
+    file: &Path,
+    (line, col): (u64, u64),
+    column: &str,
+    value: &str,
+    why: &str,
+) -> Error {
     Error::Scenario {
         file: file.to_path_buf(),
-        location: Some((line as usize, 1)),
+        location: Some((line as usize, col as usize)),
         field: Some(column.to_string()),
         message: format!(
             "{why} (value {value:?}); fix the row, or set skip_bad_rows = true to skip bad rows"

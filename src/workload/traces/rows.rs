@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::logs::{self, Layout};
-use super::{Format, FunctionBy, column, lambda_memory, missing_column, row_error};
+use super::{Format, FunctionBy, column, lambda_memory, missing_column, row_error_at};
 use crate::error::{Error, Result};
 use crate::time::SimDuration;
 use crate::workload::dist::MAX_DURATION_S;
@@ -535,7 +535,22 @@ impl RowFault {
     /// The error for this fault in row `rec` of `file`.
     pub(super) fn error(self, rec: &csv::StringRecord, file: &Path) -> Error {
         let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
-        row_error(file, line_of(rec), self.column, value, self.why)
+        let col = column_of(rec, self.value.unwrap_or(rec.len()));
+        row_error_at(file, (line_of(rec), col), self.column, value, self.why)
+    }
+}
+
+/// The 1-based column where field `i` of `rec` starts on its line (past
+/// the line's end for `i` = the field count): each field before it and one
+/// separator. Exact for unquoted fields; a quoted field before it counts
+/// its two quotes short.
+fn column_of(rec: &csv::StringRecord, i: usize) -> u64 {
+    let before: usize = rec.iter().take(i).map(|f| f.len() + 1).sum();
+    if i >= rec.len() {
+        // Just past the line's last byte (no separator after it).
+        before.max(1) as u64
+    } else {
+        before as u64 + 1
     }
 }
 

@@ -462,6 +462,19 @@ fn expand(base: &Path, entry: &str) -> std::result::Result<Vec<PathBuf>, String>
         }
         return Ok(files);
     }
+    if !full.exists() {
+        let shown = std::path::absolute(&full).unwrap_or_else(|_| full.clone());
+        return Err(format!(
+            "`{entry}`: no such file: {} (a relative path is read from the scenario's \
+             folder{})",
+            shown.display(),
+            if base.as_os_str().is_empty() {
+                String::new()
+            } else {
+                format!(", {}", base.display())
+            }
+        ));
+    }
     Ok(vec![full])
 }
 
