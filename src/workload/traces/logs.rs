@@ -39,6 +39,12 @@ pub enum Layout {
 }
 
 /// The ALB access log fields in order, as AWS names them.
+/// The ALB fields the reader splits: up to `request_creation_time` (index
+/// 21), the last one read; the fields after it (AWS adds some from time to
+/// time: "ignore any fields at the end of the log entry that you were not
+/// expecting", ALB user guide, 'Access log entries') are not looked at.
+pub const ALB_FIELDS_READ: usize = 22;
+
 pub const ALB_FIELDS: &[&str] = &[
     "type",
     "time",
@@ -133,10 +139,9 @@ pub fn parse_utc_ns(s: &str) -> Option<i64> {
         return (ms <= 7_258_118_400_000).then(|| ms * 1_000_000);
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = b.get(r)?;
-        part.iter()
-            .all(u8::is_ascii_digit)
-            .then(|| std::str::from_utf8(part).ok()?.parse().ok())?
+        b.get(r)?.iter().try_fold(0i64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+        })
     };
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -300,9 +305,22 @@ pub fn function_of_log(log: &str) -> &str {
 
 /// An ALB `request` field's (method, URL, protocol): its URL.
 fn url_of(request: &str) -> &str {
-    let mut parts = request.split(' ');
-    let _method = parts.next();
-    parts.next().unwrap_or("")
+    // Between the first space and the next: `GET <url> HTTP/1.1`.
+    let b = request.as_bytes();
+    let Some(i) = memchr::memchr(b' ', b) else {
+        return "";
+    };
+    let end = memchr::memchr(b' ', &b[i + 1..]).map_or(b.len(), |k| i + 1 + k);
+    &request[i + 1..end]
+}
+
+/// Where the `scheme://` of `url` ends (0 without one).
+fn after_scheme(url: &str) -> usize {
+    let b = url.as_bytes();
+    match memchr::memchr(b':', b) {
+        Some(i) if b.get(i + 1..i + 3) == Some(b"//") => i + 3,
+        _ => 0,
+    }
 }
 
 /// The path of an ALB `request` field's URL, without the query string:
@@ -310,13 +328,13 @@ fn url_of(request: &str) -> &str {
 /// first `depth` segments when given.
 pub fn alb_path(request: &str, depth: Option<u32>) -> &str {
     let url = url_of(request);
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let path_start = url[after_scheme..].find('/').map(|i| after_scheme + i);
+    let from = after_scheme(url);
+    let path_start = memchr::memchr(b'/', &url.as_bytes()[from..]).map(|i| from + i);
     let Some(start) = path_start else {
         return "/";
     };
     let path = &url[start..];
-    let path = path.split(['?', '#']).next().unwrap_or(path);
+    let path = &path[..memchr::memchr2(b'?', b'#', path.as_bytes()).unwrap_or(path.len())];
     match depth {
         None => path,
         Some(n) => {
@@ -426,7 +444,7 @@ impl<R: BufRead> LogLines<R> {
             })?;
             record.clear();
             if self.split {
-                split_fields(text, record);
+                split_fields(text, record, ALB_FIELDS_READ);
             } else {
                 record.push_field(text);
             }
@@ -440,10 +458,11 @@ impl<R: BufRead> LogLines<R> {
 
 /// ALB's fields: separated by single spaces, a field that starts with `"`
 /// runs to the next `"` not escaped by a backslash (the quotes dropped).
-fn split_fields(line: &str, record: &mut csv::StringRecord) {
+/// Only the first `limit`: the rest of the line is not looked at.
+fn split_fields(line: &str, record: &mut csv::StringRecord, limit: usize) {
     let b = line.as_bytes();
     let mut i = 0;
-    while i < b.len() {
+    while i < b.len() && record.len() < limit {
         if b[i] == b'"' {
             let start = i + 1;
             let mut j = start;
@@ -923,12 +942,17 @@ mod tests {
         split_fields(
             r#"https 2018-07-02T22:23:00.186641Z app/lb 1.2.3.4:2817 - -1 -1 -1 502 - 34 366 "GET http://x.com:80/a?b=\"c d\" HTTP/1.1" "curl/7.46.0" - -"#,
             &mut r,
+            ALB_FIELDS_READ,
         );
         assert_eq!(r.len(), 16);
         assert_eq!(&r[5], "-1");
         assert_eq!(&r[12], r#"GET http://x.com:80/a?b=\"c d\" HTTP/1.1"#);
         assert_eq!(&r[13], "curl/7.46.0");
         assert_eq!(&r[15], "-");
+        // Fields past the limit are not split (nor looked at).
+        r.clear();
+        split_fields(r#"a "b c" d "e"#, &mut r, 2);
+        assert_eq!((r.len(), &r[1]), (2, "b c"));
         let mut lines = LogLines::new(&b"a b\r\n\n\"x y\" z\n"[..], true);
         assert!(lines.read_record(&mut r).unwrap());
         assert_eq!((r.len(), r.position().unwrap().line()), (2, 1));

@@ -185,8 +185,7 @@ impl Records {
                     match lines.read_record(&mut self.record) {
                         Ok(true) => break Ok(Next::Record),
                         Ok(false) => {
-                            self.content
-                                .push(lines.get_ref().get_ref().content.finish());
+                            self.content.push(lines.get_ref().content());
                             self.reader = None;
                             break self.advance();
                         }
@@ -220,8 +219,7 @@ impl Records {
                         Ok(Next::Record)
                     }
                     Ok(None) => {
-                        self.content
-                            .push(events.get_ref().get_ref().content.finish());
+                        self.content.push(events.get_ref().content());
                         self.reader = None;
                         self.advance()
                     }
@@ -238,8 +236,7 @@ impl Records {
             match reader.read_record(&mut self.record) {
                 Ok(true) => return Ok(Next::Record),
                 Ok(false) => {
-                    self.content
-                        .push(reader.get_ref().get_ref().content.finish());
+                    self.content.push(reader.get_ref().content());
                     self.reader = None;
                     return self.advance();
                 }
