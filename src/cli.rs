@@ -572,7 +572,7 @@ pub fn run_scenario_with(
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<RunSummary>> {
-    let (dir, fresh) = crate::files::scenario_dir(parent, &s.name)?;
+    let (dir, fresh, _lock) = crate::files::scenario_dir(parent, &s.name)?;
     let result = experiment::execute(s, &dir, opts, cancel).and_then(|executed| {
         report::write(
             &s.outline().charting(opts.chart_point),

@@ -29,9 +29,39 @@ pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
     b
 }
 
-/// Creates (if needed) the output folder `parent/<name>`, checked writable;
-/// with whether this call created it.
-pub fn scenario_dir(parent: &Path, name: &str) -> Result<(PathBuf, bool)> {
+/// An exclusive lock on a scenario's output folder, held while a run writes
+/// it: a second run into the same folder is refused instead of mixing its
+/// files with the first one's. Released when dropped (or the process ends);
+/// nothing is left in the folder.
+#[derive(Debug)]
+pub struct DirLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the lock on folder `dir`.
+fn lock_dir(dir: &Path) -> Result<DirLock> {
+    // A folder opened for reading is a handle flock(2) takes on Unix; elsewhere
+    // a lock file inside it (removed by nobody: it is empty and harmless).
+    #[cfg(unix)]
+    let file = std::fs::File::open(dir).map_err(|e| Error::io(dir, "cannot open folder", e))?;
+    #[cfg(not(unix))]
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .open(dir.join(".surgesim.lock"))
+        .map_err(|e| Error::io(dir, "cannot lock folder", e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(DirLock(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
+            "{}: another surgesim run is writing this folder; wait for it to finish, or \
+             give this run another -o",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(dir, "cannot lock folder", e)),
+    }
+}
+
+/// Creates (if needed) the output folder `parent/<name>`, checked writable
+/// and locked against a concurrent run; with whether this call created it.
+pub fn scenario_dir(parent: &Path, name: &str) -> Result<(PathBuf, bool, DirLock)> {
     let dir = parent.join(sanitize_name(name));
     // A symbolic link there would put the outputs wherever it points,
     // perhaps outside `-o`: refused, not followed.
@@ -44,14 +74,18 @@ pub fn scenario_dir(parent: &Path, name: &str) -> Result<(PathBuf, bool)> {
     }
     let fresh = !dir.exists();
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "cannot create folder", e))?;
-    // Writable now, before any simulating, rather than found out after it.
-    if let Err(e) = temp_builder().tempfile_in(&dir) {
+    let undo = |e: Error| {
         if fresh {
             let _ = std::fs::remove_dir(&dir);
         }
-        return Err(Error::io(&dir, "cannot write in folder", e));
+        e
+    };
+    let lock = lock_dir(&dir).map_err(undo)?;
+    // Writable now, before any simulating, rather than found out after it.
+    if let Err(e) = temp_builder().tempfile_in(&dir) {
+        return Err(undo(Error::io(&dir, "cannot write in folder", e)));
     }
-    Ok((dir, fresh))
+    Ok((dir, fresh, lock))
 }
 
 /// `name` reduced to one safe path component: letters, digits, `-`, `_` and

@@ -231,7 +231,7 @@ fn write_part(
     wanted: &(dyn Fn(usize) -> bool + Sync),
     cancel: &CancelToken,
 ) -> Result<Vec<(String, u64)>> {
-    let (dir, fresh) = scenario_dir(out, &s.name)?;
+    let (dir, fresh, _lock) = scenario_dir(out, &s.name)?;
     let result = (|| {
         let executed = experiment::execute_units(s, &dir, opts, wanted, Latency::Keep, cancel)?;
         let units: Vec<experiment::Unit> = experiment::plan(s)
@@ -401,10 +401,12 @@ pub struct RunFlags {
 pub fn write(merged: &[Merged], out: &Path, opts: &RunOptions, cancel: &CancelToken) -> Result<()> {
     let out_fresh = !out.exists();
     let mut made = Vec::new();
+    let mut locks = Vec::new();
     let mut all = Staged::new();
     let staged = (|| {
         for m in merged {
-            let (dir, fresh) = scenario_dir(out, &m.outline.name)?;
+            let (dir, fresh, lock) = scenario_dir(out, &m.outline.name)?;
+            locks.push(lock);
             if fresh {
                 made.push(dir.clone());
             }

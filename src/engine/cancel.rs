@@ -62,20 +62,36 @@ impl CancelToken {
     #[inline]
     pub fn check(&self) -> Result<(), Cancelled> {
         if self.is_cancelled() {
-            Err(Cancelled)
+            Err(Cancelled::Asked)
         } else {
             Ok(())
         }
     }
 }
 
-/// A run or a scan stopped because its [`CancelToken`] was cancelled.
+/// Why a run stopped before its horizon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancelled;
+pub enum Cancelled {
+    /// Its [`CancelToken`] was cancelled.
+    Asked,
+    /// The clock stopped advancing: more than [`crate::engine::STALL_EVENTS`]
+    /// events at the instant `at` (a model that reschedules an event at
+    /// "now" for ever). The liveness check of every build, release included.
+    Stalled { at: SimTime },
+}
 
 impl std::fmt::Display for Cancelled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("cancelled")
+        match self {
+            Cancelled::Asked => f.write_str("cancelled"),
+            Cancelled::Stalled { at } => write!(
+                f,
+                "the simulated clock stopped at t = {} s: more than {} events without it \
+                 advancing",
+                at.as_secs_f64(),
+                crate::engine::STALL_EVENTS
+            ),
+        }
     }
 }
 

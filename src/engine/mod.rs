@@ -83,14 +83,32 @@ pub struct Clock {
 /// Steps between two looks at the cancel token (a few ms of simulation).
 const CANCEL_EVERY: u32 = 1 << 16;
 
+/// Events at one instant past which a run is stalled, not busy: 2^30, about
+/// 20 s of events; a legitimate burst takes a few events per request at
+/// that instant. Checked at the cancel checkpoints, so it costs nothing per
+/// event.
+pub const STALL_EVENTS: u64 = 1 << 30;
+
 /// Runs `model` on `requests` until the horizon and returns the recorder and
 /// the bill, or `Err(Cancelled)` soon after `cancel` is set.
 pub fn run<M: Model>(
+    platform: M,
+    requests: impl Iterator<Item = Request>,
+    clock: Clock,
+    rec: Recorder,
+    cancel: &CancelToken,
+) -> Result<(Recorder, Bill), Cancelled> {
+    run_checked(platform, requests, clock, rec, cancel, STALL_EVENTS)
+}
+
+/// [`run`] with the stall limit given (tests use a small one).
+fn run_checked<M: Model>(
     mut platform: M,
     mut requests: impl Iterator<Item = Request>,
     clock: Clock,
     rec: Recorder,
     cancel: &CancelToken,
+    stall_events: u64,
 ) -> Result<(Recorder, Bill), Cancelled> {
     let mut cx = Ctx {
         now: SimTime::ZERO,
@@ -102,10 +120,20 @@ pub fn run<M: Model>(
     let mut next_sample = SimTime::ZERO + clock.interval;
     let mut interval_start = SimTime::ZERO;
     let mut steps: u32 = 0;
+    // The clock at the last checkpoint, and checkpoints since it moved.
+    let (mut checkpoint_t, mut still) = (SimTime::ZERO, 0u64);
     loop {
         steps = steps.wrapping_add(1);
         if steps.is_multiple_of(CANCEL_EVERY) {
             cancel.check_at(cx.now)?;
+            if cx.now == checkpoint_t {
+                still += 1;
+                if still * u64::from(CANCEL_EVERY) > stall_events {
+                    return Err(Cancelled::Stalled { at: cx.now });
+                }
+            } else {
+                (checkpoint_t, still) = (cx.now, 0);
+            }
         }
         let arrival_t = next_request.as_ref().map_or(SimTime::MAX, |r| r.arrival);
         let event_t = cx.queue.peek_time().unwrap_or(SimTime::MAX);
@@ -151,4 +179,54 @@ pub fn run<M: Model>(
 fn sample<M: Model>(platform: &mut M, cx: &mut Ctx<M::Event>, start: SimTime, end: SimTime) {
     let gauges = platform.gauges(end, cx);
     cx.rec.close_interval(start, gauges);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model that reschedules one event at "now" for ever (the live-lock
+    /// issue 21 found: a completion rescheduled at the current time).
+    struct Spin;
+
+    impl Model for Spin {
+        type Event = ();
+        fn start(&mut self, cx: &mut Ctx<()>) {
+            cx.schedule(SimTime::from_secs_f64(5.0), ());
+        }
+        fn on_arrival(&mut self, _: Request, _: &mut Ctx<()>) {}
+        fn on_event(&mut self, _: (), cx: &mut Ctx<()>) {
+            let now = cx.now();
+            cx.schedule(now, ());
+        }
+        fn gauges(&mut self, _: SimTime, _: &mut Ctx<()>) -> Gauges {
+            Gauges::default()
+        }
+        fn finish(self, _: &mut Ctx<()>) -> Bill {
+            Bill::default()
+        }
+    }
+
+    #[test]
+    fn a_clock_that_stops_advancing_fails_the_run_instead_of_spinning() {
+        let clock = Clock {
+            horizon: SimTime::from_secs_f64(10.0),
+            interval: SimDuration::from_secs(1),
+        };
+        let rec = Recorder::new(SimTime::ZERO, clock.horizon, None);
+        let got = run_checked(
+            Spin,
+            std::iter::empty(),
+            clock,
+            rec,
+            &CancelToken::never(),
+            1 << 22,
+        );
+        assert_eq!(
+            got.err(),
+            Some(Cancelled::Stalled {
+                at: SimTime::from_secs_f64(5.0)
+            })
+        );
+    }
 }

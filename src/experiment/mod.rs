@@ -372,7 +372,14 @@ pub fn run_platform_with(
             rec,
             cancel,
         })
-        .map_err(|Cancelled| Error::Interrupted)?;
+        .map_err(|c| match c {
+            Cancelled::Asked => Error::Interrupted,
+            stalled @ Cancelled::Stalled { .. } => Error::Usage(format!(
+                "platform `{}` of scenario `{}`: {stalled}; this is a bug in the model, \
+                 not in the scenario: please report it with the scenario file",
+                platform.name, scenario.name
+            )),
+        })?;
     // A replay that could not read its trace ends early: the run fails.
     if let Some(e) = fault.and_then(|f| f.lock().ok()?.take()) {
         return Err(e);

@@ -569,3 +569,58 @@ fn the_name_limit_says_bytes_as_it_counts_them() {
         .to_string();
     assert!(e.contains("200 bytes") && e.contains("202 bytes"), "{e}");
 }
+
+#[test]
+fn two_runs_into_one_folder_cannot_mix() {
+    // Issue 21: two concurrent runs into one -o mixed their files in 2 of
+    // 40 trials, both exiting 0. The second now finds the folder locked.
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.toml");
+    std::fs::write(
+        &long,
+        "name = \"same\"\nseed = 1\nduration_s = 200000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 200 }\n[[platforms]]\nkind = \"lambda\"\n",
+    )
+    .unwrap();
+    let short = dir.path().join("short.toml");
+    std::fs::write(&short, format!("name = \"same\"\n{SMALL}")).unwrap();
+    let out = dir.path().join("out");
+    let bin = assert_cmd::cargo::cargo_bin("surgesim");
+    let mut first = std::process::Command::new(&bin)
+        .args(["run", "-q", "--no-charts", "-o"])
+        .arg(&out)
+        .arg(&long)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !out.join("same").exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let second = surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(&out)
+        .arg(&short)
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains("another surgesim run is writing this folder"),
+        "{err}"
+    );
+    // Once the first is gone, the folder is free again.
+    assert!(
+        surgesim()
+            .args(["run", "-q", "-o"])
+            .arg(&out)
+            .arg(&short)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(out.join("same/summary.csv").is_file());
+}
