@@ -156,9 +156,10 @@ impl FileRows {
             if row.t < trace.start_s || row.t >= trace.end_s {
                 continue;
             }
-            let Some(&function) = trace.index.get(row.function.as_ref()) else {
+            let Some(function) = trace.index.get(row.function.as_ref()) else {
                 continue;
             };
+            let function = function as u32;
             return Ok(Some(KeptRow {
                 t: row.t,
                 ns: row.ns,
@@ -437,7 +438,7 @@ impl TraceStream {
                     let (rec, file) = (&self.records.record, self.records.file());
                     match parse_counts(rec, file, func, &minutes) {
                         Ok((name, counts)) => {
-                            if let Some(&f) = self.trace.index.get(&name) {
+                            if let Some(f) = self.trace.index.get(&name) {
                                 // A hash may repeat across apps: their counts
                                 // add up, as in the scan.
                                 for (total, c) in self.day_counts[f as usize].iter_mut().zip(counts)

@@ -10,8 +10,8 @@ use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durat
 use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
-    Format, FunctionBy, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace, TraceFunction,
-    TraceSpec, row_error,
+    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace,
+    TraceFunction, TraceSpec, row_error,
 };
 use crate::engine::CancelToken;
 use crate::error::{FieldError, FieldPath, Result};
@@ -133,7 +133,7 @@ impl TraceSpec {
             skip_bad_rows: self.skip_bad_rows.unwrap_or(false),
             cpu_fraction,
             recorded_memory_mb,
-            index: FxHashMap::default(),
+            index: NameIndex::default(),
             functions: Vec::new(),
             last_arrival: SimTime::ZERO,
             rows: 0,
@@ -154,28 +154,24 @@ impl TraceSpec {
         let opts = trace.row_options();
         // Every function seen, in order of first appearance, with its count.
         let mut seen: Vec<TraceFunction> = Vec::new();
-        let mut seen_index: FxHashMap<String, usize> = FxHashMap::default();
+        let mut seen_index = NameIndex::default();
         let mut note = |name: &str,
                         memory_mb: Option<u32>,
                         n: u64,
                         cold: u64,
                         seen: &mut Vec<TraceFunction>| {
-            // Look up before inserting: no allocation per row for known functions.
-            let i = match seen_index.get(name) {
-                Some(&i) => i,
-                None => {
-                    seen.push(TraceFunction {
-                        name: name.to_string(),
-                        invocations: 0,
-                        durations: None,
-                        memory_mb: None,
-                        observed_cold_starts: 0,
-                        app: None,
-                    });
-                    seen_index.insert(name.to_string(), seen.len() - 1);
-                    seen.len() - 1
-                }
-            };
+            // No allocation per row for known functions.
+            let (i, new) = seen_index.get_or_insert(name);
+            if new {
+                seen.push(TraceFunction {
+                    name: name.to_string(),
+                    invocations: 0,
+                    durations: None,
+                    memory_mb: None,
+                    observed_cold_starts: 0,
+                    app: None,
+                });
+            }
             seen[i].invocations += n;
             seen[i].observed_cold_starts += cold;
             if memory_mb.is_some() {
@@ -397,11 +393,10 @@ impl TraceSpec {
             )));
         }
         trace.rows = keep.iter().map(|f| f.invocations).sum();
-        trace.index = keep
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i as u32))
-            .collect();
+        trace.index = NameIndex::default();
+        for f in &keep {
+            trace.index.get_or_insert(&f.name);
+        }
         trace.observed_cold_starts = keep.iter().map(|f| f.observed_cold_starts).sum();
         trace.functions = keep;
         if self.format.wall_clock() && !windowed {
