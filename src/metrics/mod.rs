@@ -58,6 +58,20 @@ pub struct Counts {
     pub cold_starts: u64,
 }
 
+impl std::ops::AddAssign<&Counts> for Counts {
+    /// Adds another run's counts (replications summed).
+    fn add_assign(&mut self, o: &Counts) {
+        self.requests += o.requests;
+        self.completed += o.completed;
+        self.throttled += o.throttled;
+        self.rejected += o.rejected;
+        self.timed_out += o.timed_out;
+        self.dropped += o.dropped;
+        self.in_flight_end += o.in_flight_end;
+        self.cold_starts += o.cold_starts;
+    }
+}
+
 impl Counts {
     /// Requests with a final outcome, whatever it was.
     pub fn accounted(&self) -> u64 {

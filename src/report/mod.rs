@@ -84,14 +84,7 @@ pub fn figures(
             .group(point, platform)
             .map_or(&[][..], |g| &g.runs[..])
         {
-            let c = &grouped.runs[i].counts;
-            sum.requests += c.requests;
-            sum.completed += c.completed;
-            sum.throttled += c.throttled;
-            sum.rejected += c.rejected;
-            sum.timed_out += c.timed_out;
-            sum.dropped += c.dropped;
-            sum.in_flight_end += c.in_flight_end;
+            sum += &grouped.runs[i].counts;
         }
         sum
     };

@@ -211,14 +211,7 @@ fn the_outcome_shares_sum_to_one_and_match_summary_csv() {
     let counts = |p: &str| {
         let mut c = surgesim::metrics::Counts::default();
         for &i in &grouped.group(0, p).unwrap().runs {
-            let r = &runs[i].counts;
-            c.requests += r.requests;
-            c.completed += r.completed;
-            c.throttled += r.throttled;
-            c.rejected += r.rejected;
-            c.timed_out += r.timed_out;
-            c.dropped += r.dropped;
-            c.in_flight_end += r.in_flight_end;
+            c += &runs[i].counts;
         }
         c
     };

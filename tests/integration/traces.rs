@@ -20,6 +20,15 @@ fn scenario_in(dir: &Path, arrival: &str, platforms: &str) -> String {
 
 const LAMBDA: &str = "[[platforms]]\nname = \"lambda\"\nkind = \"lambda\"\nmemory_mb = 1769\n";
 
+/// `surgesim validate FILE`'s output.
+fn validate(file: &str) -> std::process::Output {
+    Command::cargo_bin("surgesim")
+        .unwrap()
+        .args(["validate", file])
+        .output()
+        .unwrap()
+}
+
 fn load(file: &str) -> Scenario {
     scenario::load(Path::new(file), Overrides::default()).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -511,11 +520,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             &format!("{{ kind = \"trace\", format = \"{format}\", path = \"bad.csv\" }}"),
             LAMBDA,
         );
-        let out = Command::cargo_bin("surgesim")
-            .unwrap()
-            .args(["validate", &file])
-            .output()
-            .unwrap();
+        let out = validate(&file);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
         for n in *needles {
@@ -530,11 +535,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
         "{ kind = \"trace\", format = \"csv\", path = \"nope/trace.csv\" }",
         LAMBDA,
     );
-    let out = Command::cargo_bin("surgesim")
-        .unwrap()
-        .args(["validate", &file])
-        .output()
-        .unwrap();
+    let out = validate(&file);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let resolved = dir.path().join("nope/trace.csv");
@@ -552,11 +553,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
         "{ kind = \"trace\", format = \"parquet\", path = \"bad.csv\" }",
         LAMBDA,
     );
-    let out = Command::cargo_bin("surgesim")
-        .unwrap()
-        .args(["validate", &file])
-        .output()
-        .unwrap();
+    let out = validate(&file);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variant `parquet`"));
     // With skip_bad_rows the good rows replay and the bad ones are counted.
@@ -785,11 +782,7 @@ fn azure2019_percentiles_past_the_cap_are_row_errors() {
         "{ kind = \"trace\", format = \"azure2019\", path = \"inv.csv\", durations_path = \"dur.csv\" }",
         LAMBDA,
     );
-    let out = Command::cargo_bin("surgesim")
-        .unwrap()
-        .args(["validate", &file])
-        .output()
-        .unwrap();
+    let out = validate(&file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

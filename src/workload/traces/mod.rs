@@ -252,10 +252,8 @@ pub struct NameIndex {
 
 impl NameIndex {
     fn hash(name: &str) -> u64 {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = rustc_hash::FxBuildHasher.build_hasher();
-        name.hash(&mut h);
-        h.finish()
+        use std::hash::BuildHasher;
+        rustc_hash::FxBuildHasher.hash_one(name)
     }
 
     fn name(&self, i: usize) -> &str {

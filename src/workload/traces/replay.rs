@@ -441,8 +441,7 @@ impl TraceStream {
                             if let Some(f) = self.trace.index.get(&name) {
                                 // A hash may repeat across apps: their counts
                                 // add up, as in the scan.
-                                for (total, c) in self.day_counts[f as usize].iter_mut().zip(counts)
-                                {
+                                for (total, c) in self.day_counts[f].iter_mut().zip(counts) {
                                     *total += c;
                                 }
                             }
