@@ -80,6 +80,10 @@ pub struct RunArgs {
     /// Refuse scenarios expected to simulate more requests than this (all runs together).
     #[arg(long, value_name = "N", default_value_t = 10_000_000_000)]
     pub max_requests: u64,
+    /// Refuse a run whose charted time series (kept in memory for the charts
+    /// and timeseries.csv) would exceed this size [MB].
+    #[arg(long, value_name = "MB", default_value_t = 1024)]
+    pub max_series_mb: u64,
     /// Refuse --requests-csv when the file is expected to exceed this size [MB].
     #[arg(long, value_name = "MB", default_value_t = 10_240)]
     pub max_requests_csv_mb: u64,
@@ -509,6 +513,30 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
             s.file.display(),
             args.max_requests
         )));
+    }
+    // The series kept in memory: one run per platform of the chart point,
+    // every interval of the run.
+    if let Some((_, sc)) = s
+        .point_scenarios()
+        .into_iter()
+        .find(|(p, _)| *p == args.chart_point)
+    {
+        let rows = (sc.horizon.0 as f64 / sc.interval.0.max(1) as f64).ceil();
+        let platforms = sc.platforms.len() as f64;
+        let row = std::mem::size_of::<crate::metrics::IntervalRow>() as f64;
+        let mb = rows * platforms * row / 1e6;
+        if mb > args.max_series_mb as f64 {
+            let interval = sc.interval.as_secs_f64() * mb / args.max_series_mb as f64;
+            return Err(Error::Usage(format!(
+                "{}: the time series would hold {rows:.0} rows x {platforms:.0} platform(s) \
+                 in memory, about {mb:.0} MB, more than --max-series-mb {}; use a longer \
+                 timeseries_interval_s (at least {} s) or a shorter run (duration_s; a \
+                 trace's horizon is its last arrival + 900 s), or raise --max-series-mb",
+                s.file.display(),
+                args.max_series_mb,
+                crate::report::human::trim(interval.ceil()),
+            )));
+        }
     }
     if args.requests_csv {
         // From the real names: the longest function name on every row, as

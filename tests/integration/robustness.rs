@@ -349,6 +349,31 @@ fn huge_scenarios_are_refused_up_front_saying_how_big() {
                 "requests.csv would be about {mb} MB"
             )));
     }
+    // The time series kept in memory (issue 21: a trace whose last arrival
+    // is two years out, found by the mutation campaign, aborted allocating
+    // 5.4 million rows per platform under a 2 GB limit): refused up front
+    // with its size and the interval that would fit.
+    let size = std::mem::size_of::<surgesim::metrics::IntervalRow>();
+    let two = format!(
+        "{}[[platforms]]\nname = \"second\"\nkind = \"lambda\"\n",
+        SMALL.replace("duration_s = 30", "duration_s = 54101280")
+    );
+    std::fs::write(&file, two).unwrap();
+    let mb = (5_410_128.0 * 2.0 * size as f64 / 1e6).round();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(
+            predicates::str::contains(format!(
+                "5410128 rows x 2 platform(s) in memory, about {mb} MB, more than \
+                 --max-series-mb 1024"
+            ))
+            .and(predicates::str::contains("timeseries_interval_s (at least")),
+        );
+    assert!(!dir.path().join("out").exists());
 }
 
 #[test]
@@ -623,4 +648,36 @@ fn two_runs_into_one_folder_cannot_mix() {
             .success()
     );
     assert!(out.join("same/summary.csv").is_file());
+}
+
+#[allow(dead_code)]
+#[path = "../../examples/fuzz_campaign.rs"]
+mod fuzz_campaign;
+
+#[test]
+fn a_mutation_campaign_smoke_run_finds_no_crash_hang_or_memory_failure() {
+    // The long campaign is `cargo run --release --example fuzz_campaign`
+    // (README, 'What surgesim rejects'); here a bounded smoke run of it
+    // against the test build, under the same memory limit and timeout.
+    let keep = tempfile::tempdir().unwrap();
+    let found = fuzz_campaign::campaign(&fuzz_campaign::Config {
+        scenarios: 40,
+        traces: 80,
+        seed: 7,
+        jobs: 2,
+        timeout: 60,
+        memory_kb: 2_000_000,
+        bin: assert_cmd::cargo::cargo_bin("surgesim"),
+        root: Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(),
+        keep: keep.path().to_path_buf(),
+        verbose: false,
+    });
+    assert_eq!(
+        (found.crashes, found.hangs, found.memory),
+        (0, 0, 0),
+        "{:?}",
+        found.failures
+    );
+    // The mutations reach the models, not only the parser.
+    assert!(found.ran > 10 && found.refused > 10, "{found:?}");
 }
