@@ -389,6 +389,8 @@ pub fn campaign(cfg: &Config) -> Found {
                             tally.ok.fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
+                        // A model stall is a hang, whatever its exit code.
+                        _ if stderr.contains("simulated clock stopped") => &tally.hangs,
                         (Some(2), _) if !stderr.contains("panicked") => {
                             tally.refused.fetch_add(1, Ordering::Relaxed);
                             if cfg.verbose {

@@ -530,8 +530,8 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
             return Err(Error::Usage(format!(
                 "{}: the time series would hold {rows:.0} rows x {platforms:.0} platform(s) \
                  in memory, about {mb:.0} MB, more than --max-series-mb {}; use a longer \
-                 timeseries_interval_s (at least {} s) or a shorter run (duration_s; a \
-                 trace's horizon is its last arrival + 900 s), or raise --max-series-mb",
+                 timeseries_interval_s (at least {} s) or a shorter run (duration_s, or a \
+                 trace window's end_s), or raise --max-series-mb",
                 s.file.display(),
                 args.max_series_mb,
                 crate::report::human::trim(interval.ceil()),

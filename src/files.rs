@@ -32,7 +32,7 @@ pub fn temp_builder() -> tempfile::Builder<'static, 'static> {
 /// An exclusive lock on a scenario's output folder, held while a run writes
 /// it: a second run into the same folder is refused instead of mixing its
 /// files with the first one's. Released when dropped (or the process ends);
-/// nothing is left in the folder.
+/// on Unix nothing is left in the folder (elsewhere an empty lock file).
 #[derive(Debug)]
 pub struct DirLock(#[allow(dead_code)] std::fs::File);
 
@@ -80,7 +80,9 @@ pub fn scenario_dir(parent: &Path, name: &str) -> Result<(PathBuf, bool, DirLock
         }
         e
     };
-    let lock = lock_dir(&dir).map_err(undo)?;
+    // Losing the lock leaves the folder alone: the run holding it may have
+    // made it a moment ago and not written into it yet.
+    let lock = lock_dir(&dir)?;
     // Writable now, before any simulating, rather than found out after it.
     if let Err(e) = temp_builder().tempfile_in(&dir) {
         return Err(undo(Error::io(&dir, "cannot write in folder", e)));

@@ -90,7 +90,9 @@ const CANCEL_EVERY: u32 = 1 << 16;
 pub const STALL_EVENTS: u64 = 1 << 30;
 
 /// Runs `model` on `requests` until the horizon and returns the recorder and
-/// the bill, or `Err(Cancelled)` soon after `cancel` is set.
+/// the bill; `Err(Cancelled::Asked)` soon after `cancel` is set, or
+/// `Err(Cancelled::Stalled)` once [`STALL_EVENTS`] events pass without the
+/// clock advancing.
 pub fn run<M: Model>(
     platform: M,
     requests: impl Iterator<Item = Request>,

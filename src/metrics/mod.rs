@@ -1,7 +1,9 @@
 //! Measurement: outcome counters, latency histograms, time-averaged levels,
 //! the per-interval time series and the optional per-request log.
 //!
-//! Summary figures cover the measurement window [warmup, horizon): a request
+//! Summary figures cover the measurement window (the scenario's
+//! [`window`](crate::scenario::Scenario::window): [warmup, horizon), or a
+//! trace window's [max(warmup, start_s), end_s)): a request
 //! counts when it *arrived* in the window, and time averages integrate over the
 //! window only. The time series covers the whole run. A finished run becomes
 //! a typed [`summary::RunSummary`].
@@ -738,11 +740,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder whose summary window is [warmup, horizon): the
-    /// scenario's measurement window (its end is the horizon but for a
-    /// trace window, whose replay has no arrivals past it).
-    pub fn new(warmup: SimTime, horizon: SimTime, log: Option<RequestLog>) -> Self {
-        let window = (warmup.min(horizon), horizon);
+    /// A recorder whose summary window is [from, to): the scenario's
+    /// measurement window (`to` is the horizon but for a trace window,
+    /// whose replay has no arrivals past it).
+    pub fn new(from: SimTime, to: SimTime, log: Option<RequestLog>) -> Self {
+        let window = (from.min(to), to);
         Recorder {
             per_function: None,
             window,
@@ -794,7 +796,7 @@ impl Recorder {
         req.arrival >= self.window.0
     }
 
-    /// The summary window [warmup, horizon).
+    /// The summary window [from, to).
     pub fn window(&self) -> (SimTime, SimTime) {
         self.window
     }

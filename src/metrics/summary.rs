@@ -79,7 +79,7 @@ impl RunSummary {
     }
 }
 
-/// What the charts of the series run (point 0, replication 0) need.
+/// What the charts of the series run (replication 0 of the chart point) need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Series {
     /// timeseries.csv rows, in time order.

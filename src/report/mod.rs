@@ -53,7 +53,7 @@ pub fn points_csv(s: &Outline) -> Option<String> {
     Some(doc.finish())
 }
 
-/// The charts of a scenario: (file name, title, SVG), in the report's
+/// The charts of a scenario: (file name, SVG), in the report's
 /// order. The per-run charts show the chart point (`--chart-point`, titled
 /// with its values in a sweep): its replications pooled, and its
 /// replication 0's time series. `pooled`: each (point, platform)'s pooled
@@ -63,7 +63,7 @@ pub fn figures(
     grouped: &Grouped,
     pooled: &[Pooled],
     cancel: &CancelToken,
-) -> Result<Vec<(String, String, String)>> {
+) -> Result<Vec<(String, String)>> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
     use chart::{CdfSeries, Curve, Estimate, LoadPanel};
     let point = s.chart_point;
@@ -115,14 +115,14 @@ pub fn figures(
     let mut out = Vec::new();
 
     let title = format!("{}: p95 latency and cost per month{at}", s.name);
-    out.push(("p95_cost.svg".into(), title.clone(), {
+    out.push(("p95_cost.svg".into(), {
         interrupted()?;
         chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?
     }));
 
     let bars = outcome_bars(&names, &counts);
     let title = format!("{}: request outcomes{at}{pooled_note}", s.name);
-    out.push(("outcomes.svg".into(), title.clone(), {
+    out.push(("outcomes.svg".into(), {
         interrupted()?;
         chart::outcomes(&title, &bars)?
     }));
@@ -147,7 +147,7 @@ pub fn figures(
         })
         .collect();
     let title = format!("{}: latency CDF{at}{pooled_note}", s.name);
-    out.push(("latency_cdf.svg".into(), title.clone(), {
+    out.push(("latency_cdf.svg".into(), {
         interrupted()?;
         chart::latency_cdf(&title, &cdf)?
     }));
@@ -195,7 +195,7 @@ pub fn figures(
         })
         .collect();
     let title = format!("{}: load vs. capacity{at}", s.name);
-    out.push(("load_capacity.svg".into(), title.clone(), {
+    out.push(("load_capacity.svg".into(), {
         interrupted()?;
         chart::load_capacity(&title, &panels, from.as_secs_f64(), s.horizon.as_secs_f64())?
     }));
@@ -258,7 +258,7 @@ pub fn figures(
                 })
                 .collect();
             let title = format!("{}: {y_desc} across the sweep", s.name);
-            out.push((file.into(), title.clone(), {
+            out.push((file.into(), {
                 interrupted()?;
                 chart::sweep_curves(
                     &title,
@@ -372,13 +372,9 @@ pub fn stage(
     if opts.charts {
         let charts = figures(s, &grouped, pooled, cancel)?;
         interrupted()?;
-        for (file, _, svg) in &charts {
+        for (file, svg) in &charts {
             staged.write(&dir.join(file), svg.as_bytes())?;
         }
-        let titled: Vec<(String, String)> = charts
-            .into_iter()
-            .map(|(file, _, svg)| (file, svg))
-            .collect();
         let (shown, left_out) =
             csv::summary_for_report(&s.name, &s.functions, runs, MAX_FUNCTION_ROWS);
         let page = html::render(&html::Report {
@@ -394,7 +390,7 @@ pub fn stage(
             aggregate_csv: &aggregate_csv,
             pooled_csv: &pooled_csv,
             points_csv: points_csv.as_deref(),
-            charts: &titled,
+            charts: &charts,
         });
         staged.write(&dir.join("report.html"), page.as_bytes())?;
     }

@@ -574,9 +574,10 @@ pub(crate) fn validate(
 
     // A trace's default horizon: its last arrival plus 900 s (the longest
     // Lambda execution), so every replayed request can finish. A window
-    // with an end runs over [start_s, end_s + D), D the longest execution
-    // any platform allows (the largest Lambda timeout) or 900 s, and is
-    // measured over the window itself.
+    // with an end runs over [start_s, end_s + D) and is measured over the
+    // window itself: D is the largest Lambda timeout (SPEC 2), but 900 s
+    // as soon as a platform has no execution limit (a container platform
+    // beside a short Lambda timeout still drains its queues).
     let trace = workload.trace.as_deref();
     let window_end = trace
         .filter(|t| t.end_s.is_finite())
@@ -586,7 +587,11 @@ pub(crate) fn validate(
         (None, Some(_), Some(end)) => {
             let longest = platforms
                 .iter()
-                .filter_map(|p| p.config.longest_execution())
+                .map(|p| {
+                    p.config
+                        .longest_execution()
+                        .unwrap_or(SimDuration::from_secs(900))
+                })
                 .max()
                 .map_or(900.0, |d| d.as_secs_f64());
             end + longest
@@ -607,9 +612,17 @@ pub(crate) fn validate(
     }
     let window = measurement_window(warmup_s, duration_s, trace);
     if window.0 >= window.1 {
-        return Err(root.key("warmup_s").error(format!(
-            "warmup_s = {warmup_s}: the measurement window [max(warmup_s, start_s), end_s) = \
-             [{} s, {} s) is empty; use a warm-up shorter than the trace window",
+        // Whichever ends the window too early: a warm-up past its end, or a
+        // duration_s before a trace window's start.
+        let key = if window.0 == SimTime::from_secs_f64(warmup_s) && warmup_s > 0.0 {
+            "warmup_s"
+        } else {
+            "duration_s"
+        };
+        return Err(root.key(key).error(format!(
+            "the measurement window [max(warmup_s, start_s), min(end_s, duration_s)) = \
+             [{} s, {} s) is empty; shorten warmup_s, or give a duration_s that reaches \
+             into the trace window",
             window.0.as_secs_f64(),
             window.1.as_secs_f64()
         )));

@@ -650,10 +650,12 @@ fn two_runs_into_one_folder_cannot_mix() {
     assert!(out.join("same/summary.csv").is_file());
 }
 
+#[cfg(unix)]
 #[allow(dead_code)]
 #[path = "../../examples/fuzz_campaign.rs"]
 mod fuzz_campaign;
 
+#[cfg(unix)]
 #[test]
 fn a_mutation_campaign_smoke_run_finds_no_crash_hang_or_memory_failure() {
     // The long campaign is `cargo run --release --example fuzz_campaign`

@@ -187,6 +187,13 @@ fn a_trace_window_runs_to_its_end_plus_the_longest_timeout_and_is_measured_over_
     let eks = "[[platforms]]\nname = \"eks\"\nkind = \"kubernetes\"\n";
     let s = with(", start_s = 20, end_s = 50", eks);
     assert_eq!(s.horizon, SimTime::from_secs_f64(950.0));
+    // Beside a short Lambda timeout, a platform without an execution limit
+    // still gets 900 s to drain its queues.
+    let s = with(
+        ", start_s = 20, end_s = 50",
+        &format!("{two_timeouts}{eks}"),
+    );
+    assert_eq!(s.horizon, SimTime::from_secs_f64(950.0));
     // Time scale: the window is on trace time, the drain time is not scaled.
     let s = with(", start_s = 20, end_s = 50, time_scale = 2", &two_timeouts);
     assert_eq!(s.horizon, SimTime::from_secs_f64(25.0 + 45.0));

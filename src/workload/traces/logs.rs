@@ -38,13 +38,13 @@ pub enum Layout {
     Json,
 }
 
-/// The ALB access log fields in order, as AWS names them.
 /// The ALB fields the reader splits: up to `request_creation_time` (index
 /// 21), the last one read; the fields after it (AWS adds some from time to
 /// time: "ignore any fields at the end of the log entry that you were not
 /// expecting", ALB user guide, 'Access log entries') are not looked at.
 pub const ALB_FIELDS_READ: usize = 22;
 
+/// The ALB access log fields in order, as AWS names them.
 pub const ALB_FIELDS: &[&str] = &[
     "type",
     "time",

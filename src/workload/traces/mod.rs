@@ -436,9 +436,9 @@ impl<R: std::io::Read> std::io::Read for LineCap<R> {
         let n = self.inner.read(buf)?;
         let chunk = &buf[..n];
         self.content.write(chunk);
-        // Reads come a buffer (64 KiB) at a time, far below the cap: the
-        // text before the chunk's first break and after its last is what
-        // can make a line too long.
+        // Reads come a buffer (at most the read-ahead's 256 KiB) at a
+        // time, below the cap: the text before the chunk's first break and
+        // after its last is what can make a line too long.
         // The csv reader ends records at \n, \r\n or a lone \r.
         let brk = |b: &u8| *b == b'\n' || *b == b'\r';
         match (chunk.iter().position(brk), chunk.iter().rposition(brk)) {
