@@ -48,7 +48,20 @@ fn lock_dir(dir: &Path) -> Result<DirLock> {
         .write(true)
         .open(dir.join(".surgesim.lock"))
         .map_err(|e| Error::io(dir, "cannot lock folder", e))?;
-    match file.try_lock() {
+    // A lock held for a moment only is not another run: a process forked
+    // from this one (a library user's, a test harness's) shares the lock
+    // until it execs. Another run holds it for the whole run.
+    let mut tries = 0;
+    let outcome = loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if tries < 25 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match outcome {
         Ok(()) => Ok(DirLock(file)),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::Usage(format!(
             "{}: another surgesim run is writing this folder; wait for it to finish, or \

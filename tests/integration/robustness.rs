@@ -214,6 +214,22 @@ proptest! {
     }
 }
 
+/// A run of 4e7 requests: seconds, long enough to act on while it runs.
+const LONG_RUN: &str = "seed = 1\nduration_s = 200000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 200 }\n[[platforms]]\nkind = \"lambda\"\n";
+
+/// Waits (at most a minute) until a run has made `path`: it is under way.
+fn wait_for(path: &Path) {
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the run never started writing {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 const SMALL: &str = "seed = 1\nduration_s = 30\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 5 }\n[[platforms]]\nkind = \"lambda\"\n";
 
 #[test]
@@ -431,11 +447,7 @@ fn extreme_numbers_are_rejected_with_clear_errors() {
 fn an_interrupted_run_leaves_no_output_that_looks_complete() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("long.toml");
-    std::fs::write(
-        &file,
-        "name = \"long\"\nseed = 1\nduration_s = 200000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 200 }\n[[platforms]]\nkind = \"lambda\"\n",
-    )
-    .unwrap();
+    std::fs::write(&file, format!("name = \"long\"\n{LONG_RUN}")).unwrap();
     let out = dir.path().join("out");
     let bin = assert_cmd::cargo::cargo_bin("surgesim");
     let mut child = std::process::Command::new(bin)
@@ -446,14 +458,7 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
         .unwrap();
     // Interrupt once the run is under way (its output folder exists), so the
     // test cannot pass by stopping a run that had not started writing.
-    let started = std::time::Instant::now();
-    while !out.join("long").exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the run never started writing"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for(&out.join("long"));
     std::thread::sleep(std::time::Duration::from_millis(200));
     std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -601,11 +606,7 @@ fn two_runs_into_one_folder_cannot_mix() {
     // 40 trials, both exiting 0. The second now finds the folder locked.
     let dir = tempfile::tempdir().unwrap();
     let long = dir.path().join("long.toml");
-    std::fs::write(
-        &long,
-        "name = \"same\"\nseed = 1\nduration_s = 200000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 200 }\n[[platforms]]\nkind = \"lambda\"\n",
-    )
-    .unwrap();
+    std::fs::write(&long, format!("name = \"same\"\n{LONG_RUN}")).unwrap();
     let short = dir.path().join("short.toml");
     std::fs::write(&short, format!("name = \"same\"\n{SMALL}")).unwrap();
     let out = dir.path().join("out");
@@ -616,11 +617,7 @@ fn two_runs_into_one_folder_cannot_mix() {
         .arg(&long)
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !out.join("same").exists() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60));
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for(&out.join("same"));
     std::thread::sleep(std::time::Duration::from_millis(100));
     let second = surgesim()
         .args(["run", "-q", "-o"])
