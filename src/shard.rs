@@ -644,6 +644,13 @@ fn same_experiment(a_dir: &Path, a: &Manifest, b_dir: &Path, b: &Manifest) -> Re
                 x.outline.seed, y.outline.seed
             )));
         }
+        if x.outline.chart_point != y.outline.chart_point {
+            return Err(Error::Usage(format!(
+                "scenario `{name}` ran with --chart-point {} in {ad} and {} in {bd}: run every \
+                 shard with the same --chart-point",
+                x.outline.chart_point, y.outline.chart_point
+            )));
+        }
         if x.digest != y.digest || x.outline != y.outline || x.units != y.units {
             let what = if x.outline.replications != y.outline.replications {
                 format!(

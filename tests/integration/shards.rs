@@ -246,6 +246,10 @@ fn incomplete_and_mixed_sets_are_refused() {
     run_shard(&file, "1/2", &d("half"), &[]);
     let e = refused(&[&d("a0"), &d("half")], &out);
     assert!(e.contains("different sets"), "{e}");
+    // Shards that chart different sweep points.
+    run_shard(&file, "2/3", &d("point1"), &["--chart-point", "1"]);
+    let e = refused(&[&d("a0"), &d("a1"), &d("point1")], &out);
+    assert!(e.contains("--chart-point 0") && e.contains("1 in"), "{e}");
     // Other options.
     run_shard(&file, "2/3", &d("requests"), &["--requests-csv"]);
     let e = refused(&[&d("a0"), &d("a1"), &d("requests")], &out);
