@@ -126,7 +126,7 @@ fn headline(r: &Report, grouped: &Grouped) -> String {
          <th>errors by kind</th><th>cold starts</th><th>cost, {}</th>\
          <th>per month*</th></tr></thead>\n<tbody>",
         if many { " [95 % CI]" } else { "" },
-        escape(&human::duration(s.window.1.since(s.window.0).as_secs_f64())),
+        escape(&s.measured()),
     );
     let p95 = metric("p95_ms").expect("a summary metric");
     let per_month = metric("cost_per_month_usd").expect("a summary metric");
@@ -180,7 +180,7 @@ fn headline(r: &Report, grouped: &Grouped) -> String {
         } else {
             "one replication (add `replications` for confidence intervals)".to_string()
         },
-        escape(&human::duration(s.window.1.since(s.window.0).as_secs_f64())),
+        escape(&s.measured()),
     );
     out
 }

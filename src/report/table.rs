@@ -79,7 +79,7 @@ pub fn summary_table(s: &Outline, runs: &[RunSummary]) -> String {
         out,
         "  * per month: the cost of the measured {} scaled to 30 days; an extrapolation of \
          this traffic, not a forecast",
-        human::duration(s.window.1.since(s.window.0).as_secs_f64())
+        s.measured()
     );
     out
 }
@@ -89,7 +89,10 @@ pub fn summary_table(s: &Outline, runs: &[RunSummary]) -> String {
 pub fn headline(s: &Outline) -> String {
     let horizon = s.horizon.as_secs_f64();
     let (from, to) = (s.window.0.as_secs_f64(), s.window.1.as_secs_f64());
-    let measured = if from == 0.0 && to == horizon {
+    let varies = s.measured() != human::duration(to - from);
+    let measured = if varies {
+        ", measured windows differ by sweep point (see points.csv)".to_string()
+    } else if from == 0.0 && to == horizon {
         String::new()
     } else {
         format!(
@@ -270,6 +273,18 @@ mod tests {
         s.window = (SimTime::ZERO, s.horizon);
         s.replications = 3;
         assert_eq!(headline(&s), "s — 14 h 15 min run, 3 replications, seed 1");
+        // A sweep over duration_s measures a window per point.
+        let runs = |window_s| crate::scenario::PointRuns {
+            point: 0,
+            replications: 1,
+            platforms: vec!["p".into()],
+            window_s,
+        };
+        s.runs = vec![runs(51_300.0), runs(51_300.0)];
+        assert_eq!(s.measured(), "14 h 15 min");
+        s.runs[1].window_s = 900.0;
+        assert_eq!(s.measured(), "window of each sweep point");
+        assert!(headline(&s).contains("measured windows differ by sweep point"));
     }
 
     #[test]

@@ -318,6 +318,21 @@ pub struct Outline {
 }
 
 impl Outline {
+    /// The measured window's length as people say it (`1 h`), or, when
+    /// sweep points measure different windows, that they do.
+    pub fn measured(&self) -> String {
+        let base = self.window.1.since(self.window.0).as_secs_f64();
+        if self
+            .runs
+            .iter()
+            .all(|r| r.window_s == base || r.window_s == 0.0)
+        {
+            crate::report::human::duration(base)
+        } else {
+            "window of each sweep point".to_string()
+        }
+    }
+
     /// This outline with its charts (and timeseries.csv) of `point`.
     pub fn charting(mut self, point: usize) -> Outline {
         self.chart_point = point;
@@ -367,6 +382,10 @@ pub struct PointRuns {
     pub point: usize,
     pub replications: u32,
     pub platforms: Vec<String>,
+    /// The length of its measurement window \[s\] (a sweep may change
+    /// `duration_s` or `warmup_s`).
+    #[serde(default)]
+    pub window_s: f64,
 }
 
 impl Scenario {
@@ -400,6 +419,7 @@ impl Scenario {
                     point,
                     replications: sc.replications,
                     platforms: sc.platforms.iter().map(|p| p.name.clone()).collect(),
+                    window_s: sc.window.1.since(sc.window.0).as_secs_f64(),
                 })
                 .collect(),
             trace: self.workload.trace.as_ref().map(|t| TraceOutline {
