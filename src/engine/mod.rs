@@ -83,9 +83,9 @@ pub struct Clock {
 /// Steps between two looks at the cancel token (a few ms of simulation).
 const CANCEL_EVERY: u32 = 1 << 16;
 
-/// Events at one instant past which a run is stalled, not busy: 2^30, about
-/// 20 s of events; a legitimate burst takes a few events per request at
-/// that instant. Checked at the cancel checkpoints, so it costs nothing per
+/// Events at one instant past which a run is stalled, not busy: 2^30, tens
+/// of seconds of events at the tens of millions per second the models run;
+/// a legitimate burst takes a few events per request at that instant. Checked at the cancel checkpoints, so it costs nothing per
 /// event.
 pub const STALL_EVENTS: u64 = 1 << 30;
 

@@ -595,6 +595,16 @@ impl<'a> Grouped<'a> {
 
     /// Mean and 95 % interval of `metric` over the replications of (point,
     /// platform): the numbers aggregate.csv prints.
+    /// The counts of a (point, platform)'s runs, summed over replications
+    /// (zero when it has none).
+    pub fn counts(&self, point: usize, platform: &str) -> Counts {
+        let mut sum = Counts::default();
+        for &i in self.group(point, platform).map_or(&[][..], |g| &g.runs[..]) {
+            sum += &self.runs[i].counts;
+        }
+        sum
+    }
+
     pub fn estimate(&self, point: usize, platform: &str, metric: &Metric) -> Option<Estimate> {
         interval(&self.values(self.group(point, platform)?, metric))
     }

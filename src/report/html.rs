@@ -27,8 +27,9 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// A CSV cell for people, by its column: money in dollars, latencies in ms,
-/// ratios as percentages, counts with separators; text as it is.
+/// A CSV cell for people, by its column's metric unit (the summary's one
+/// metric list): money in dollars, latencies in ms, ratios as percentages,
+/// counts with separators; text as it is.
 fn cell(column: &str, text: &str) -> (String, bool) {
     let Ok(v) = text.parse::<f64>() else {
         return (escape(text), false);
@@ -38,16 +39,12 @@ fn cell(column: &str, text: &str) -> (String, bool) {
         .strip_suffix("_ci_low")
         .or_else(|| column.strip_suffix("_ci_high"))
         .unwrap_or(column);
-    let shown = if base.ends_with("_usd") {
-        human::usd(v)
-    } else if base.ends_with("_ms") {
-        human::ms(Some(v))
-    } else if base.ends_with("_ratio") || base == "error_rate" {
-        human::percent(v)
-    } else if v.fract() == 0.0 {
-        human::count(v)
-    } else {
-        format!("{v:.2}")
+    let shown = match metric(base).map(|m| m.unit) {
+        Some("USD") => human::usd(v),
+        Some("ms") => human::ms(Some(v)),
+        Some("ratio") => human::percent(v),
+        _ if v.fract() == 0.0 => human::count(v),
+        _ => format!("{v:.2}"),
     };
     (escape(&shown), true)
 }

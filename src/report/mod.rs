@@ -77,17 +77,7 @@ pub fn figures(
         .map_or_else(Vec::new, |r| {
             r.platforms.iter().map(String::as_str).collect()
         });
-    // Each platform's runs at the chart point, their counts summed.
-    let counts = |platform: &str| -> crate::metrics::Counts {
-        let mut sum = crate::metrics::Counts::default();
-        for &i in grouped
-            .group(point, platform)
-            .map_or(&[][..], |g| &g.runs[..])
-        {
-            sum += &grouped.runs[i].counts;
-        }
-        sum
-    };
+    let counts = |platform: &str| grouped.counts(point, platform);
     let replications = s
         .runs
         .iter()
@@ -120,7 +110,7 @@ pub fn figures(
         chart::p95_and_cost(&title, &est(col("p95_ms")), &est(col("cost_per_month_usd")))?
     }));
 
-    let bars = outcome_bars(&names, &counts);
+    let bars = outcome_bars(grouped, point, &names);
     let title = format!("{}: request outcomes{at}{pooled_note}", s.name);
     out.push(("outcomes.svg".into(), {
         interrupted()?;
@@ -277,14 +267,11 @@ pub fn figures(
 /// Each platform's outcome shares of its requests (summed over the
 /// replications), in [`chart::OUTCOMES`] order: they sum to 1 (every
 /// request has one outcome, in flight at the end included).
-pub fn outcome_bars(
-    names: &[&str],
-    counts: &dyn Fn(&str) -> crate::metrics::Counts,
-) -> Vec<chart::OutcomeBar> {
+pub fn outcome_bars(grouped: &Grouped, point: usize, names: &[&str]) -> Vec<chart::OutcomeBar> {
     names
         .iter()
         .map(|p| {
-            let c = counts(p);
+            let c = grouped.counts(point, p);
             let share = |x: u64| {
                 if c.requests == 0 {
                     0.0

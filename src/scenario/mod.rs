@@ -399,7 +399,7 @@ impl Scenario {
             horizon: self.horizon,
             window: self.window,
             chart_start: self.workload.trace.as_ref().map_or(SimTime::ZERO, |t| {
-                SimTime::from_secs_f64(t.start_s / t.time_scale).min(self.horizon)
+                SimTime::from_secs_f64(t.sim_window().0).min(self.horizon)
             }),
             chart_point: 0,
             interval: self.interval,
@@ -599,9 +599,7 @@ pub(crate) fn validate(
     // as soon as a platform has no execution limit (a container platform
     // beside a short Lambda timeout still drains its queues).
     let trace = workload.trace.as_deref();
-    let window_end = trace
-        .filter(|t| t.end_s.is_finite())
-        .map(|t| t.end_s / t.time_scale);
+    let window_end = trace.and_then(|t| t.sim_window().1);
     let duration_s = match (raw.duration_s, trace, window_end) {
         (Some(d), _, _) => d,
         (None, Some(_), Some(end)) => {
@@ -690,17 +688,8 @@ pub(crate) fn validate(
 /// not the drain time after it).
 fn measurement_window(warmup_s: f64, duration_s: f64, trace: Option<&Trace>) -> (SimTime, SimTime) {
     let horizon = SimTime::from_secs_f64(duration_s);
-    let (start, end) = match trace {
-        Some(t) => (
-            t.start_s / t.time_scale,
-            if t.end_s.is_finite() {
-                SimTime::from_secs_f64(t.end_s / t.time_scale).min(horizon)
-            } else {
-                horizon
-            },
-        ),
-        None => (0.0, horizon),
-    };
+    let (start, end) = trace.map_or((0.0, None), Trace::sim_window);
+    let end = end.map_or(horizon, |e| SimTime::from_secs_f64(e).min(horizon));
     let from = SimTime::from_secs_f64(warmup_s.max(start)).min(end);
     (from, end)
 }

@@ -208,14 +208,7 @@ fn the_outcome_shares_sum_to_one_and_match_summary_csv() {
     let s = surgesim::scenario::load(&dir.path().join("c.toml"), Default::default()).unwrap();
     let runs = surgesim::cli::run_scenario(&s, dir.path(), false).unwrap();
     let grouped = surgesim::metrics::summary::Grouped::new(&runs);
-    let counts = |p: &str| {
-        let mut c = surgesim::metrics::Counts::default();
-        for &i in &grouped.group(0, p).unwrap().runs {
-            c += &runs[i].counts;
-        }
-        c
-    };
-    let bars = surgesim::report::outcome_bars(&["lam", "kube"], &counts);
+    let bars = surgesim::report::outcome_bars(&grouped, 0, &["lam", "kube"]);
     for b in &bars {
         let sum: f64 = b.shares.iter().sum();
         assert!((sum - 1.0).abs() < 1e-12, "{}: {sum}", b.label);

@@ -51,9 +51,16 @@ impl Input {
                 (n < MAX_AHEAD).then_some(n + 1)
             })
             .is_ok();
-        if !taken {
-            return Input::Inline(std::io::BufReader::with_capacity(1 << 16, inner));
+        if taken {
+            Input::ahead(inner)
+        } else {
+            Input::Inline(std::io::BufReader::with_capacity(1 << 16, inner))
         }
+    }
+
+    /// `inner` read ahead on a thread of its own, its slot in [`AHEAD`]
+    /// already counted (the thread releases it).
+    fn ahead(inner: Inner) -> Input {
         let (tx, rx) = sync_channel(DEPTH);
         let (back_tx, back_rx) = sync_channel(DEPTH + 2);
         let spawned = std::thread::Builder::new()
@@ -252,8 +259,9 @@ mod tests {
         let bytes: Vec<u8> = (0..3_000_000u32)
             .map(|i| if i % 97 == 0 { b'\n' } else { (i % 251) as u8 })
             .collect();
-        // Read ahead unless other tests hold every slot: the same either way.
-        let mut ahead = Input::new(capped(bytes.clone()));
+        AHEAD.fetch_add(1, Ordering::AcqRel);
+        let mut ahead = Input::ahead(capped(bytes.clone()));
+        assert!(matches!(ahead, Input::Ahead(_)));
         let mut got = Vec::new();
         ahead.read_to_end(&mut got).unwrap();
         let mut inline = Input::Inline(std::io::BufReader::new(capped(bytes.clone())));
@@ -270,7 +278,8 @@ mod tests {
         // A line past the cap: LineCap's error, after the good bytes.
         let mut inner = capped(vec![b'x'; 3 << 20]);
         inner.max = 1000;
-        let mut ahead = Input::new(inner);
+        AHEAD.fetch_add(1, Ordering::AcqRel);
+        let mut ahead = Input::ahead(inner);
         let mut got = Vec::new();
         let err = ahead.read_to_end(&mut got).unwrap_err();
         assert!(err.to_string().contains("a line longer than"), "{err}");
