@@ -15,6 +15,10 @@ use crate::metrics::summary::{Better, Estimate, Grouped, METRICS, PublishedRun, 
 use crate::report::html::escape;
 use crate::scenario::expect::{Bound, Expectations};
 
+/// Largest results file `check` reads (summary.csv of a million runs is
+/// well under 1 GB); the cap stops a device or a wrong path early.
+const MAX_RESULTS_BYTES: u64 = 2 << 30;
+
 /// One line of the verdict table (and one JUnit test case).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckRow {
@@ -133,8 +137,7 @@ fn read_baseline_file(path: &Path, scenario: &str) -> Result<Baseline> {
             crate::scenario::sanitize_name(scenario)
         ))
     })?;
-    let text =
-        std::fs::read_to_string(file).map_err(|e| Error::io(file, "cannot read baseline", e))?;
+    let text = crate::files::read_capped(file, MAX_RESULTS_BYTES, "results file")?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
         .headers()
@@ -195,7 +198,7 @@ pub fn read_results(path: &Path, s: &crate::Scenario) -> Result<Vec<PublishedRun
                 s.name
             ))
         })?;
-    let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, "cannot read", e))?;
+    let text = crate::files::read_capped(&file, MAX_RESULTS_BYTES, "results file")?;
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader
         .headers()
@@ -519,9 +522,8 @@ mod tests {
     #[test]
     fn baseline_directions() {
         let mut run = RunSummary::of(
-            &mut Recorder::new(SimTime::ZERO, SimTime(1), None),
+            &Recorder::new(SimTime::ZERO, SimTime(1), None),
             crate::cost::Bill::default(),
-            false,
             false,
         );
         run.platform = "l".into();

@@ -2,10 +2,55 @@
 //! renamed into place only once complete, so an interrupted run never leaves
 //! a truncated file that looks finished.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Bytes free to an unprivileged user on the file system `path` is on (or
+/// would be: its nearest existing ancestor), where the system says.
+pub fn free_space(path: &Path) -> Option<u64> {
+    let path = std::path::absolute(path).ok()?;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    #[cfg(unix)]
+    {
+        let st = rustix::fs::statvfs(existing).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = existing;
+        None
+    }
+}
+
+/// Reads the text file at `path`, refusing one longer than `limit` bytes
+/// before reading past it (a device such as `/dev/zero`, or a file far too
+/// big to be `what`), with its size and the limit.
+pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<String> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    if bytes.len() as u64 > limit {
+        let size = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => format!("{} bytes, more", m.len()),
+            _ => "longer".into(),
+        };
+        return Err(Error::Usage(format!(
+            "{}: {size} than the {limit} bytes a {what} may have",
+            path.display()
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::io(
+            path,
+            "cannot read",
+            std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error()),
+        )
+    })
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder,
 /// renamed over `path` only once fully written and flushed.

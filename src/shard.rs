@@ -14,7 +14,9 @@
 //! scenario it has units of, `<name>/runs.jsonl` (each run's typed summary as
 //! one JSON line, floats written to round-trip exactly), `<name>/latency.hdr`
 //! (each run's latency histogram in the hdrhistogram crate's V2
-//! serialisation, one after another) and, with `--requests-csv`,
+//! serialisation, one after another), `<name>/series.bin` (the time series
+//! of the runs that have one, replication 0 of the chart point, in the
+//! stored form of [`crate::metrics::series`]) and, with `--requests-csv`,
 //! `<name>/requests.part` (each run's request rows, one after another).
 
 use std::io::{BufReader, Read};
@@ -34,10 +36,11 @@ use crate::scenario::{Outline, Scenario};
 /// The manifest's file name.
 pub const MANIFEST: &str = "shard.json";
 /// The manifest format this build writes and reads.
-const FORMAT: &str = "surgesim shard 1";
+const FORMAT: &str = "surgesim shard 2";
 const RUNS: &str = "runs.jsonl";
 const HISTOGRAMS: &str = "latency.hdr";
 const REQUESTS: &str = "requests.part";
+const SERIES: &str = "series.bin";
 /// Most shards a set may have.
 pub const MAX_SHARDS: u32 = 1_000_000;
 
@@ -147,6 +150,8 @@ struct WireRun {
     /// Where its histogram and request rows are: (offset, length) in bytes.
     histogram: (u64, u64),
     requests: Option<(u64, u64)>,
+    /// Where its time series is in series.bin: (offset in bytes, rows).
+    series: Option<(u64, u64)>,
 }
 
 /// The runs of slice `shard` of `scenarios`, written to `out` as a partial
@@ -248,7 +253,13 @@ fn write_part(
             requests = Some((tmp, 0));
         }
         let requests_path = dir.join(REQUESTS);
-        for (((u, summary), (v2, exact)), part) in units
+        let series_path = dir.join(SERIES);
+        let series_tmp = crate::files::temp_builder()
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
+        let mut series_out = std::io::BufWriter::with_capacity(1 << 16, series_tmp.as_file());
+        let mut series_len = 0u64;
+        for (((u, mut summary), (v2, exact)), part) in units
             .iter()
             .zip(executed.runs)
             .zip(executed.kept)
@@ -268,6 +279,17 @@ fn write_part(
                 }
                 _ => None,
             };
+            let series = match summary.series.take() {
+                Some(rows) => {
+                    let n = rows
+                        .write_stored(&mut series_out)
+                        .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+                    let span = (series_len, rows.len());
+                    series_len += n;
+                    Some(span)
+                }
+                None => None,
+            };
             let wire = WireRun {
                 unit: u.ordinal,
                 platform_index: u.platform,
@@ -276,14 +298,25 @@ fn write_part(
                 latency: exact,
                 histogram,
                 requests: rows,
+                series,
             };
             serde_json::to_writer(&mut runs, &wire).expect("a run summary serialises");
             runs.push(b'\n');
         }
+        {
+            use std::io::Write;
+            series_out
+                .flush()
+                .and_then(|_| series_tmp.as_file().sync_all())
+                .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+        }
+        drop(series_out);
         let mut staged = Staged::new();
+        staged.add(&series_path, series_tmp.into_temp_path());
         let mut files = vec![
             (RUNS.to_string(), runs.len() as u64),
             (HISTOGRAMS.to_string(), histograms.len() as u64),
+            (SERIES.to_string(), series_len),
         ];
         staged.write(&dir.join(RUNS), &runs)?;
         staged.write(&dir.join(HISTOGRAMS), &histograms)?;
@@ -472,16 +505,7 @@ fn read_manifest(dir: &Path) -> Result<Manifest> {
     }
     // A manifest lists each scenario's units: at most a million, a few MB.
     // More is not a manifest.
-    let len = std::fs::metadata(&path)
-        .map_err(|e| Error::io(&path, "cannot read", e))?
-        .len();
-    if len > 64 << 20 {
-        return Err(Error::Usage(format!(
-            "{}: {len} bytes: not a shard manifest",
-            path.display()
-        )));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
+    let text = crate::files::read_capped(&path, 64 << 20, "shard manifest")?;
     // The format and version first, so another version's manifest says so
     // rather than failing on a field it lacks.
     #[derive(Deserialize)]
@@ -784,7 +808,7 @@ fn merge_scenario(
                     path.display()
                 )));
             }
-            if file == REQUESTS {
+            if file == REQUESTS || file == SERIES {
                 return Ok(Vec::new());
             }
             let mut bytes = Vec::with_capacity(want as usize);
@@ -805,6 +829,18 @@ fn merge_scenario(
         } else {
             0
         };
+        let series_file = folder.join(SERIES);
+        file_len(SERIES)?;
+        let series_len = p
+            .files
+            .iter()
+            .find(|(f, _)| f == SERIES)
+            .map_or(0, |(_, n)| *n);
+        let series_handle = std::sync::Arc::new(
+            std::fs::File::open(&series_file)
+                .map_err(|e| Error::io(&series_file, "cannot read shard file", e))?,
+        );
+        let mut next_series = 0u64;
         let runs_path = folder.join(RUNS);
         let mut seen = 0usize;
         // Each run's histogram and rows follow the previous run's: the
@@ -885,6 +921,23 @@ fn merge_scenario(
                     len: Some(len),
                 });
             }
+            if let Some((start, rows)) = w.series {
+                let end = rows
+                    .checked_mul(crate::metrics::series::ROW_BYTES as u64)
+                    .and_then(|n| n.checked_add(start));
+                if start != next_series || end.is_none_or(|end| end > series_len) {
+                    return Err(bad(format!(
+                        "its {rows} time-series rows are not the bytes of {SERIES} after the \
+                         previous series'"
+                    )));
+                }
+                next_series = end.expect("checked");
+                w.summary.series = Some(crate::metrics::series::Series::in_file(
+                    series_handle.clone(),
+                    start,
+                    rows,
+                ));
+            }
             histograms[slot] = Some((blobs.len(), start, len, w.latency));
             slots[slot] = Some(w.summary);
             seen += 1;
@@ -901,10 +954,13 @@ fn merge_scenario(
                 runs_path.display()
             )));
         }
-        if next_histogram != blob.len() as u64 || next_rows != requests_len {
+        if next_histogram != blob.len() as u64
+            || next_rows != requests_len
+            || next_series != series_len
+        {
             return Err(Error::Usage(format!(
-                "{}: its runs do not account for every byte of {HISTOGRAMS} and {REQUESTS}: \
-                 an altered copy; copy the shard again",
+                "{}: its runs do not account for every byte of {HISTOGRAMS}, {SERIES} and \
+                 {REQUESTS}: an altered copy; copy the shard again",
                 folder.display()
             )));
         }

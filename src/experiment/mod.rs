@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::cost::Bill;
 use crate::engine::{CancelToken, Cancelled, Clock};
 use crate::error::{Error, Result};
+use crate::metrics::series::SeriesWriter;
 use crate::metrics::summary::{Pooled, Pools, RunSummary};
 use crate::metrics::{Latencies, Recorder, RequestLog};
 use crate::platform::{Kind, PlatformConfig, RunInput, Streams};
@@ -165,11 +166,7 @@ pub fn execute_units(
         opts.jobs.max(1),
         opts.quiet,
     );
-    let run_one = |(i, u): (usize, &Unit)| -> Result<Done> {
-        cancel.check().map_err(|_| Error::Interrupted)?;
-        // This worker's slot tells the progress bar how far the run is.
-        let (slot, now) = progress.start(i);
-        let cancel = &cancel.with_progress(now);
+    let run_unit = |i: usize, u: &Unit, cancel: &CancelToken| -> Result<Done> {
         let platform = &u.scenario.platforms[u.platform];
         // Each run logs to its own temporary file (closed after the run, so
         // many runs hold no file handles); they are joined in order.
@@ -193,8 +190,12 @@ pub fn execute_units(
             (None, None)
         };
         // timeseries.csv and the charts show one run: replication 0 of the
-        // chart point.
-        let series = u.point == opts.chart_point && u.replication == 0;
+        // chart point. Its rows stream to an unnamed file in the folder.
+        let series = if u.point == opts.chart_point && u.replication == 0 {
+            SeriesTo::File(dir)
+        } else {
+            SeriesTo::Nowhere
+        };
         let mut result = run_platform_with(
             u.scenario,
             platform,
@@ -210,9 +211,10 @@ pub fn execute_units(
                 .and_then(|mut w| w.flush())
                 .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
         }
-        progress.done(slot);
         // Only the summary is kept: memory stays flat over many runs.
-        let (summary, latencies) = result.summarize(series);
+        let (summary, latencies) = result
+            .summarize()
+            .map_err(|e| Error::io(dir, "cannot write the time series to a file in", e))?;
         let kept = match latency {
             Latency::Pool => {
                 pools
@@ -224,6 +226,15 @@ pub fn execute_units(
             Latency::Keep => Some((latencies.histogram_v2(), latencies.exact())),
         };
         Ok((summary, part, kept))
+    };
+    let run_one = |(i, u): (usize, &Unit)| -> Result<Done> {
+        cancel.check().map_err(|_| Error::Interrupted)?;
+        // This worker's slot tells the progress bar how far the run is.
+        let (slot, now) = progress.start(i);
+        // Finished, or failed: the slot is free either way.
+        let done = run_unit(i, u, &cancel.with_progress(now));
+        progress.done(slot);
+        done
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -287,17 +298,19 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// The typed summary of this run, and its latencies; the recorder is
-    /// dropped. `series` keeps the time series (the run the charts show).
-    pub fn summarize(mut self, series: bool) -> (RunSummary, Latencies) {
-        let mut s = RunSummary::of(&mut self.rec, self.bill, self.kind.has_nodes, series);
+    /// The typed summary of this run with its time series (if kept), and
+    /// its latencies; the recorder is dropped. Fails if the series could
+    /// not be written.
+    pub fn summarize(mut self) -> std::io::Result<(RunSummary, Latencies)> {
+        let mut s = RunSummary::of(&self.rec, self.bill, self.kind.has_nodes);
+        s.series = self.rec.take_series()?;
         s.kind = self.kind.name;
         s.gauges = self.kind.gauges;
         s.point = self.point;
         s.platform = self.platform;
         s.replication = self.replication;
         s.seed = self.seed;
-        (s, self.rec.take_latency())
+        Ok((s, self.rec.take_latency()))
     }
 }
 
@@ -321,21 +334,32 @@ pub fn run_platform(
         replication,
         log,
         false,
-        true,
+        SeriesTo::Memory,
         &CancelToken::never(),
     )
     .unwrap_or_else(|e| panic!("the run failed: {e}"))
 }
 
-/// [`run_platform`], optionally keeping per-function counters, and the time
-/// series only when `series` (the runs whose series is written).
+/// Where a run's time series goes.
+#[derive(Debug, Clone, Copy)]
+pub enum SeriesTo<'a> {
+    /// Dropped as intervals close (the runs whose series is not written).
+    Nowhere,
+    /// Kept in memory ([`Recorder::rows`]).
+    Memory,
+    /// Streamed to an unnamed temporary file in this folder.
+    File(&'a Path),
+}
+
+/// [`run_platform`], optionally keeping per-function counters, with the
+/// time series sent to `series`.
 pub fn run_platform_with(
     scenario: &Scenario,
     platform: &PlatformConfig,
     replication: u32,
     log: Option<RequestLog>,
     per_function: bool,
-    series: bool,
+    series: SeriesTo,
     cancel: &CancelToken,
 ) -> Result<RunResult> {
     let requests = scenario
@@ -350,12 +374,17 @@ pub fn run_platform_with(
     if per_function {
         rec.track_functions(scenario.workload.functions.len());
     }
-    if series {
-        // At most MAX_INTERVALS (1e7), checked by validation.
-        let rows = scenario.horizon.0.div_ceil(scenario.interval.0.max(1));
-        rec.reserve_rows(rows as usize);
-    } else {
-        rec.drop_rows();
+    match series {
+        SeriesTo::Nowhere => rec.drop_rows(),
+        SeriesTo::Memory => {
+            // At most MAX_INTERVALS (1e7), checked by validation.
+            let rows = scenario.horizon.0.div_ceil(scenario.interval.0.max(1));
+            rec.reserve_rows(rows as usize);
+        }
+        SeriesTo::File(dir) => rec.stream_rows(
+            SeriesWriter::in_dir(dir)
+                .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?,
+        ),
     }
     let (rec, bill) = platform
         .config

@@ -8,6 +8,7 @@
 //! window only. The time series covers the whole run. A finished run becomes
 //! a typed [`summary::RunSummary`].
 
+pub mod series;
 pub mod summary;
 
 use std::io::Write;
@@ -187,6 +188,13 @@ pub struct IntervalRow {
     /// p95 latency of the requests completed in the interval \[ms\].
     pub p95_ms: Option<f64>,
     pub gauges: Gauges,
+}
+
+/// Where a recorder's time-series rows go.
+enum Rows {
+    Drop,
+    Memory(Vec<IntervalRow>),
+    Stream(Box<series::SeriesWriter>),
 }
 
 /// Writes requests.csv rows for one run.
@@ -732,9 +740,7 @@ pub struct Recorder {
     iv_errors: u64,
     iv_cold: u64,
     iv_latency: IntervalLatencies,
-    rows: Vec<IntervalRow>,
-    /// Whether interval rows are kept (only the runs whose series is written).
-    keep_rows: bool,
+    rows: Rows,
     log: Option<RequestLog>,
     overhead: SimDuration,
 }
@@ -759,25 +765,29 @@ impl Recorder {
             iv_errors: 0,
             iv_cold: 0,
             iv_latency: IntervalLatencies::new(),
-            rows: Vec::new(),
-            keep_rows: true,
+            rows: Rows::Memory(Vec::new()),
             log,
             overhead: SimDuration::ZERO,
         }
     }
 
-    /// Reserves room for `n` time-series rows up front: a long series then
-    /// never reallocates (copying a gigabyte-sized series takes longer than
-    /// a stop request may wait).
+    /// Reserves room for `n` time-series rows up front, if they are kept
+    /// in memory: a long series then never reallocates.
     pub fn reserve_rows(&mut self, n: usize) {
-        if self.keep_rows {
-            self.rows.reserve_exact(n);
+        if let Rows::Memory(rows) = &mut self.rows {
+            rows.reserve_exact(n);
         }
     }
 
     /// Drops the time series of this run (memory stays flat over many runs).
     pub fn drop_rows(&mut self) {
-        self.keep_rows = false;
+        self.rows = Rows::Drop;
+    }
+
+    /// Streams the time series to `writer` as intervals close, instead of
+    /// keeping it in memory.
+    pub fn stream_rows(&mut self, writer: series::SeriesWriter) {
+        self.rows = Rows::Stream(Box::new(writer));
     }
 
     /// Keeps per-function counters for `functions` functions.
@@ -867,14 +877,7 @@ impl Recorder {
     /// Closes the time-series interval that started at `start`.
     pub fn close_interval(&mut self, start: SimTime, gauges: Gauges) {
         let p95_ms = self.iv_latency.take_quantile(0.95);
-        if !self.keep_rows {
-            self.iv_arrivals = 0;
-            self.iv_completed = 0;
-            self.iv_errors = 0;
-            self.iv_cold = 0;
-            return;
-        }
-        self.rows.push(IntervalRow {
+        let row = IntervalRow {
             start,
             arrivals: std::mem::take(&mut self.iv_arrivals),
             completed: std::mem::take(&mut self.iv_completed),
@@ -882,7 +885,12 @@ impl Recorder {
             cold_starts: std::mem::take(&mut self.iv_cold),
             p95_ms,
             gauges,
-        });
+        };
+        match &mut self.rows {
+            Rows::Drop => {}
+            Rows::Memory(rows) => rows.push(row),
+            Rows::Stream(w) => w.push(&row),
+        }
     }
 
     /// Closes the levels at the horizon.
@@ -898,13 +906,22 @@ impl Recorder {
         self.log.take()
     }
 
+    /// The time-series rows kept in memory (none if dropped or streamed).
     pub fn rows(&self) -> &[IntervalRow] {
-        &self.rows
+        match &self.rows {
+            Rows::Memory(rows) => rows,
+            _ => &[],
+        }
     }
 
-    /// Moves the time series out.
-    pub fn take_rows(&mut self) -> Vec<IntervalRow> {
-        std::mem::take(&mut self.rows)
+    /// Moves the time series out (`None` if it was dropped), or the error
+    /// that stopped streaming it.
+    pub fn take_series(&mut self) -> std::io::Result<Option<series::Series>> {
+        match std::mem::replace(&mut self.rows, Rows::Drop) {
+            Rows::Drop => Ok(None),
+            Rows::Memory(rows) => Ok(Some(series::Series::from_rows(rows))),
+            Rows::Stream(w) => w.finish().map(Some),
+        }
     }
 
     /// Latency quantile of completed requests \[ms\] (within 0.1 %), or `None` if none completed.

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::cost::Bill;
+use crate::metrics::series::Series;
 use crate::metrics::{Counts, IntervalRow, Latencies, Recorder};
 
 /// Which way a metric improves, for baselines.
@@ -79,13 +80,6 @@ impl RunSummary {
     }
 }
 
-/// What the charts of the series run (replication 0 of the chart point) need.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Series {
-    /// timeseries.csv rows, in time order.
-    pub rows: Vec<IntervalRow>,
-}
-
 /// The result of one platform in one replication of one sweep point.
 ///
 /// Serialisable without loss (a shard's runs travel this way), but for its
@@ -114,15 +108,17 @@ pub struct RunSummary {
     pub bill: Bill,
     /// Per-function figures, when asked for.
     pub functions: Vec<FunctionSummary>,
-    /// The time series, for the run whose series is written.
+    /// The time series, for the run whose series is written (a shard
+    /// carries it in its series.bin).
+    #[serde(skip)]
     pub series: Option<Series>,
 }
 
 impl RunSummary {
     /// Summarises a finished run's recorder (which the caller then drops;
-    /// its time series is moved out, not copied). `has_nodes`: whether the
-    /// platform reports nodes; `series`: keep the time series.
-    pub fn of(rec: &mut Recorder, bill: Bill, has_nodes: bool, series: bool) -> Self {
+    /// the time series is the caller's to take). `has_nodes`: whether the
+    /// platform reports nodes.
+    pub fn of(rec: &Recorder, bill: Bill, has_nodes: bool) -> Self {
         RunSummary {
             point: 0,
             platform: String::new(),
@@ -144,9 +140,7 @@ impl RunSummary {
                     })
                     .collect()
             }),
-            series: series.then(|| Series {
-                rows: rec.take_rows(),
-            }),
+            series: None,
         }
     }
 
@@ -641,9 +635,8 @@ mod tests {
     fn published_values_are_the_printed_ones() {
         let m = metric("p95_ms").unwrap();
         let mut r = RunSummary::of(
-            &mut Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
+            &Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
             Bill::default(),
-            false,
             false,
         );
         r.latency.p95 = Some(12.345_678_9);
@@ -657,9 +650,8 @@ mod tests {
     #[test]
     fn groups_keep_first_appearance_order() {
         let base = RunSummary::of(
-            &mut Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
+            &Recorder::new(crate::time::SimTime::ZERO, crate::time::SimTime(1), None),
             Bill::default(),
-            false,
             false,
         );
         let run = |point, platform: &str| RunSummary {

@@ -221,6 +221,12 @@ pub trait Platform: std::fmt::Debug + Send + Sync + Any {
     fn longest_execution(&self) -> Option<crate::time::SimDuration> {
         None
     }
+
+    /// The most attempts one request can make (throttles and failures
+    /// tried again), for the event budget checked before a run.
+    fn most_attempts(&self) -> f64 {
+        1.0
+    }
 }
 
 /// A platform of a scenario.

@@ -4,26 +4,41 @@
 use std::fmt::Write as _;
 
 use crate::engine::CancelToken;
-use crate::error::{Error, Result};
 use crate::metrics::summary::{METRICS, RunSummary};
 use crate::time::SimTime;
 
 /// A CSV document in memory, written through the csv crate (fields quoted
 /// only where they must be).
-pub struct Doc {
-    w: csv::Writer<Vec<u8>>,
+pub struct Doc<W: std::io::Write = Vec<u8>> {
+    w: csv::Writer<W>,
     /// A reusable buffer for formatted fields.
     buf: String,
+    /// The first write error (writing into memory cannot fail).
+    error: Option<csv::Error>,
 }
 
 impl Doc {
     /// A document with `header` as its first row.
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(header: I) -> Self {
+        Doc::to_writer(header, Vec::with_capacity(1 << 16))
+    }
+
+    /// The document's text.
+    pub fn finish(self) -> String {
+        let bytes = self.w.into_inner().unwrap_or_default();
+        // Every field came in as UTF-8.
+        String::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+impl<W: std::io::Write> Doc<W> {
+    /// A document written to `out` as it grows, with `header` as its first
+    /// row.
+    pub fn to_writer<I: IntoIterator<Item = S>, S: AsRef<str>>(header: I, out: W) -> Self {
         let mut d = Doc {
-            w: csv::WriterBuilder::new()
-                .flexible(true)
-                .from_writer(Vec::with_capacity(1 << 16)),
+            w: csv::WriterBuilder::new().flexible(true).from_writer(out),
             buf: String::new(),
+            error: None,
         };
         for h in header {
             d.field(h.as_ref());
@@ -32,11 +47,17 @@ impl Doc {
         d
     }
 
+    fn keep(&mut self, r: csv::Result<()>) {
+        if let (Err(e), None) = (r, &self.error) {
+            self.error = Some(e);
+        }
+    }
+
     /// Appends a field to the current row.
     #[inline]
     pub fn field(&mut self, f: &str) {
-        // Writing into memory cannot fail.
-        let _ = self.w.write_field(f);
+        let r = self.w.write_field(f);
+        self.keep(r);
     }
 
     /// Appends a formatted field.
@@ -44,20 +65,23 @@ impl Doc {
     pub fn fmt(&mut self, args: std::fmt::Arguments) {
         self.buf.clear();
         let _ = self.buf.write_fmt(args);
-        let _ = self.w.write_field(&self.buf);
+        let r = self.w.write_field(&self.buf);
+        self.keep(r);
     }
 
     /// Ends the current row.
     #[inline]
     pub fn end(&mut self) {
-        let _ = self.w.write_record(None::<&[u8]>);
+        let r = self.w.write_record(None::<&[u8]>);
+        self.keep(r);
     }
 
-    /// The document's text.
-    pub fn finish(self) -> String {
-        let bytes = self.w.into_inner().unwrap_or_default();
-        // Every field came in as UTF-8.
-        String::from_utf8(bytes).unwrap_or_default()
+    /// Flushes the document and returns its writer, or the first error.
+    pub fn into_writer(self) -> std::io::Result<W> {
+        if let Some(e) = self.error {
+            return Err(e.into());
+        }
+        self.w.into_inner().map_err(|e| e.into_error())
     }
 }
 
@@ -160,12 +184,18 @@ pub fn summary_for_report(
     (doc.finish(), left_out)
 }
 
-/// timeseries.csv for the runs of one scenario: each run's intervals in time
-/// order. With sweeps or replications, only replication 0 of `point` (the
-/// series of every run would multiply the file; aggregate.csv covers them).
-pub fn timeseries_csv(runs: &[RunSummary], point: usize, cancel: &CancelToken) -> Result<String> {
+/// Writes timeseries.csv for the runs of one scenario to `out`: each run's
+/// intervals in time order, read back from its stored series. With sweeps or
+/// replications, only replication 0 of `point` (the series of every run
+/// would multiply the file; aggregate.csv covers them).
+pub fn write_timeseries<W: std::io::Write>(
+    out: W,
+    runs: &[RunSummary],
+    point: usize,
+    cancel: &CancelToken,
+) -> std::result::Result<W, SeriesError> {
     let columns = crate::platform::gauge_columns();
-    let mut doc = Doc::new(timeseries_columns());
+    let mut doc = Doc::to_writer(timeseries_columns(), out);
     for r in runs
         .iter()
         .filter(|r| r.point == point && r.replication == 0)
@@ -176,10 +206,10 @@ pub fn timeseries_csv(runs: &[RunSummary], point: usize, cancel: &CancelToken) -
             .iter()
             .map(|c| r.gauges.iter().position(|g| g == c))
             .collect();
-        for (i, row) in series.rows.iter().enumerate() {
+        series.try_for_each(SeriesError::Read, |i, row| {
             // A long run can have ten million rows: seconds of formatting.
-            if i % 65_536 == 0 {
-                cancel.check().map_err(|_| Error::Interrupted)?;
+            if i.is_multiple_of(65_536) {
+                cancel.check().map_err(|_| SeriesError::Interrupted)?;
             }
             let g = &row.gauges;
             doc.field(&secs(row.start));
@@ -203,9 +233,20 @@ pub fn timeseries_csv(runs: &[RunSummary], point: usize, cancel: &CancelToken) -
             doc.field(&ms(row.p95_ms));
             doc.fmt(format_args!("{:.6}", g.cost_usd));
             doc.end();
-        }
+            Ok(())
+        })?;
     }
-    Ok(doc.finish())
+    doc.into_writer().map_err(SeriesError::Write)
+}
+
+/// Why timeseries.csv could not be written.
+#[derive(Debug)]
+pub enum SeriesError {
+    /// Reading a stored series back failed.
+    Read(std::io::Error),
+    /// Writing the file failed.
+    Write(std::io::Error),
+    Interrupted,
 }
 
 /// Seconds with up to 9 decimals and no trailing zeros.

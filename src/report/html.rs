@@ -54,9 +54,13 @@ fn pct(ratio: f64) -> String {
     escape(&human::percent(ratio))
 }
 
-/// A CSV document as an HTML table, numbers formatted by column and
-/// right-aligned.
-fn table(csv_text: &str) -> String {
+/// Most rows of a full table: the report of 100,000 runs was a 70 MB page;
+/// every row stays in its CSV file.
+pub const MAX_TABLE_ROWS: usize = 2_000;
+
+/// A CSV document (file `name`) as an HTML table, numbers formatted by
+/// column and right-aligned, its first [`MAX_TABLE_ROWS`] rows.
+fn table(csv_text: &str, name: &str) -> String {
     let mut out = String::from("<div class=\"scroll\"><table class=\"full\">\n");
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -70,7 +74,12 @@ fn table(csv_text: &str) -> String {
         let _ = write!(out, "<th>{}</th>", escape(f));
     }
     out.push_str("</tr></thead>\n<tbody>\n");
+    let mut rows = 0usize;
     for rec in reader.records().flatten() {
+        rows += 1;
+        if rows > MAX_TABLE_ROWS {
+            continue;
+        }
         out.push_str("<tr>");
         for (i, f) in rec.iter().enumerate() {
             let column = headers.get(i).map_or("", String::as_str);
@@ -86,6 +95,15 @@ fn table(csv_text: &str) -> String {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table></div>\n");
+    if rows > MAX_TABLE_ROWS {
+        let _ = writeln!(
+            out,
+            "<p class=\"note\">The first {} of {} rows; every row is in {}.</p>",
+            human::count(MAX_TABLE_ROWS as f64),
+            human::count(rows as f64),
+            escape(name)
+        );
+    }
     out
 }
 
@@ -317,21 +335,21 @@ pub fn render(r: &Report) -> String {
             escape(title)
         );
     };
-    let mut summary = table(r.summary_csv);
+    let mut summary = table(r.summary_csv, "summary.csv");
     if let Some(note) = &r.summary_note {
         let _ = writeln!(summary, "<p class=\"note\">{}</p>", escape(note));
     }
     fold("Every run (summary.csv)", summary);
     fold(
         "Means and 95 % confidence intervals over replications (aggregate.csv)",
-        table(r.aggregate_csv),
+        table(r.aggregate_csv, "aggregate.csv"),
     );
     fold(
         "Latency quantiles of the replications pooled (pooled.csv)",
-        table(r.pooled_csv),
+        table(r.pooled_csv, "pooled.csv"),
     );
     if let Some(points) = r.points_csv {
-        fold("Sweep points (points.csv)", table(points));
+        fold("Sweep points (points.csv)", table(points, "points.csv"));
     }
     out.push_str("</body>\n</html>\n");
     out

@@ -20,6 +20,7 @@ use crate::metrics::IntervalRow;
 use crate::metrics::RequestLog;
 use crate::metrics::summary::{Grouped, Metric, Pooled, RunSummary};
 use crate::scenario::Outline;
+use crate::time::SimTime;
 
 /// Most per-function rows of a run that report.html shows.
 pub const MAX_FUNCTION_ROWS: usize = 50;
@@ -143,7 +144,7 @@ pub fn figures(
     }));
 
     // The run whose series was kept: the chart point's replication 0.
-    let series: Vec<(&RunSummary, &crate::metrics::summary::Series)> = grouped
+    let series: Vec<(&RunSummary, &crate::metrics::series::Series)> = grouped
         .runs
         .iter()
         .filter(|r| r.point == point && r.replication == 0)
@@ -151,39 +152,10 @@ pub fn figures(
         .collect();
     let interval_s = s.interval.as_secs_f64();
     let from = s.chart_start;
-    let panels: Vec<LoadPanel> = series
+    let panels = series
         .iter()
-        .map(|(r, series)| {
-            // From the chart's start; a long series is drawn from at most
-            // MAX_POINTS buckets of consecutive intervals, each at its
-            // first interval's time with the largest value in it (peaks
-            // stay visible): ten million points made a 160 MB chart that
-            // took seconds to draw.
-            let rows: Vec<&IntervalRow> = series.rows.iter().filter(|w| w.start >= from).collect();
-            let bucket = rows.len().div_ceil(MAX_POINTS).max(1);
-            let buckets: Vec<&[&IntervalRow]> = rows.chunks(bucket).collect();
-            let peak = |f: &dyn Fn(&IntervalRow) -> f64| -> Vec<f64> {
-                buckets
-                    .iter()
-                    .map(|b| b.iter().map(|w| f(w)).fold(f64::NEG_INFINITY, f64::max))
-                    .collect()
-            };
-            let per_s = |x: u64| x as f64 / interval_s;
-            let kind = crate::platform::kind(r.kind).expect("a registered kind");
-            let gauge = |w: &IntervalRow, name: &str| r.gauge(w, name).unwrap_or(0) as f64;
-            LoadPanel {
-                platform: r.platform.clone(),
-                t: buckets.iter().map(|b| b[0].start.as_secs_f64()).collect(),
-                arrival_rate: peak(&|w| per_s(w.arrivals)),
-                error_rate: peak(&|w| per_s(w.errors)),
-                capacity: peak(&|w| kind.capacity.iter().map(|c| gauge(w, c)).sum()),
-                capacity_label: kind.capacity_label.into(),
-                nodes: r.nodes.is_some().then(|| peak(&|w| gauge(w, "nodes"))),
-                queued: peak(&|w| w.gauges.queued as f64),
-                cold_starts: peak(&|w| per_s(w.cold_starts)),
-            }
-        })
-        .collect();
+        .map(|(r, series)| load_panel(r, series, from, interval_s, cancel))
+        .collect::<Result<Vec<LoadPanel>>>()?;
     let title = format!("{}: load vs. capacity{at}", s.name);
     out.push(("load_capacity.svg".into(), {
         interrupted()?;
@@ -343,10 +315,11 @@ pub fn stage(
     staged.write(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
     staged.write(&dir.join("pooled.csv"), pooled_csv.as_bytes())?;
     interrupted()?;
-    staged.write(
-        &dir.join("timeseries.csv"),
-        csv::timeseries_csv(runs, s.chart_point, cancel)?.as_bytes(),
-    )?;
+    let series_path = dir.join("timeseries.csv");
+    staged.add(
+        &series_path,
+        write_series(dir, &series_path, runs, s.chart_point, cancel)?,
+    );
     interrupted()?;
     match &points_csv {
         Some(p) => staged.write(&dir.join("points.csv"), p.as_bytes())?,
@@ -391,6 +364,124 @@ pub fn stage(
     }
     interrupted()?;
     Ok(staged)
+}
+
+/// The load chart's panel of run `r` from its `series`, from time `from`.
+/// A long series is drawn from at most MAX_POINTS buckets of consecutive
+/// intervals, each at its first interval's time with the largest value in
+/// it (peaks stay visible): ten million points made a 160 MB chart that
+/// took seconds to draw. Two passes over the stored rows: one counts them,
+/// one fills the buckets.
+fn load_panel(
+    r: &RunSummary,
+    series: &crate::metrics::series::Series,
+    from: SimTime,
+    interval_s: f64,
+    cancel: &CancelToken,
+) -> Result<chart::LoadPanel> {
+    let read = |e| {
+        Error::io(
+            "the output folder",
+            "cannot read back a run's time series in",
+            e,
+        )
+    };
+    let check = |i: u64| {
+        if i.is_multiple_of(65_536) {
+            cancel.check().map_err(|_| Error::Interrupted)?;
+        }
+        Ok(())
+    };
+    let mut shown = 0usize;
+    series.try_for_each(read, |i, w| {
+        check(i)?;
+        shown += usize::from(w.start >= from);
+        Ok(())
+    })?;
+    let bucket = shown.div_ceil(MAX_POINTS).max(1);
+    let kind = crate::platform::kind(r.kind).expect("a registered kind");
+    let per_s = |x: u64| x as f64 / interval_s;
+    let gauge = |w: &IntervalRow, name: &str| r.gauge(w, name).unwrap_or(0) as f64;
+    let has_nodes = r.nodes.is_some();
+    let mut p = chart::LoadPanel {
+        platform: r.platform.clone(),
+        t: Vec::new(),
+        arrival_rate: Vec::new(),
+        error_rate: Vec::new(),
+        capacity: Vec::new(),
+        capacity_label: kind.capacity_label.into(),
+        nodes: has_nodes.then(Vec::new),
+        queued: Vec::new(),
+        cold_starts: Vec::new(),
+    };
+    let mut j = 0usize;
+    series.try_for_each(read, |i, w| {
+        check(i)?;
+        if w.start < from {
+            return Ok(());
+        }
+        let mut columns = [
+            &mut p.arrival_rate,
+            &mut p.error_rate,
+            &mut p.capacity,
+            &mut p.queued,
+            &mut p.cold_starts,
+        ];
+        if j.is_multiple_of(bucket) {
+            p.t.push(w.start.as_secs_f64());
+            for c in columns.iter_mut() {
+                c.push(f64::NEG_INFINITY);
+            }
+            if let Some(n) = &mut p.nodes {
+                n.push(f64::NEG_INFINITY);
+            }
+        }
+        j += 1;
+        let values = [
+            per_s(w.arrivals),
+            per_s(w.errors),
+            kind.capacity.iter().map(|c| gauge(w, c)).sum(),
+            w.gauges.queued as f64,
+            per_s(w.cold_starts),
+        ];
+        for (c, v) in columns.iter_mut().zip(values) {
+            let last = c.last_mut().expect("a bucket was opened");
+            *last = last.max(v);
+        }
+        if let Some(n) = &mut p.nodes {
+            let last = n.last_mut().expect("a bucket was opened");
+            *last = last.max(gauge(w, "nodes"));
+        }
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+/// Writes timeseries.csv into a temporary file in `dir`, streaming each
+/// run's stored rows.
+fn write_series(
+    dir: &Path,
+    path: &Path,
+    runs: &[RunSummary],
+    point: usize,
+    cancel: &CancelToken,
+) -> Result<tempfile::TempPath> {
+    let tmp = crate::files::temp_builder()
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
+    let out = BufWriter::with_capacity(1 << 16, tmp.as_file());
+    match csv::write_timeseries(out, runs, point, cancel) {
+        Ok(mut w) => w.flush().map_err(|e| Error::io(path, "cannot write", e))?,
+        Err(csv::SeriesError::Interrupted) => return Err(Error::Interrupted),
+        Err(csv::SeriesError::Write(e)) => return Err(Error::io(path, "cannot write", e)),
+        Err(csv::SeriesError::Read(e)) => {
+            return Err(Error::io(dir, "cannot read back a run's time series in", e));
+        }
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(path, "cannot write", e))?;
+    Ok(tmp.into_temp_path())
 }
 
 /// Joins the runs' request rows, in run order, under one header, into a

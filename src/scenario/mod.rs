@@ -31,6 +31,11 @@ pub const DEFAULT_SCENARIO_PATH: &str = "scenarios/default.toml";
 pub const MAX_DURATION_S: f64 = 1e8;
 /// Most time-series rows one run may produce.
 pub const MAX_INTERVALS: f64 = 1e7;
+/// Largest scenario file, 8 MiB: about 60,000 functions written inline.
+/// Parsing takes about 50 times the text in memory (a 7.9 MB file of 62,000
+/// functions peaked at 408 MB, a 39 MB one at 2.6 GB), so the cap keeps a
+/// scenario's parse within about 450 MB.
+pub const MAX_SCENARIO_BYTES: u64 = 8 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -447,8 +452,15 @@ pub fn load(path: &Path, overrides: Overrides) -> Result<Scenario> {
 /// [`load`], stopping with [`Error::Interrupted`] soon after `cancel` is set
 /// (a trace's scan can take a while).
 pub fn load_with(path: &Path, overrides: Overrides, cancel: &CancelToken) -> Result<Scenario> {
-    let src =
-        std::fs::read_to_string(path).map_err(|e| Error::io(path, "cannot read scenario", e))?;
+    let src = crate::files::read_capped(path, MAX_SCENARIO_BYTES, "scenario file").map_err(
+        |e| match e {
+            Error::Usage(m) => Error::Usage(format!(
+                "{m} (parsing takes about 50 times its size in memory); for many functions, \
+                 replay a trace (README, 'Traces') instead of listing each in the scenario"
+            )),
+            e => e,
+        },
+    )?;
     parse_with(&src, path, overrides, cancel)
 }
 

@@ -72,7 +72,10 @@ fn exporter_bytes_are_pinned() {
     assert_eq!(summary, read("summary.csv"));
     let aggregate = aggregate::aggregate_csv(&s.name, &grouped);
     assert_eq!(aggregate, read("aggregate.csv"));
-    let timeseries = csv::timeseries_csv(&runs, 0, &CancelToken::never()).unwrap();
+    let timeseries = String::from_utf8(
+        csv::write_timeseries(Vec::new(), &runs, 0, &CancelToken::never()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(timeseries, read("timeseries.csv"));
     let points = points_csv(&s.outline()).unwrap();
     assert_eq!(points, read("points.csv"));

@@ -152,11 +152,19 @@ proptest! {
                 prop_assert!(r.concurrency.peak <= u64::from(account));
             } else {
                 prop_assert!(r.nodes.unwrap().peak <= u64::from(max_n));
-                for row in r.series.iter().flat_map(|s| &s.rows) {
-                    let g = |name| r.gauge(row, name).unwrap();
-                    prop_assert!(g("pods_desired") <= u64::from(max_r));
-                    prop_assert!(g("nodes") + g("nodes_provisioning") <= u64::from(max_n));
+                let mut bad = None;
+                if let Some(series) = &r.series {
+                    series.try_for_each(|e| e.to_string(), |i, row| {
+                        let g = |name| r.gauge(row, name).unwrap();
+                        if g("pods_desired") > u64::from(max_r)
+                            || g("nodes") + g("nodes_provisioning") > u64::from(max_n)
+                        {
+                            bad.get_or_insert(i);
+                        }
+                        Ok(())
+                    }).map_err(TestCaseError::fail)?;
                 }
+                prop_assert_eq!(bad, None, "pods or nodes above their maximum at this row");
             }
         }
         // Every completed request took at least its work (CPU time at one
@@ -210,6 +218,112 @@ proptest! {
             // Whatever was accepted replays without panicking.
             let n = s.workload.requests(1, 0, s.horizon).take(10_000).count();
             prop_assert!(n as u64 <= s.workload.trace.as_ref().unwrap().rows * 2);
+        }
+    }
+}
+
+/// The first lines of each bundled sample trace, as (format, file name,
+/// text): the seeds the reader fuzz target mangles.
+fn trace_seeds() -> Vec<(&'static str, &'static str, String)> {
+    use std::io::Read;
+    let traces = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/traces");
+    let head = |text: &str, lines: usize| -> String {
+        text.lines().take(lines).flat_map(|l| [l, "\n"]).collect()
+    };
+    let read = |f: &str| std::fs::read_to_string(traces.join(f)).unwrap();
+    let alb = std::fs::read_dir(traces.join("alb"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(alb).unwrap());
+    let mut alb_text = String::new();
+    gz.read_to_string(&mut alb_text).unwrap();
+    let json = read("lambda_report/search.json");
+    // The JSON's first three events, closed as the file closes its list.
+    let events: String = json
+        .splitn(5, "        },")
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("        },");
+    vec![
+        ("csv", "t.csv", head(&read("sample.csv"), 40)),
+        ("azure2021", "t.csv", head(&read("azure2021.csv"), 40)),
+        (
+            "azure2019",
+            "t.csv",
+            head(&read("azure2019_invocations.d01.csv"), 6),
+        ),
+        ("alb", "t.log", head(&alb_text, 30)),
+        (
+            "lambda_report",
+            "t.log",
+            head(&read("lambda_report/checkout.log"), 40),
+        ),
+        (
+            "lambda_report",
+            "t.json",
+            format!("{events}        }}\n    ]\n}}\n"),
+        ),
+        (
+            "lambda_report",
+            "t.csv",
+            head(&read("lambda_report/insights.csv"), 30),
+        ),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    /// The fuzz target of each trace reader (issue 21): a bundled sample,
+    /// mangled (bytes cut out, junk put in, a line repeated or moved), is
+    /// either refused with an error naming the file or scanned, validated
+    /// and replayed on Lambda to the end with every request accounted for.
+    /// The long campaign (examples/fuzz_campaign.rs) does the same through
+    /// the binary under memory and time limits.
+    #[test]
+    fn every_trace_reader_refuses_or_replays_a_mangled_recording(
+        which in 0usize..7,
+        cut in (0usize..4000, 0usize..40),
+        junk in proptest::string::string_regex("[ -~\t\n]{0,24}|-?[0-9]{1,25}(\\.[0-9]{0,12})?(e[+-]?[0-9]{1,3})?|NaN|-inf|\\}|\"").unwrap(),
+        repeat in 0usize..60,
+        skip_bad_rows in proptest::bool::ANY,
+    ) {
+        let (format, name, seed_text) = trace_seeds().swap_remove(which);
+        let at = cut.0.min(seed_text.len());
+        let at = (0..=at).rev().find(|&i| seed_text.is_char_boundary(i)).unwrap();
+        let end = (at + cut.1).min(seed_text.len());
+        let end = (end..=seed_text.len()).find(|&i| seed_text.is_char_boundary(i)).unwrap();
+        let mut text = format!("{}{junk}{}", &seed_text[..at], &seed_text[end..]);
+        let lines: Vec<&str> = text.lines().collect();
+        if let Some(line) = lines.get(repeat % lines.len().max(1)).map(|l| l.to_string()) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), &text).unwrap();
+        let src = format!(
+            "seed = 1\n[workload]\narrival = {{ kind = \"trace\", format = \"{format}\", path = \"{name}\", skip_bad_rows = {skip_bad_rows} }}\nwork = {{ kind = \"constant\", ms = 20 }}\n[[platforms]]\nkind = \"lambda\"\n"
+        );
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, &src).unwrap();
+        match scenario::load(&file, Overrides::default()) {
+            Err(e) => {
+                let msg = e.to_string();
+                prop_assert!(msg.contains(name) || msg.contains("s.toml"), "{}", msg);
+            }
+            Ok(s) => {
+                let runs = run_scenario(&s, &dir.path().join("out"), false)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let trace = s.workload.trace.as_ref().unwrap();
+                for r in &runs {
+                    prop_assert_eq!(r.counts.requests, r.counts.accounted());
+                    // A row is a request but in Azure 2019 (a function's
+                    // counts per minute).
+                    prop_assert!(format == "azure2019" || r.counts.requests <= trace.rows);
+                }
+            }
         }
     }
 }
@@ -365,11 +479,13 @@ fn huge_scenarios_are_refused_up_front_saying_how_big() {
                 "requests.csv would be about {mb} MB"
             )));
     }
-    // The time series kept in memory (issue 21: a trace whose last arrival
-    // is two years out, found by the mutation campaign, aborted allocating
-    // 5.4 million rows per platform under a 2 GB limit): refused up front
-    // with its size and the interval that would fit.
-    let size = std::mem::size_of::<surgesim::metrics::IntervalRow>();
+    // The time series (issue 21: a trace whose last arrival is two years
+    // out, found by the mutation campaign, aborted allocating 5.4 million
+    // rows per platform under a 2 GB limit). It is streamed to disk now;
+    // its size there, about 60 bytes of timeseries.csv and the stored row
+    // per interval and platform, is refused up front with the interval that
+    // would fit.
+    let size = surgesim::metrics::series::ROW_BYTES + 60;
     let two = format!(
         "{}[[platforms]]\nname = \"second\"\nkind = \"lambda\"\n",
         SMALL.replace("duration_s = 30", "duration_s = 54101280")
@@ -384,12 +500,175 @@ fn huge_scenarios_are_refused_up_front_saying_how_big() {
         .code(2)
         .stderr(
             predicates::str::contains(format!(
-                "5410128 rows x 2 platform(s) in memory, about {mb} MB, more than \
-                 --max-series-mb 1024"
+                "5410128 rows x 2 platform(s), about {mb} MB on disk (timeseries.csv and its \
+                 temporary copy), more than --max-series-mb 1024"
             ))
             .and(predicates::str::contains("timeseries_interval_s (at least")),
         );
     assert!(!dir.path().join("out").exists());
+}
+
+/// Issue 21: a 45 MB scenario took 1.7 GB to parse; a sweep multiplies a
+/// large scenario by its points. Both are refused before the parsing work
+/// grows, with the size and the limit.
+#[test]
+fn scenario_text_too_big_to_parse_is_refused_before_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    let limit = scenario::MAX_SCENARIO_BYTES as usize;
+    let mut text = SMALL.to_string();
+    text.push_str(&"# padding\n".repeat(limit / 10 + 1));
+    std::fs::write(&file, &text).unwrap();
+    surgesim()
+        .arg("validate")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "big.toml: {} bytes, more than the {limit} bytes a scenario file may have",
+            text.len()
+        )));
+    // A device without end is refused after reading past the limit, not
+    // read into memory for ever.
+    #[cfg(unix)]
+    surgesim()
+        .args(["validate", "/dev/zero"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "/dev/zero: longer than the 8388608 bytes a scenario file may have",
+        ));
+    // 10,000 points of a 20 kB scenario: 200 MB of text to validate.
+    let mut text = SMALL.to_string();
+    text.push_str(&"# padding\n".repeat(2_000));
+    text.push_str("[sweep]\nseed = [");
+    text.push_str(
+        &(0..10_000)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    text.push_str("]\n");
+    std::fs::write(&file, &text).unwrap();
+    surgesim()
+        .arg("validate")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(format!(
+            "field `sweep.seed`: 10000 points, each a copy of this {}-byte scenario to \
+             validate, expand to {} MB, more than the 128 MB a sweep may",
+            text.len(),
+            (10_000 * text.len()) >> 20
+        )));
+}
+
+/// Issue 21: 3.6 M throttled async events took 38 s where the synchronous
+/// run took 0.09 s, and the guard counted requests only. The budget counts
+/// each request's most attempts: on the async queue, retried after 1 s
+/// doubling to 5 minutes until the maximum age (6 h: 10 tries to 511 s, then
+/// 70 more every 300 s, 80 in all; 10 min: 10), times the first attempt and
+/// two retries of a failure; synchronous with client retries, their
+/// max_attempts.
+#[test]
+fn the_event_budget_counts_retries_and_async_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.toml");
+    for (platform, attempts) in [
+        ("invocation = \"async\"", "2.400e8"),
+        (
+            "invocation = \"async\"\nasync = { max_event_age_s = 600 }",
+            "3.000e7",
+        ),
+        ("retries = { max_attempts = 4 }", "4.000e6"),
+        ("", "1.000e6"),
+    ] {
+        std::fs::write(
+            &file,
+            format!(
+                "seed = 1\nduration_s = 1000\ntimeseries_interval_s = 10\n[workload]\n\
+                 arrival = {{ kind = \"poisson\", rate_per_s = 1000 }}\n\
+                 [[platforms]]\nkind = \"lambda\"\n{platform}\n"
+            ),
+        )
+        .unwrap();
+        surgesim()
+            .args(["run", "-q", "--max-events", "100000", "-o"])
+            .arg(dir.path().join("out"))
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(
+                predicates::str::contains(format!("({attempts} request attempts"))
+                    .and(predicates::str::contains("1.000e2 time-series samples"))
+                    .and(predicates::str::contains("more than --max-events 100000")),
+            );
+    }
+    assert!(!dir.path().join("out").exists());
+}
+
+/// The output's file system is asked for its free space before a large
+/// run: 1e12 requests' requests.csv (about 100 TB, twice while joined) fits
+/// on no test machine, and is refused before simulating.
+#[cfg(unix)]
+#[test]
+fn a_run_larger_than_the_free_space_is_refused_before_simulating() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.toml");
+    std::fs::write(
+        &file,
+        "seed = 1\nduration_s = 10000\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1e8 }\n[[platforms]]\nkind = \"lambda\"\n",
+    )
+    .unwrap();
+    surgesim()
+        .args([
+            "run",
+            "-q",
+            "--requests-csv",
+            "--max-requests",
+            "1000000000000000",
+            "--max-events",
+            "1000000000000000",
+            "--max-requests-csv-mb",
+            "1000000000000",
+            "-o",
+        ])
+        .arg(dir.path().join("not/yet/made"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(
+            predicates::str::contains("the run would write about")
+                .and(predicates::str::contains("MB free; free some space")),
+        );
+    assert!(!dir.path().join("not").exists());
+}
+
+/// Issue 21: 1e5 one-request runs aborted at 12 GB; they take 110 MB now
+/// (`/usr/bin/time`, README), and their report.html was 70 MB of table. The
+/// report's full tables show their first 2,000 rows and say where the rest
+/// are; summary.csv has every run.
+#[test]
+fn the_report_of_thousands_of_runs_shows_the_first_rows_and_says_where_the_rest_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.toml");
+    std::fs::write(
+        &file,
+        "name = \"many\"\nseed = 1\nduration_s = 1\nreplications = 2100\n[workload]\narrival = { kind = \"poisson\", rate_per_s = 1 }\n[[platforms]]\nkind = \"lambda\"\n",
+    )
+    .unwrap();
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(dir.path())
+        .arg(&file)
+        .assert()
+        .success();
+    let folder = dir.path().join("many");
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 2_101);
+    let page = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(page.contains("The first 2,000 of 2,100 rows; every row is in summary.csv."));
+    assert!(page.len() < 3_000_000, "{} bytes", page.len());
 }
 
 #[test]
@@ -566,6 +845,65 @@ fn requests_csv_tells_the_runs_of_a_sweep_apart() {
 }
 
 #[cfg(unix)]
+/// Issue 21: after a disk-full error the folder held 2 of 5 charts and a
+/// summary.csv of the new run beside the old run's timeseries.csv. A write
+/// that fails part-way (here a file-size limit, as `ulimit -f` sets: the
+/// same writes fail with EFBIG as with a full disk's ENOSPC) leaves the
+/// previous set exactly as it was and nothing beside it. The limits make
+/// the failure come at three stages: streaming a run's time series (about
+/// 52 kB a platform), timeseries.csv (60 kB), report.html (173 kB).
+#[cfg(unix)]
+#[test]
+fn a_run_that_cannot_finish_writing_leaves_the_previous_set_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/default.toml");
+    surgesim()
+        .args(["run", "-q", "-o"])
+        .arg(&out)
+        .arg(&scenario)
+        .assert()
+        .success();
+    let folder = out.join("default");
+    let snapshot = || -> std::collections::BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = snapshot();
+    assert!(before.contains_key("report.html") && before.contains_key("timeseries.csv"));
+    let bin = assert_cmd::cargo::cargo_bin("surgesim");
+    // Blocks of 512 bytes, as POSIX `ulimit -f` counts them.
+    for (blocks, failed) in [
+        (40, "cannot write the time series to a file in"),
+        (110, "timeseries.csv: cannot write"),
+        (250, "report.html: cannot write"),
+    ] {
+        let run = std::process::Command::new("sh")
+            .args(["-c", "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\""])
+            .arg("sh")
+            .arg(blocks.to_string())
+            .arg(&bin)
+            .args(["run", "-q", "--seed", "7", "-o"])
+            .arg(&out)
+            .arg(&scenario)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(failed), "limit {blocks}: {stderr}");
+        assert!(stderr.contains("File too large"), "{stderr}");
+        assert_eq!(snapshot(), before, "limit {blocks}: the folder changed");
+    }
+}
+
 #[test]
 fn a_symlink_at_the_scenario_folder_is_refused_not_followed() {
     // Issue 21: a symlink at DIR/<name> pointing outside -o was followed.

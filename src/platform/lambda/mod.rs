@@ -73,6 +73,28 @@ impl Platform for LambdaConfig {
         Some(self.timeout)
     }
 
+    fn most_attempts(&self) -> f64 {
+        match self.invocation {
+            Invocation::Async => {
+                // A throttled event is tried again after 1 s doubling to 5
+                // minutes until its maximum age (as `throttled` does); each
+                // failed attempt it is retried after starts that again.
+                let age = self.max_event_age.as_secs_f64();
+                let (mut waited, mut backoff, mut tries) = (0.0, 1.0, 1.0);
+                while waited + backoff <= age {
+                    waited += backoff;
+                    backoff = (backoff * 2.0f64).min(300.0);
+                    tries += 1.0;
+                }
+                tries * f64::from(1 + self.max_retry_attempts)
+            }
+            Invocation::Sync => self
+                .retries
+                .as_ref()
+                .map_or(1.0, |r| f64::from(r.max_attempts)),
+        }
+    }
+
     fn simulate(&self, mut input: RunInput) -> Result<(Recorder, Bill), Cancelled> {
         input.rec.set_overhead(self.overhead);
         let memory: Vec<Option<u32>> = input.functions.iter().map(|f| f.memory_mb).collect();
