@@ -85,8 +85,8 @@ pub struct RunArgs {
     /// plus one time-series sample per function and interval, all runs.
     #[arg(long, value_name = "N", default_value_t = 100_000_000_000)]
     pub max_events: u64,
-    /// Refuse a run whose charted time series (timeseries.csv and its
-    /// temporary copy, on disk) would exceed this size [MB].
+    /// Refuse a run whose charted time series (timeseries.csv and the
+    /// stored rows it is written from, on disk) would exceed this size [MB].
     #[arg(long, value_name = "MB", default_value_t = 1024)]
     pub max_series_mb: u64,
     /// Refuse --requests-csv when the file is expected to exceed this size [MB].
@@ -402,9 +402,11 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
         replications: args.replications,
     };
     let scenarios = load_scenarios(&args.scenarios, overrides, cancel)?;
+    let mut disk_mb = 0.0;
     for s in &scenarios {
-        guard_size(s, args)?;
+        disk_mb += guard_size(s, args)?;
     }
+    guard_disk(disk_mb, args)?;
     let mut seen = std::collections::BTreeSet::new();
     for s in &scenarios {
         let dir = scenario::sanitize_name(&s.name);
@@ -492,8 +494,9 @@ const REQUEST_ROW_BYTES: f64 = 85.0;
 const SERIES_ROW_BYTES: f64 = 60.0;
 
 /// Refuses a scenario whose expected size exceeds the limits, saying how big
-/// it would be and how to proceed.
-fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
+/// it would be and how to proceed; returns how many MB its large files
+/// (requests.csv, the time series) would take on disk.
+fn guard_size(s: &Scenario, args: &RunArgs) -> Result<f64> {
     let runs: f64 = s
         .point_scenarios()
         .iter()
@@ -561,14 +564,15 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
     {
         let rows = (sc.horizon.0 as f64 / sc.interval.0.max(1) as f64).ceil();
         let platforms = sc.platforms.len() as f64;
-        let row = SERIES_ROW_BYTES + crate::metrics::series::ROW_BYTES as f64;
+        let row = SERIES_ROW_BYTES + crate::metrics::series::TYPICAL_ROW_BYTES as f64;
         let mb = rows * platforms * row / 1e6;
         disk_mb += mb;
         if mb > args.max_series_mb as f64 {
             let interval = sc.interval.as_secs_f64() * mb / args.max_series_mb as f64;
             return Err(Error::Usage(format!(
                 "{}: the time series would have {rows:.0} rows x {platforms:.0} platform(s), \
-                 about {mb:.0} MB on disk (timeseries.csv and its temporary copy), more than \
+                 about {mb:.0} MB on disk (timeseries.csv and the stored rows it is written \
+                 from), more than \
                  --max-series-mb {}; use a longer timeseries_interval_s (at least {} s) or a \
                  shorter run (duration_s, or a trace window's end_s), or raise \
                  --max-series-mb",
@@ -616,17 +620,22 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<()> {
             )));
         }
     }
+    Ok(disk_mb)
+}
+
+/// Refuses a run whose large files (`disk_mb` [MB] over all its scenarios)
+/// would not fit in the free space of the output's file system.
+fn guard_disk(disk_mb: f64, args: &RunArgs) -> Result<()> {
     // Worth checking only for large outputs: the other files are small.
     if disk_mb > 64.0
         && let Some(free) = crate::files::free_space(&args.output)
         && disk_mb > free as f64 / 1e6
     {
         return Err(Error::Usage(format!(
-            "{}: the run would write about {disk_mb:.0} MB (requests.csv twice while its \
-             parts are joined, the time series and its temporary copy), and the file system \
-             of {} has {:.0} MB free; free some space, write elsewhere with -o, or drop \
-             --requests-csv",
-            s.file.display(),
+            "the run would write about {disk_mb:.0} MB (requests.csv twice while its parts \
+             are joined, the time series and the rows it is written from), and the file \
+             system of {} has {:.0} MB free; free some space, write elsewhere with -o, or \
+             drop --requests-csv",
             args.output.display(),
             free as f64 / 1e6
         )));

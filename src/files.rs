@@ -24,23 +24,47 @@ pub fn free_space(path: &Path) -> Option<u64> {
     }
 }
 
+/// Most bytes [`read_capped`] reads from something other than a regular
+/// file (a pipe, a device), whose size is not known before reading.
+const STREAM_CAP: u64 = 64 << 20;
+
 /// Reads the text file at `path`, refusing one longer than `limit` bytes
 /// before reading past it (a device such as `/dev/zero`, or a file far too
 /// big to be `what`), with its size and the limit.
 pub fn read_capped(path: &Path, limit: u64, what: &str) -> Result<String> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, "cannot read", e))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
+    let meta = file
+        .metadata()
         .map_err(|e| Error::io(path, "cannot read", e))?;
-    if bytes.len() as u64 > limit {
-        let size = match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => format!("{} bytes, more", m.len()),
-            _ => "longer".into(),
-        };
-        return Err(Error::Usage(format!(
+    let too_long = |size: String| {
+        Error::Usage(format!(
             "{}: {size} than the {limit} bytes a {what} may have",
             path.display()
+        ))
+    };
+    // A regular file is refused by its size, unread; anything else (a
+    // pipe, a device) is read at most to a smaller cap.
+    if meta.is_file() && meta.len() > limit {
+        return Err(too_long(format!("{} bytes, more", meta.len())));
+    }
+    let cap = if meta.is_file() {
+        limit
+    } else {
+        limit.min(STREAM_CAP)
+    };
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, "cannot read", e))?;
+    if bytes.len() as u64 > cap {
+        return Err(Error::Usage(format!(
+            "{}: longer than the {cap} bytes a {what} may have{}",
+            path.display(),
+            if meta.is_file() {
+                " (it grew while being read)"
+            } else {
+                " when it is not a regular file"
+            }
         )));
     }
     String::from_utf8(bytes).map_err(|e| {

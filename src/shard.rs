@@ -150,8 +150,9 @@ struct WireRun {
     /// Where its histogram and request rows are: (offset, length) in bytes.
     histogram: (u64, u64),
     requests: Option<(u64, u64)>,
-    /// Where its time series is in series.bin: (offset in bytes, rows).
-    series: Option<(u64, u64)>,
+    /// Where its time series is in series.bin: (offset, length) in bytes,
+    /// and its rows.
+    series: Option<(u64, u64, u64)>,
 }
 
 /// The runs of slice `shard` of `scenarios`, written to `out` as a partial
@@ -284,7 +285,7 @@ fn write_part(
                     let n = rows
                         .write_stored(&mut series_out)
                         .map_err(|e| Error::io(&series_path, "cannot write", e))?;
-                    let span = (series_len, rows.len());
+                    let span = (series_len, n, rows.len());
                     series_len += n;
                     Some(span)
                 }
@@ -921,22 +922,39 @@ fn merge_scenario(
                     len: Some(len),
                 });
             }
-            if let Some((start, rows)) = w.series {
-                let end = rows
-                    .checked_mul(crate::metrics::series::ROW_BYTES as u64)
-                    .and_then(|n| n.checked_add(start));
-                if start != next_series || end.is_none_or(|end| end > series_len) {
+            // The runs that have a series are the chart point's replication
+            // 0, and only they.
+            let charted = point.point == outline.chart_point && w.summary.replication == 0;
+            match (w.series, charted) {
+                (Some((start, bytes, rows)), true) => {
+                    let end = start.checked_add(bytes);
+                    if start != next_series || end.is_none_or(|end| end > series_len) {
+                        return Err(bad(format!(
+                            "its time series is not the {bytes} bytes of {SERIES} after the \
+                             previous series'"
+                        )));
+                    }
+                    next_series = start + bytes;
+                    w.summary.series = Some(crate::metrics::series::Series::in_file(
+                        series_handle.clone(),
+                        &series_file,
+                        start,
+                        bytes,
+                        rows,
+                    ));
+                }
+                (None, false) => {}
+                (Some(_), false) => {
+                    return Err(bad(
+                        "a time series on a run the charts do not show".to_string()
+                    ));
+                }
+                (None, true) => {
                     return Err(bad(format!(
-                        "its {rows} time-series rows are not the bytes of {SERIES} after the \
-                         previous series'"
+                        "no time series for replication 0 of the chart point {}",
+                        outline.chart_point
                     )));
                 }
-                next_series = end.expect("checked");
-                w.summary.series = Some(crate::metrics::series::Series::in_file(
-                    series_handle.clone(),
-                    start,
-                    rows,
-                ));
             }
             histograms[slot] = Some((blobs.len(), start, len, w.latency));
             slots[slot] = Some(w.summary);

@@ -78,12 +78,16 @@ pub enum Cancelled {
     /// events at the instant `at` (a model that reschedules an event at
     /// "now" for ever). The liveness check of every build, release included.
     Stalled { at: SimTime },
+    /// A write of the run's outputs (its request rows, its time series)
+    /// failed: simulating further would be for nothing.
+    Output,
 }
 
 impl std::fmt::Display for Cancelled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Cancelled::Asked => f.write_str("cancelled"),
+            Cancelled::Output => f.write_str("a write of the run's outputs failed"),
             Cancelled::Stalled { at } => write!(
                 f,
                 "the simulated clock stopped at t = {} s: more than {} events without it \

@@ -83,6 +83,10 @@ pub struct Clock {
 /// Steps between two looks at the cancel token (a few ms of simulation).
 const CANCEL_EVERY: u32 = 1 << 16;
 
+/// The same while closing intervals, each about a microsecond (the gauges,
+/// the row written): 65,536 of them left a stop waiting over 100 ms.
+const CANCEL_EVERY_SAMPLE: u32 = 1 << 12;
+
 /// Events at one instant past which a run is stalled, not busy: 2^30, tens
 /// of seconds of events at the tens of millions per second the models run;
 /// a legitimate burst takes a few events per request at that instant. Checked at the cancel checkpoints, so it costs nothing per
@@ -127,7 +131,7 @@ fn run_checked<M: Model>(
     loop {
         steps = steps.wrapping_add(1);
         if steps.is_multiple_of(CANCEL_EVERY) {
-            cancel.check_at(cx.now)?;
+            checkpoint(cancel, &cx.rec, cx.now)?;
             if cx.now == checkpoint_t {
                 still += 1;
                 if still * u64::from(CANCEL_EVERY) > stall_events {
@@ -146,8 +150,8 @@ fn run_checked<M: Model>(
         while next_sample <= t {
             // A long quiet stretch can close millions of intervals at once.
             steps = steps.wrapping_add(1);
-            if steps.is_multiple_of(CANCEL_EVERY) {
-                cancel.check_at(next_sample)?;
+            if steps.is_multiple_of(CANCEL_EVERY_SAMPLE) {
+                checkpoint(cancel, &cx.rec, next_sample)?;
             }
             sample(&mut platform, &mut cx, interval_start, next_sample);
             interval_start = next_sample;
@@ -164,8 +168,8 @@ fn run_checked<M: Model>(
     }
     while interval_start < clock.horizon {
         steps = steps.wrapping_add(1);
-        if steps.is_multiple_of(CANCEL_EVERY) {
-            cancel.check_at(interval_start)?;
+        if steps.is_multiple_of(CANCEL_EVERY_SAMPLE) {
+            checkpoint(cancel, &cx.rec, interval_start)?;
         }
         let end = next_sample.min(clock.horizon);
         sample(&mut platform, &mut cx, interval_start, end);
@@ -176,6 +180,16 @@ fn run_checked<M: Model>(
     let bill = platform.finish(&mut cx);
     cx.rec.finish(clock.horizon);
     Ok((cx.rec, bill))
+}
+
+/// The checkpoint every [`CANCEL_EVERY`] steps: a stop asked for, or an
+/// output that can no longer be written, ends the run.
+fn checkpoint(cancel: &CancelToken, rec: &Recorder, now: SimTime) -> Result<(), Cancelled> {
+    cancel.check_at(now)?;
+    if rec.output_failed() {
+        return Err(Cancelled::Output);
+    }
+    Ok(())
 }
 
 fn sample<M: Model>(platform: &mut M, cx: &mut Ctx<M::Event>, start: SimTime, end: SimTime) {

@@ -14,7 +14,7 @@ use crate::engine::{CancelToken, Cancelled, Clock};
 use crate::error::{Error, Result};
 use crate::metrics::series::SeriesWriter;
 use crate::metrics::summary::{Pooled, Pools, RunSummary};
-use crate::metrics::{Latencies, Recorder, RequestLog};
+use crate::metrics::{Latencies, Recorder, RequestLog, WriteFailure};
 use crate::platform::{Kind, PlatformConfig, RunInput, Streams};
 use crate::scenario::Scenario;
 
@@ -183,7 +183,8 @@ pub fn execute_units(
                 Some(tmp.into_temp_path()),
                 Some(
                     RequestLog::new(w, &platform.name, names.clone())
-                        .of_unit(u.point, u.replication),
+                        .of_unit(u.point, u.replication)
+                        .written_to(&requests_path),
                 ),
             )
         } else {
@@ -362,15 +363,20 @@ pub fn run_platform_with(
     series: SeriesTo,
     cancel: &CancelToken,
 ) -> Result<RunResult> {
-    let requests = scenario
+    let mut requests = scenario
         .workload
         .requests(scenario.seed, replication, scenario.horizon);
+    requests.watch(cancel);
     let fault = requests.fault();
     let clock = Clock {
         horizon: scenario.horizon,
         interval: scenario.interval,
     };
+    // The series writer and the log tell the event loop of a failed write.
+    let failure = WriteFailure::default();
+    let log = log.map(|l| l.reporting_to(failure.clone()));
     let mut rec = Recorder::new(scenario.window.0, scenario.window.1, log);
+    rec.watch_output(failure.clone());
     if per_function {
         rec.track_functions(scenario.workload.functions.len());
     }
@@ -383,7 +389,8 @@ pub fn run_platform_with(
         }
         SeriesTo::File(dir) => rec.stream_rows(
             SeriesWriter::in_dir(dir)
-                .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?,
+                .map_err(|e| Error::io(dir, "cannot create a temporary file in", e))?
+                .reporting_to(failure.clone()),
         ),
     }
     let (rec, bill) = platform
@@ -403,6 +410,13 @@ pub fn run_platform_with(
         })
         .map_err(|c| match c {
             Cancelled::Asked => Error::Interrupted,
+            Cancelled::Output => match failure.take() {
+                Some((path, action, e)) => Error::io(path, action, e),
+                None => Error::Usage(format!(
+                    "platform `{}` of scenario `{}`: {c}",
+                    platform.name, scenario.name
+                )),
+            },
             stalled @ Cancelled::Stalled { .. } => Error::Usage(format!(
                 "platform `{}` of scenario `{}`: {stalled}; this is a bug in the model, \
                  not in the scenario: please report it with the scenario file",

@@ -12,7 +12,7 @@ pub mod series;
 pub mod summary;
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
 
@@ -166,7 +166,7 @@ impl Level {
 pub const MAX_GAUGES: usize = 8;
 
 /// What a platform reports at the end of each time-series interval.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Gauges {
     /// Requests in service or queued.
     pub in_flight: u64,
@@ -178,7 +178,7 @@ pub struct Gauges {
 }
 
 /// One row of timeseries.csv (before the platform name is attached).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IntervalRow {
     pub start: SimTime,
     pub arrivals: u64,
@@ -197,6 +197,39 @@ enum Rows {
     Stream(Box<series::SeriesWriter>),
 }
 
+/// The first write error of a run's outputs (its request rows, its time
+/// series), shared with the event loop, which stops the run at its next
+/// checkpoint instead of simulating to the end for nothing.
+#[derive(Debug, Clone, Default)]
+pub struct WriteFailure(Arc<Mutex<Option<Failed>>>);
+
+/// What failed: the file or folder, what was being done, the error.
+pub type Failed = (std::path::PathBuf, &'static str, std::io::Error);
+
+impl WriteFailure {
+    /// Records `e` (writing `path`) unless an earlier error was recorded.
+    pub fn set(&self, path: &std::path::Path, action: &'static str, e: &std::io::Error) {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some((
+                path.to_path_buf(),
+                action,
+                std::io::Error::new(e.kind(), e.to_string()),
+            ));
+        }
+    }
+
+    /// Whether an error was recorded.
+    pub fn is_set(&self) -> bool {
+        self.0.lock().map_or(true, |s| s.is_some())
+    }
+
+    /// The recorded error, if any.
+    pub fn take(&self) -> Option<Failed> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
 /// Writes requests.csv rows for one run.
 pub struct RequestLog {
     out: Box<dyn Write + Send>,
@@ -205,6 +238,9 @@ pub struct RequestLog {
     /// The run's sweep point and replication, as the row's last two fields.
     unit: String,
     error: Option<std::io::Error>,
+    /// Where the rows go (for the error) and who hears of a failure.
+    path: std::path::PathBuf,
+    failure: Option<WriteFailure>,
 }
 
 impl RequestLog {
@@ -221,7 +257,21 @@ impl RequestLog {
             functions: functions.iter().map(|f| csv_field(f)).collect(),
             unit: "0,0".into(),
             error: None,
+            path: "requests.csv".into(),
+            failure: None,
         }
+    }
+
+    /// The same log, naming `path` when a write fails.
+    pub fn written_to(mut self, path: &std::path::Path) -> Self {
+        self.path = path.to_path_buf();
+        self
+    }
+
+    /// The same log, telling `failure` of its first write error.
+    pub fn reporting_to(mut self, failure: WriteFailure) -> Self {
+        self.failure = Some(failure);
+        self
     }
 
     /// The same log for the run of sweep point `point`, replication `replication`.
@@ -261,6 +311,9 @@ impl RequestLog {
             self.unit
         );
         if let Err(e) = r {
+            if let Some(f) = &self.failure {
+                f.set(&self.path, "cannot write", &e);
+            }
             self.error = Some(e);
         }
     }
@@ -741,6 +794,8 @@ pub struct Recorder {
     iv_cold: u64,
     iv_latency: IntervalLatencies,
     rows: Rows,
+    /// Told of the first failed write of the series or the log.
+    output: Option<WriteFailure>,
     log: Option<RequestLog>,
     overhead: SimDuration,
 }
@@ -766,6 +821,7 @@ impl Recorder {
             iv_cold: 0,
             iv_latency: IntervalLatencies::new(),
             rows: Rows::Memory(Vec::new()),
+            output: None,
             log,
             overhead: SimDuration::ZERO,
         }
@@ -788,6 +844,17 @@ impl Recorder {
     /// keeping it in memory.
     pub fn stream_rows(&mut self, writer: series::SeriesWriter) {
         self.rows = Rows::Stream(Box::new(writer));
+    }
+
+    /// Watches `failure` (shared with the series writer and the log): the
+    /// run stops at its next checkpoint once a write has failed.
+    pub fn watch_output(&mut self, failure: WriteFailure) {
+        self.output = Some(failure);
+    }
+
+    /// Whether a write of this run's outputs has failed.
+    pub fn output_failed(&self) -> bool {
+        self.output.as_ref().is_some_and(WriteFailure::is_set)
     }
 
     /// Keeps per-function counters for `functions` functions.

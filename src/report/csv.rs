@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use std::path::Path;
+
 use crate::engine::CancelToken;
 use crate::metrics::summary::{METRICS, RunSummary};
 use crate::time::SimTime;
@@ -45,6 +47,11 @@ impl<W: std::io::Write> Doc<W> {
         }
         d.end();
         d
+    }
+
+    /// Whether a write has failed (the rest would be for nothing).
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
     }
 
     fn keep(&mut self, r: csv::Result<()>) {
@@ -206,7 +213,9 @@ pub fn write_timeseries<W: std::io::Write>(
             .iter()
             .map(|c| r.gauges.iter().position(|g| g == c))
             .collect();
-        series.try_for_each(SeriesError::Read, |i, row| {
+        let origin = series.origin().unwrap_or(Path::new("memory")).to_path_buf();
+        let read = |e| SeriesError::Read(origin.clone(), e);
+        let done = series.try_for_each(read, |i, row| {
             // A long run can have ten million rows: seconds of formatting.
             if i.is_multiple_of(65_536) {
                 cancel.check().map_err(|_| SeriesError::Interrupted)?;
@@ -233,8 +242,17 @@ pub fn write_timeseries<W: std::io::Write>(
             doc.field(&ms(row.p95_ms));
             doc.fmt(format_args!("{:.6}", g.cost_usd));
             doc.end();
+            if doc.failed() {
+                // into_writer below gives the error.
+                return Err(SeriesError::Write(std::io::Error::other("stopped")));
+            }
             Ok(())
-        })?;
+        });
+        match done {
+            Err(SeriesError::Write(_)) => break,
+            Err(e) => return Err(e),
+            Ok(()) => {}
+        }
     }
     doc.into_writer().map_err(SeriesError::Write)
 }
@@ -242,8 +260,8 @@ pub fn write_timeseries<W: std::io::Write>(
 /// Why timeseries.csv could not be written.
 #[derive(Debug)]
 pub enum SeriesError {
-    /// Reading a stored series back failed.
-    Read(std::io::Error),
+    /// Reading a stored series back (from this file or folder) failed.
+    Read(std::path::PathBuf, std::io::Error),
     /// Writing the file failed.
     Write(std::io::Error),
     Interrupted,

@@ -474,8 +474,12 @@ fn write_series(
         Ok(mut w) => w.flush().map_err(|e| Error::io(path, "cannot write", e))?,
         Err(csv::SeriesError::Interrupted) => return Err(Error::Interrupted),
         Err(csv::SeriesError::Write(e)) => return Err(Error::io(path, "cannot write", e)),
-        Err(csv::SeriesError::Read(e)) => {
-            return Err(Error::io(dir, "cannot read back a run's time series in", e));
+        Err(csv::SeriesError::Read(origin, e)) => {
+            return Err(Error::io(
+                origin,
+                "cannot read back a run's time series from",
+                e,
+            ));
         }
     }
     tmp.as_file()

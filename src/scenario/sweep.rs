@@ -190,11 +190,11 @@ pub(crate) fn expand(
             &keys[0].0,
             format!(
                 "{total} points, each a copy of this {}-byte scenario to validate, expand to \
-                 {} MB, more than the {} MB a sweep may (validating takes time and memory in \
+                 {} MiB, more than the {} MiB a sweep may (validating takes time and memory in \
                  proportion); sweep fewer values, list fewer functions (a trace replays \
                  many), or split the sweep into several files",
                 src.len(),
-                total.saturating_mul(src.len()) >> 20,
+                total.saturating_mul(src.len()).div_ceil(1 << 20),
                 MAX_EXPANDED_BYTES >> 20
             ),
         ));

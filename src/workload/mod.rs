@@ -111,6 +111,15 @@ pub enum Requests {
 }
 
 impl Requests {
+    /// Ends a replay soon after `cancel` is set (its rows can be slow to
+    /// parse); synthetic streams are cheap enough for the event loop's own
+    /// checkpoints.
+    pub fn watch(&mut self, cancel: &crate::engine::CancelToken) {
+        if let Requests::Trace(t) = self {
+            t.watch(cancel);
+        }
+    }
+
     /// Where a replay leaves a read error (none for synthetic streams).
     pub fn fault(&self) -> Option<traces::replay::Fault> {
         match self {

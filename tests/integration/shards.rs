@@ -297,6 +297,29 @@ fn incomplete_and_mixed_sets_are_refused() {
     let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
     assert!(e.contains("after the previous run"), "{e}");
     std::fs::write(&runs_file, &runs).unwrap();
+    // The charted runs' time series (unit 0, in the first shard): a span
+    // that does not start where the previous one ended, and a series.bin
+    // cut short.
+    let runs_file = d("a0").join("sharded_sweep/runs.jsonl");
+    let runs = std::fs::read_to_string(&runs_file).unwrap();
+    assert!(runs.contains("\"series\":[0,"), "{runs}");
+    std::fs::write(
+        &runs_file,
+        runs.replacen("\"series\":[0,", "\"series\":[1,", 1),
+    )
+    .unwrap();
+    let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
+    assert!(
+        e.contains("its time series is not the") && e.contains("series.bin"),
+        "{e}"
+    );
+    std::fs::write(&runs_file, &runs).unwrap();
+    let series = d("a0").join("sharded_sweep/series.bin");
+    let bytes = std::fs::read(&series).unwrap();
+    std::fs::write(&series, &bytes[..bytes.len() - 1]).unwrap();
+    let e = refused(&[&d("a0"), &d("a1"), &d("a2")], &out);
+    assert!(e.contains("series.bin") && e.contains("partial"), "{e}");
+    std::fs::write(&series, &bytes).unwrap();
     // And the good set merges.
     surgesim()
         .args(["merge", "-q", "-o"])

@@ -77,16 +77,22 @@ impl Platform for LambdaConfig {
         match self.invocation {
             Invocation::Async => {
                 // A throttled event is tried again after 1 s doubling to 5
-                // minutes until its maximum age (as `throttled` does); each
-                // failed attempt it is retried after starts that again.
+                // minutes until its maximum age (as `throttled` does). A
+                // failed attempt's retry starts the backoff again within the
+                // same age: each adds at most the tries before the backoff
+                // reaches its cap.
                 let age = self.max_event_age.as_secs_f64();
-                let (mut waited, mut backoff, mut tries) = (0.0, 1.0, 1.0);
+                let (mut waited, mut backoff) = (0.0, 1.0);
+                let (mut tries, mut fast) = (1.0, 1.0);
                 while waited + backoff <= age {
                     waited += backoff;
+                    if backoff < 300.0 {
+                        fast += 1.0;
+                    }
                     backoff = (backoff * 2.0f64).min(300.0);
                     tries += 1.0;
                 }
-                tries * f64::from(1 + self.max_retry_attempts)
+                tries + fast * f64::from(self.max_retry_attempts)
             }
             Invocation::Sync => self
                 .retries

@@ -58,6 +58,9 @@ struct Recorded {
     memory_mb: Option<u16>,
 }
 
+/// Rows between two looks at the cancel token during a replay.
+const CANCEL_ROWS: u64 = 4096;
+
 /// The replay of a trace: requests in time order.
 pub struct TraceStream {
     trace: std::sync::Arc<Trace>,
@@ -75,6 +78,10 @@ pub struct TraceStream {
     rows: u64,
     /// Where a read error is left for the run to report.
     fault: Fault,
+    /// Looked at every [`CANCEL_ROWS`] rows: a row of a log can take a
+    /// microsecond to parse, so the event loop's own checkpoint (every
+    /// 65,536 steps) could leave a stop waiting 100 ms.
+    cancel: CancelToken,
     buffer: Reorder<Pending>,
     seq: u64,
     next_id: u64,
@@ -292,6 +299,7 @@ impl TraceStream {
             spread_rng: stream(seed, replication, "workload/trace/spread"),
             rows: 0,
             fault: Fault::default(),
+            cancel: CancelToken::never(),
             buffer: Reorder::default(),
             seq: 0,
             next_id: 0,
@@ -302,6 +310,12 @@ impl TraceStream {
             next_day: None,
             minute: 1440,
         }
+    }
+
+    /// Ends the stream soon after `cancel` is set, leaving
+    /// [`Error::Interrupted`] in the fault.
+    pub fn watch(&mut self, cancel: &CancelToken) {
+        self.cancel = cancel.clone();
     }
 
     /// Where a read error is left: the run reports it once the stream ends.
@@ -350,6 +364,9 @@ impl TraceStream {
     }
 
     fn next_row(&mut self) -> Result<bool> {
+        if self.rows.is_multiple_of(CANCEL_ROWS) && self.cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
         let next = match &mut self.rows_in {
             RowsIn::One(r) => r.next(&self.trace)?,
             RowsIn::Merged(m) => m.next(&self.trace)?,
@@ -379,6 +396,9 @@ impl TraceStream {
     /// Loads the next minute of an azure2019 trace into the buffer; false at
     /// the end (or at a read error, left in the fault).
     fn fill_minute(&mut self) -> bool {
+        if self.cancel.is_cancelled() {
+            return self.fail(Error::Interrupted);
+        }
         loop {
             if self.minute >= 1440 {
                 match self.load_day() {
