@@ -587,8 +587,6 @@ impl<'a> Grouped<'a> {
             .collect()
     }
 
-    /// Mean and 95 % interval of `metric` over the replications of (point,
-    /// platform): the numbers aggregate.csv prints.
     /// The counts of a (point, platform)'s runs, summed over replications
     /// (zero when it has none).
     pub fn counts(&self, point: usize, platform: &str) -> Counts {
@@ -599,6 +597,8 @@ impl<'a> Grouped<'a> {
         sum
     }
 
+    /// Mean and 95 % interval of `metric` over the replications of (point,
+    /// platform) that have it: the numbers aggregate.csv prints.
     pub fn estimate(&self, point: usize, platform: &str, metric: &Metric) -> Option<Estimate> {
         interval(&self.values(self.group(point, platform)?, metric))
     }

@@ -105,13 +105,16 @@ pub fn headline(s: &Outline) -> String {
     let points = if s.points.is_empty() {
         String::new()
     } else {
-        format!(", {} sweep points (see points.csv)", s.points.len())
+        format!(
+            ", {} sweep points (see points.csv)",
+            human::count(s.points.len() as f64)
+        )
     };
     format!(
         "{} — {} run{measured}, {} replication{}, seed {}{points}",
         s.name,
         human::duration(horizon),
-        s.replications,
+        human::count(f64::from(s.replications)),
         if s.replications == 1 { "" } else { "s" },
         s.seed,
     )
@@ -163,8 +166,16 @@ impl Row {
                 .sum::<f64>()
                 / n
         };
-        // `None` when no replication completed a request.
-        let latency = |name: &str| Some(mean(name)).filter(|v| v.is_finite());
+        // Over the replications that completed a request, as the interval
+        // and the charts take it; `None` when none did.
+        let latency = |name: &str| {
+            let m = metric(name).expect("a summary metric");
+            let values: Vec<f64> = group
+                .iter()
+                .filter_map(|&i| m.value(&runs[i], None))
+                .collect();
+            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+        };
         let share = |f: fn(&crate::metrics::Counts) -> u64| {
             group
                 .iter()
@@ -273,6 +284,12 @@ mod tests {
         s.window = (SimTime::ZERO, s.horizon);
         s.replications = 3;
         assert_eq!(headline(&s), "s — 14 h 15 min run, 3 replications, seed 1");
+        s.replications = 100_000;
+        assert_eq!(
+            headline(&s),
+            "s — 14 h 15 min run, 100,000 replications, seed 1"
+        );
+        s.replications = 3;
         // A sweep over duration_s measures a window per point.
         let runs = |window_s| crate::scenario::PointRuns {
             point: 0,
@@ -285,6 +302,29 @@ mod tests {
         s.runs[1].window_s = 900.0;
         assert_eq!(s.measured(), "window of each sweep point");
         assert!(headline(&s).contains("measured windows differ by sweep point"));
+    }
+
+    /// A replication that completed nothing has no latency: the mean is
+    /// over the others, as the interval and the charts take it (it showed
+    /// `–` beside an interval of [613, 621]).
+    #[test]
+    fn latency_means_skip_replications_without_a_completed_request() {
+        let base = RunSummary::of(
+            &crate::metrics::Recorder::new(SimTime::ZERO, SimTime(1), None),
+            crate::cost::Bill::default(),
+            false,
+        );
+        let run = |replication, p95| {
+            let mut r = base.clone();
+            r.platform = "l".into();
+            r.replication = replication;
+            r.latency.p95 = p95;
+            r
+        };
+        let runs = [run(0, Some(600.0)), run(1, None), run(2, Some(620.0))];
+        let row = Row::of(&outline(), &runs, &[0, 1, 2], "l", 0);
+        assert_eq!(row.p95, Some(610.0));
+        assert_eq!(row.p50, None);
     }
 
     #[test]
