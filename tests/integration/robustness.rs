@@ -604,6 +604,28 @@ fn the_event_budget_counts_retries_and_async_attempts() {
                     .and(predicates::str::contains("more than --max-events 100000")),
             );
     }
+    // A run without requests still samples every function each interval
+    // (issue 21: a zero-request run cost functions x intervals): 3
+    // functions x 100,000 one-second intervals.
+    let mut quiet =
+        String::from("seed = 1\nduration_s = 100000\ntimeseries_interval_s = 1\n[workload]\n");
+    for f in ["a", "b", "c"] {
+        quiet.push_str(&format!(
+            "[[workload.functions]]\nname = \"{f}\"\narrival = {{ kind = \"poisson\", rate_per_s = 0 }}\nwork = {{ kind = \"constant\", ms = 1 }}\n"
+        ));
+    }
+    quiet.push_str("[[platforms]]\nkind = \"lambda\"\n");
+    std::fs::write(&file, quiet).unwrap();
+    surgesim()
+        .args(["run", "-q", "--max-events", "100000", "-o"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(
+            predicates::str::contains("(0.000e0 request attempts")
+                .and(predicates::str::contains("3.000e5 time-series samples")),
+        );
     assert!(!dir.path().join("out").exists());
 }
 
