@@ -2,15 +2,16 @@
 """Signal latency of `surgesim run` (README, 'What surgesim rejects'):
 SIGINT and SIGTERM, 10 tries each, sent at evenly spread moments of a
 Lambda run, a Kubernetes run, the scan and the replay of a 2-million-line
-gzip ALB log, a run with 1e7 time-series rows and a run writing a 1.9 GB
-requests.csv. Each try checks exit code 130 and that the earlier outputs in
+gzip ALB log, a run with 1e7 time-series rows, a run writing a 1.9 GB
+requests.csv and one joining the four runs' parts of one (from the moment
+the second run's part has been appended). Each try checks exit code 130 and that the earlier outputs in
 the folder are unchanged with nothing left beside them; prints min, median
 and max of the time from the signal to the exit.
 
     cargo build --release --examples
     python3 benches/signal_latency.py [case ...]
 
-Cases: lambda k8s scan replay series requests (default: all). Optional: the
+Cases: lambda k8s scan replay series requests join (default: all). Optional: the
 project and its tests do not need Python.
 """
 import hashlib, os, signal, statistics, subprocess, sys, tempfile, time
@@ -26,6 +27,7 @@ SCENARIOS = {
     "alb": 'name="siga"\nseed=1\n[workload]\narrival={kind="trace", format="alb", path="alb2m.log.gz", function_by="path"}\nwork={kind="constant", ms=50}\n[[platforms]]\nname="lambda"\nkind="lambda"\n',
     "series": 'name="sigs"\nseed=1\nduration_s=10000000\ntimeseries_interval_s=1\n[workload]\narrival={kind="poisson", rate_per_s=0.01}\n[[platforms]]\nname="l"\nkind="lambda"\n',
     "requests": 'name="sigr"\nseed=1\nduration_s=100000\n[workload]\narrival={kind="poisson", rate_per_s=200}\n[[platforms]]\nkind="lambda"\n',
+    "join": 'name="sigj"\nseed=1\nreplications=4\nduration_s=25000\n[workload]\narrival={kind="poisson", rate_per_s=200}\n[[platforms]]\nkind="lambda"\n',
 }
 # (scenario, extra arguments, first and last moment of the signal [s]).
 CASES = {
@@ -34,7 +36,9 @@ CASES = {
     "scan": ("alb", [], (0.1, 0.7)),
     "replay": ("alb", [], (1.2, 2.5)),
     "series": ("series", ["--max-series-mb", "100000"], (0.5, 6.0)),
-    "requests": ("requests", ["--requests-csv"], (12.0, 19.0)),
+    "requests": ("requests", ["--requests-csv"], (2.0, 17.0)),
+    # From the moment the join starts (the second run's part is appended).
+    "join": ("join", ["--requests-csv", "--jobs", "1"], (0.0, 1.2)),
 }
 
 
@@ -52,6 +56,21 @@ def snapshot(folder):
     return out
 
 
+def wait_for_join(out, p):
+    """Until the run's second request part (in its staging folder beside
+    `out`'s scenario folder) has been appended to requests.csv and removed."""
+    seen = False
+    while p.poll() is None:
+        parts = [os.path.join(out, d, ".part-1.csv") for d in os.listdir(out)
+                 if d.startswith(".surgesim-")]
+        if any(os.path.exists(x) for x in parts):
+            seen = True
+        elif seen:
+            return
+        time.sleep(0.005)
+    sys.exit("join: the run ended before its request parts were joined")
+
+
 def case(name):
     scenario, extra, (first, last) = CASES[name]
     path = os.path.join(WORK, scenario + ".toml")
@@ -66,6 +85,8 @@ def case(name):
             at = first + (last - first) * i / 9
             p = subprocess.Popen([BIN, "run", "-q", "-o", out] + extra + [path],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if name == "join":
+                wait_for_join(out, p)
             time.sleep(at)
             if p.poll() is not None:
                 sys.exit(f"{name}: the run ended before the signal at {at:.2f} s; lower the moments")

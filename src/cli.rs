@@ -584,11 +584,12 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<f64> {
     }
     if args.requests_csv {
         // From the real names: the longest function name on every row, as
-        // quoted (an upper bound for a workload of mixed names).
-        let bytes: f64 = s
+        // quoted (an upper bound for a workload of mixed names): each run's
+        // rows, and how many runs have them.
+        let runs: Vec<(f64, f64)> = s
             .point_scenarios()
             .iter()
-            .map(|(_, sc)| {
+            .flat_map(|(_, sc)| {
                 let longest = sc
                     .workload
                     .functions
@@ -596,21 +597,25 @@ fn guard_size(s: &Scenario, args: &RunArgs) -> Result<f64> {
                     .map(|f| crate::metrics::csv_field(&f.name).len())
                     .max()
                     .unwrap_or(0);
-                let requests =
-                    sc.workload.expected_requests(sc.horizon) * f64::from(sc.replications);
-                sc.platforms
-                    .iter()
-                    .map(|p| {
-                        let row = REQUEST_ROW_BYTES
-                            + (longest + crate::metrics::csv_field(&p.name).len()) as f64;
-                        requests * row
-                    })
-                    .sum::<f64>()
+                let requests = sc.workload.expected_requests(sc.horizon);
+                sc.platforms.iter().map(move |p| {
+                    let row = REQUEST_ROW_BYTES
+                        + (longest + crate::metrics::csv_field(&p.name).len()) as f64;
+                    (requests * row, f64::from(sc.replications))
+                })
             })
-            .sum();
-        let mb = bytes / 1e6;
-        // The runs' parts and the joined file exist together until the end.
-        disk_mb += 2.0 * mb;
+            .collect();
+        let mb = runs.iter().map(|(b, n)| b * n).sum::<f64>() / 1e6;
+        // The first run's rows are requests.csv; each other run's are
+        // appended to it, then removed: the disk holds rows twice only while
+        // a run's are copied.
+        let count: f64 = runs.iter().map(|(_, n)| n).sum();
+        let largest = if count > 1.0 {
+            runs.iter().fold(0.0f64, |a, (b, _)| a.max(*b)) / 1e6
+        } else {
+            0.0
+        };
+        disk_mb += mb + largest;
         if mb > args.max_requests_csv_mb as f64 {
             return Err(Error::Usage(format!(
                 "{}: requests.csv would be about {mb:.0} MB, more than --max-requests-csv-mb {}; \
@@ -632,8 +637,9 @@ fn guard_disk(disk_mb: f64, args: &RunArgs) -> Result<()> {
         && disk_mb > free as f64 / 1e6
     {
         return Err(Error::Usage(format!(
-            "the run would write about {disk_mb:.0} MB (requests.csv twice while its parts \
-             are joined, the time series and the rows it is written from), and the file \
+            "the run would write about {disk_mb:.0} MB (requests.csv, and one run's part of \
+             it again while it is appended, the time series and the rows it is written from), \
+             and the file \
              system of {} has {:.0} MB free; free some space, write elsewhere with -o, or \
              drop --requests-csv",
             args.output.display(),
@@ -666,23 +672,18 @@ pub fn run_scenario_with(
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<Vec<RunSummary>> {
-    let (dir, fresh, _lock) = crate::files::scenario_dir(parent, &s.name)?;
-    let result = experiment::execute(s, &dir, opts, cancel).and_then(|executed| {
-        report::write(
-            &s.outline().charting(opts.chart_point),
-            &dir,
-            &executed.runs,
-            &executed.pooled,
-            &executed.request_parts(),
-            opts,
-            cancel,
-        )?;
-        Ok(executed.runs)
-    });
-    if result.is_err() && fresh {
-        // A folder this run made and filled with nothing goes with it (it
-        // fails, harmlessly, if anything is in it).
-        let _ = std::fs::remove_dir(&dir);
-    }
-    result
+    // Dropped on failure, the staging folder goes (and the folder, if this
+    // run made it).
+    let out = crate::files::OutputDir::open(parent, &s.name)?;
+    let executed = experiment::execute(s, &out, opts, cancel)?;
+    report::write(
+        &s.outline().charting(opts.chart_point),
+        out,
+        &executed.runs,
+        &executed.pooled,
+        &executed.request_parts(),
+        opts,
+        cancel,
+    )?;
+    Ok(executed.runs)
 }

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::experiment::{self, Latency, RunOptions};
-use crate::files::{Staged, sanitize_name, scenario_dir};
+use crate::files::{OutputDir, sanitize_name};
 use crate::metrics::summary::{Pooled, Pools, RunSummary};
 use crate::metrics::{ExactLatencies, Latencies};
 use crate::report::RequestPart;
@@ -237,107 +237,95 @@ fn write_part(
     wanted: &(dyn Fn(usize) -> bool + Sync),
     cancel: &CancelToken,
 ) -> Result<Vec<(String, u64)>> {
-    let (dir, fresh, _lock) = scenario_dir(out, &s.name)?;
-    let result = (|| {
-        let executed = experiment::execute_units(s, &dir, opts, wanted, Latency::Keep, cancel)?;
-        let units: Vec<experiment::Unit> = experiment::plan(s)
-            .into_iter()
-            .filter(|u| wanted(u.ordinal))
-            .collect();
-        let mut runs = Vec::new();
-        let mut histograms = Vec::new();
-        let mut requests: Option<(tempfile::NamedTempFile, u64)> = None;
-        if opts.requests_csv {
-            let tmp = crate::files::temp_builder()
-                .tempfile_in(&dir)
-                .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
-            requests = Some((tmp, 0));
-        }
-        let requests_path = dir.join(REQUESTS);
-        let series_path = dir.join(SERIES);
-        let series_tmp = crate::files::temp_builder()
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(&dir, "cannot create a file in", e))?;
-        let mut series_out = std::io::BufWriter::with_capacity(1 << 16, series_tmp.as_file());
-        let mut series_len = 0u64;
-        for (((u, mut summary), (v2, exact)), part) in units
-            .iter()
-            .zip(executed.runs)
-            .zip(executed.kept)
-            .zip(&executed.request_parts)
-        {
-            cancel.check().map_err(|_| Error::Interrupted)?;
-            let histogram = (histograms.len() as u64, v2.len() as u64);
-            histograms.extend_from_slice(&v2);
-            let rows = match (&mut requests, part) {
-                (Some((tmp, at)), Some(part)) => {
-                    let io = |e| Error::io(&requests_path, "cannot write", e);
-                    let mut f = std::fs::File::open(part).map_err(io)?;
-                    let n = std::io::copy(&mut f, tmp.as_file_mut()).map_err(io)?;
-                    let span = (*at, n);
-                    *at += n;
-                    Some(span)
-                }
-                _ => None,
-            };
-            let series = match summary.series.take() {
-                Some(rows) => {
-                    let n = rows
-                        .write_stored(&mut series_out)
-                        .map_err(|e| Error::io(&series_path, "cannot write", e))?;
-                    let span = (series_len, n, rows.len());
-                    series_len += n;
-                    Some(span)
-                }
-                None => None,
-            };
-            let wire = WireRun {
-                unit: u.ordinal,
-                platform_index: u.platform,
-                kind: summary.kind.to_string(),
-                summary,
-                latency: exact,
-                histogram,
-                requests: rows,
-                series,
-            };
-            serde_json::to_writer(&mut runs, &wire).expect("a run summary serialises");
-            runs.push(b'\n');
-        }
-        {
-            use std::io::Write;
-            series_out
-                .flush()
-                .and_then(|_| series_tmp.as_file().sync_all())
-                .map_err(|e| Error::io(&series_path, "cannot write", e))?;
-        }
-        drop(series_out);
-        let mut staged = Staged::new();
-        staged.add(&series_path, series_tmp.into_temp_path());
-        let mut files = vec![
-            (RUNS.to_string(), runs.len() as u64),
-            (HISTOGRAMS.to_string(), histograms.len() as u64),
-            (SERIES.to_string(), series_len),
-        ];
-        staged.write(&dir.join(RUNS), &runs)?;
-        staged.write(&dir.join(HISTOGRAMS), &histograms)?;
-        match requests {
-            Some((tmp, len)) => {
-                tmp.as_file()
-                    .sync_all()
-                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
-                staged.add(&requests_path, tmp.into_temp_path());
-                files.push((REQUESTS.to_string(), len));
-            }
-            None => staged.remove(&requests_path),
-        }
-        staged.commit()?;
-        Ok(files)
-    })();
-    if result.is_err() && fresh {
-        let _ = std::fs::remove_dir(&dir);
+    let dir = OutputDir::open(out, &s.name)?;
+    let executed = experiment::execute_units(s, &dir, opts, wanted, Latency::Keep, false, cancel)?;
+    let units: Vec<experiment::Unit> = experiment::plan(s)
+        .into_iter()
+        .filter(|u| wanted(u.ordinal))
+        .collect();
+    // Each run's rows are a span of one file: the parts joined in order.
+    let mut spans = Vec::new();
+    let mut at = 0u64;
+    for p in executed.request_parts() {
+        let len = std::fs::metadata(&p.path)
+            .map_err(|e| Error::io(dir.shown(REQUESTS), "cannot write", e))?
+            .len();
+        spans.push((at, len));
+        at += len;
     }
-    result
+    let mut requests_len = None;
+    if opts.requests_csv {
+        let joined = crate::report::join_requests(&dir, &executed.request_parts(), false, cancel)?;
+        std::fs::rename(
+            dir.work_file(crate::report::REQUESTS_CSV),
+            dir.work_file(REQUESTS),
+        )
+        .map_err(|e| Error::io(dir.shown(REQUESTS), "cannot write", e))?;
+        requests_len = Some(joined);
+    }
+    let mut spans = spans.into_iter();
+    let mut runs = Vec::new();
+    let mut histograms = Vec::new();
+    let series_path = dir.shown(SERIES);
+    let series_file = std::fs::File::create(dir.work_file(SERIES))
+        .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+    let mut series_out = std::io::BufWriter::with_capacity(1 << 16, &series_file);
+    let mut series_len = 0u64;
+    for ((u, mut summary), (v2, exact)) in units.iter().zip(executed.runs).zip(executed.kept) {
+        cancel.check().map_err(|_| Error::Interrupted)?;
+        let histogram = (histograms.len() as u64, v2.len() as u64);
+        histograms.extend_from_slice(&v2);
+        let rows = if opts.requests_csv {
+            spans.next()
+        } else {
+            None
+        };
+        let series = match summary.series.take() {
+            Some(rows) => {
+                let n = rows
+                    .write_stored(&mut series_out)
+                    .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+                let span = (series_len, n, rows.len());
+                series_len += n;
+                Some(span)
+            }
+            None => None,
+        };
+        let wire = WireRun {
+            unit: u.ordinal,
+            platform_index: u.platform,
+            kind: summary.kind.to_string(),
+            summary,
+            latency: exact,
+            histogram,
+            requests: rows,
+            series,
+        };
+        serde_json::to_writer(&mut runs, &wire).expect("a run summary serialises");
+        runs.push(b'\n');
+    }
+    {
+        use std::io::Write;
+        series_out
+            .flush()
+            .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+    }
+    drop(series_out);
+    series_file
+        .sync_all()
+        .map_err(|e| Error::io(&series_path, "cannot write", e))?;
+    let mut files = vec![
+        (RUNS.to_string(), runs.len() as u64),
+        (HISTOGRAMS.to_string(), histograms.len() as u64),
+        (SERIES.to_string(), series_len),
+    ];
+    dir.write(RUNS, &runs)?;
+    dir.write(HISTOGRAMS, &histograms)?;
+    if let Some(len) = requests_len {
+        files.push((REQUESTS.to_string(), len));
+    }
+    dir.commit(&[RUNS, HISTOGRAMS, SERIES, REQUESTS])?;
+    Ok(files)
 }
 
 /// A scenario merged from its shards, ready to write.
@@ -434,17 +422,11 @@ pub struct RunFlags {
 /// leaves no scenario merged and no folder made.
 pub fn write(merged: &[Merged], out: &Path, opts: &RunOptions, cancel: &CancelToken) -> Result<()> {
     let out_fresh = !out.exists();
-    let mut made = Vec::new();
-    let mut locks = Vec::new();
-    let mut all = Staged::new();
     let staged = (|| {
+        let mut dirs = Vec::new();
         for m in merged {
-            let (dir, fresh, lock) = scenario_dir(out, &m.outline.name)?;
-            locks.push(lock);
-            if fresh {
-                made.push(dir.clone());
-            }
-            all.extend(crate::report::stage(
+            let dir = OutputDir::open(out, &m.outline.name)?;
+            crate::report::stage(
                 &m.outline,
                 &dir,
                 &m.runs,
@@ -452,22 +434,25 @@ pub fn write(merged: &[Merged], out: &Path, opts: &RunOptions, cancel: &CancelTo
                 &m.requests,
                 opts,
                 cancel,
-            )?);
+            )?;
+            dirs.push(dir);
         }
-        Ok(())
+        Ok(dirs)
     })();
-    if let Err(e) = staged {
-        // The temporary files went as `all` dropped; then the folders.
-        drop(all);
-        for dir in made.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
+    match staged {
+        Ok(dirs) => {
+            let owned = crate::report::output_files();
+            dirs.into_iter().try_for_each(|d| d.commit(&owned))
         }
-        if out_fresh {
-            let _ = std::fs::remove_dir(out);
+        Err(e) => {
+            // The staging folders and the folders this merge made went as
+            // they dropped.
+            if out_fresh {
+                let _ = std::fs::remove_dir(out);
+            }
+            Err(e)
         }
-        return Err(e);
     }
-    all.commit()
 }
 
 /// "1, 2, 3" or, for many, the first ten and how many more.
@@ -920,6 +905,7 @@ fn merge_scenario(
                     path: requests_file.clone(),
                     start,
                     len: Some(len),
+                    temporary: false,
                 });
             }
             // The runs that have a series are the chart point's replication

@@ -7,11 +7,12 @@
 mod progress;
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cost::Bill;
 use crate::engine::{CancelToken, Cancelled, Clock};
 use crate::error::{Error, Result};
+use crate::files::OutputDir;
 use crate::metrics::series::SeriesWriter;
 use crate::metrics::summary::{Pooled, Pools, RunSummary};
 use crate::metrics::{Latencies, Recorder, RequestLog, WriteFailure};
@@ -104,54 +105,60 @@ pub enum Latency {
 pub type KeptLatency = (Vec<u8>, crate::metrics::ExactLatencies);
 
 /// What executing a scenario produced: each unit's summary, in plan order,
-/// and (with requests.csv) each unit's rows in a temporary file in the
-/// output folder, to be joined in order; with [`Latency::Pool`] the pooled
-/// latencies of each (point, platform), with [`Latency::Keep`] each run's.
+/// and (with requests.csv) each unit's rows in a file in the staging folder,
+/// to be joined in order (the first unit's is requests.csv itself); with
+/// [`Latency::Pool`] the pooled latencies of each (point, platform), with
+/// [`Latency::Keep`] each run's.
 pub struct Executed {
     pub runs: Vec<RunSummary>,
-    pub request_parts: Vec<Option<tempfile::TempPath>>,
+    pub request_parts: Vec<Option<PathBuf>>,
     pub pooled: Vec<Pooled>,
     pub kept: Vec<KeptLatency>,
 }
 
 impl Executed {
-    /// The request parts, for [`crate::report::write`] (the temporary files
-    /// stay while `self` lives).
+    /// The request parts, for [`crate::report::join_requests`]: every one
+    /// but requests.csv itself is removed once joined.
     pub fn request_parts(&self) -> Vec<crate::report::RequestPart> {
         self.request_parts
             .iter()
             .flatten()
-            .map(|p| crate::report::RequestPart {
-                path: p.to_path_buf(),
+            .enumerate()
+            .map(|(i, p)| crate::report::RequestPart {
+                path: p.clone(),
                 start: 0,
                 len: None,
+                temporary: i > 0,
             })
             .collect()
     }
 }
 
 /// Runs every unit of `s` on `opts.jobs` threads. Request rows go to
-/// temporary files in `dir`. `Err(Error::Interrupted)` soon after `cancel`
-/// is set; the temporary files are removed.
+/// files in the staging folder of `out`, under a header. `Err(Error::Interrupted)`
+/// soon after `cancel` is set.
 pub fn execute(
     s: &Scenario,
-    dir: &Path,
+    out: &OutputDir,
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<Executed> {
-    execute_units(s, dir, opts, &|_| true, Latency::Pool, cancel)
+    execute_units(s, out, opts, &|_| true, Latency::Pool, true, cancel)
 }
 
-/// [`execute`] for the units whose ordinal `wanted` accepts (a shard's).
+/// [`execute`] for the units whose ordinal `wanted` accepts (a shard's);
+/// the request rows under a header if `header`.
 pub fn execute_units(
     s: &Scenario,
-    dir: &Path,
+    out: &OutputDir,
     opts: &RunOptions,
     wanted: &(dyn Fn(usize) -> bool + Sync),
     latency: Latency,
+    header: bool,
     cancel: &CancelToken,
 ) -> Result<Executed> {
-    let requests_path = dir.join("requests.csv");
+    let requests_path = out.shown(crate::report::REQUESTS_CSV);
+    let dir = out.work();
     let units: Vec<Unit> = plan(s).into_iter().filter(|u| wanted(u.ordinal)).collect();
     // Pools only for a whole run: a shard keeps each run's histogram.
     let keys = units
@@ -168,19 +175,24 @@ pub fn execute_units(
     );
     let run_unit = |i: usize, u: &Unit, cancel: &CancelToken| -> Result<Done> {
         let platform = &u.scenario.platforms[u.platform];
-        // Each run logs to its own temporary file (closed after the run, so
-        // many runs hold no file handles); they are joined in order.
+        // Each run logs to its own file (closed after the run, so many runs
+        // hold no file handles); they are joined in order. The first run's
+        // is requests.csv itself, the others are appended to it.
         let (part, log) = if opts.requests_csv {
-            let tmp = crate::files::temp_builder()
-                .tempfile_in(dir)
-                .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
-            let f = tmp
-                .as_file()
-                .try_clone()
+            let path = if i == 0 {
+                out.work_file(crate::report::REQUESTS_CSV)
+            } else {
+                dir.join(format!(".part-{i}.csv"))
+            };
+            let mut f = std::fs::File::create(&path)
                 .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+            if i == 0 && header {
+                f.write_all(RequestLog::HEADER.as_bytes())
+                    .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
+            }
             let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
             (
-                Some(tmp.into_temp_path()),
+                Some(path),
                 Some(
                     RequestLog::new(w, &platform.name, names.clone())
                         .of_unit(u.point, u.replication)
@@ -215,7 +227,7 @@ pub fn execute_units(
         // Only the summary is kept: memory stays flat over many runs.
         let (summary, latencies) = result
             .summarize()
-            .map_err(|e| Error::io(dir, "cannot write the time series to a file in", e))?;
+            .map_err(|e| Error::io(out.path(), "cannot write the time series to a file in", e))?;
         let kept = match latency {
             Latency::Pool => {
                 pools
@@ -255,7 +267,7 @@ pub fn execute_units(
         done
     });
     if cancel.is_cancelled() {
-        // Temporary files are removed as they drop.
+        // The parts go with the staging folder.
         return Err(Error::Interrupted);
     }
     let mut runs = Vec::with_capacity(done.len());
@@ -284,7 +296,7 @@ pub fn execute_units(
 }
 
 /// A finished run: its summary, request rows and kept latencies.
-type Done = (RunSummary, Option<tempfile::TempPath>, Option<KeptLatency>);
+type Done = (RunSummary, Option<PathBuf>, Option<KeptLatency>);
 
 /// The result of one platform in one replication, with its recorder.
 pub struct RunResult {

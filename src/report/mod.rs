@@ -10,12 +10,12 @@ pub mod human;
 pub mod table;
 
 use std::io::{BufWriter, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::experiment::RunOptions;
-use crate::files::Staged;
+use crate::files::OutputDir;
 use crate::metrics::IntervalRow;
 use crate::metrics::RequestLog;
 use crate::metrics::summary::{Grouped, Metric, Pooled, RunSummary};
@@ -267,73 +267,85 @@ pub fn outcome_bars(grouped: &Grouped, point: usize, names: &[&str]) -> Vec<char
 }
 
 /// A run's request rows: `len` bytes of `path` from `start` (the whole
-/// file for `None`).
+/// file for `None`). A part that is `temporary` (a run's rows in the
+/// staging folder) is removed once copied.
 #[derive(Debug, Clone)]
 pub struct RequestPart {
     pub path: PathBuf,
     pub start: u64,
     pub len: Option<u64>,
+    pub temporary: bool,
 }
 
-/// Writes the output folder `dir` of scenario `s` from its runs (in plan
+/// Every file a run writes into a scenario's folder (others there are
+/// the user's, and kept).
+pub fn output_files() -> Vec<&'static str> {
+    let mut files = vec![
+        "summary.csv",
+        "aggregate.csv",
+        "pooled.csv",
+        "timeseries.csv",
+        "points.csv",
+        "report.html",
+        REQUESTS_CSV,
+    ];
+    files.extend_from_slice(CHART_FILES);
+    files
+}
+
+/// The request rows' file.
+pub const REQUESTS_CSV: &str = "requests.csv";
+
+/// Writes the output folder `out` of scenario `s` from its runs (in plan
 /// order), their pooled latencies (in group order) and (with requests.csv)
-/// their request rows. Every file is complete before any is renamed into
-/// place; `Err(Error::Interrupted)` soon after `cancel` is set, with the
+/// their request rows, and commits it: the whole set replaces the old one
+/// at once. `Err(Error::Interrupted)` soon after `cancel` is set, with the
 /// folder as it was.
 pub fn write(
     s: &Outline,
-    dir: &Path,
+    out: OutputDir,
     runs: &[RunSummary],
     pooled: &[Pooled],
     request_parts: &[RequestPart],
     opts: &RunOptions,
     cancel: &CancelToken,
 ) -> Result<()> {
-    stage(s, dir, runs, pooled, request_parts, opts, cancel)?.commit()
+    stage(s, &out, runs, pooled, request_parts, opts, cancel)?;
+    out.commit(&output_files())
 }
 
-/// [`write()`] up to the commit: every file written to a temporary name, to
-/// be renamed into place by [`Staged::commit`] (with other folders' files,
-/// for a merge).
+/// [`write()`] up to the commit: every file written into the staging
+/// folder of `out`, to be put in place by [`OutputDir::commit`] (with other
+/// folders', for a merge).
 pub fn stage(
     s: &Outline,
-    dir: &Path,
+    out: &OutputDir,
     runs: &[RunSummary],
     pooled: &[Pooled],
     request_parts: &[RequestPart],
     opts: &RunOptions,
     cancel: &CancelToken,
-) -> Result<Staged> {
+) -> Result<()> {
     let interrupted = || cancel.check().map_err(|_| Error::Interrupted);
-    let mut staged = Staged::new();
     let summary = csv::summary_csv(&s.name, &s.functions, runs);
     let grouped = Grouped::new(runs);
     let aggregate_csv = aggregate::aggregate_csv(&s.name, &grouped);
     let pooled_csv = aggregate::pooled_csv(&s.name, pooled);
     let points_csv = points_csv(s);
-    staged.write(&dir.join("summary.csv"), summary.as_bytes())?;
-    staged.write(&dir.join("aggregate.csv"), aggregate_csv.as_bytes())?;
-    staged.write(&dir.join("pooled.csv"), pooled_csv.as_bytes())?;
+    out.write("summary.csv", summary.as_bytes())?;
+    out.write("aggregate.csv", aggregate_csv.as_bytes())?;
+    out.write("pooled.csv", pooled_csv.as_bytes())?;
     interrupted()?;
-    let series_path = dir.join("timeseries.csv");
-    staged.add(
-        &series_path,
-        write_series(dir, &series_path, runs, s.chart_point, cancel)?,
-    );
+    write_series(out, "timeseries.csv", runs, s.chart_point, cancel)?;
     interrupted()?;
-    match &points_csv {
-        Some(p) => staged.write(&dir.join("points.csv"), p.as_bytes())?,
-        None => staged.remove(&dir.join("points.csv")),
-    }
-    // Charts and the report this run does not write would be stale.
-    for stale in CHART_FILES.iter().chain(["report.html"].iter()) {
-        staged.remove(&dir.join(stale));
+    if let Some(p) = &points_csv {
+        out.write("points.csv", p.as_bytes())?;
     }
     if opts.charts {
         let charts = figures(s, &grouped, pooled, cancel)?;
         interrupted()?;
         for (file, svg) in &charts {
-            staged.write(&dir.join(file), svg.as_bytes())?;
+            out.write(file, svg.as_bytes())?;
         }
         let (shown, left_out) =
             csv::summary_for_report(&s.name, &s.functions, runs, MAX_FUNCTION_ROWS);
@@ -352,18 +364,13 @@ pub fn stage(
             points_csv: points_csv.as_deref(),
             charts: &charts,
         });
-        staged.write(&dir.join("report.html"), page.as_bytes())?;
+        out.write("report.html", page.as_bytes())?;
     }
-    let requests_path = dir.join("requests.csv");
     if opts.requests_csv {
-        let tmp = join_requests(dir, &requests_path, request_parts, cancel)?;
-        staged.add(&requests_path, tmp);
-    } else {
-        // A requests.csv from an earlier run would not match the new summary.
-        staged.remove(&requests_path);
+        join_requests(out, request_parts, true, cancel)?;
     }
     interrupted()?;
-    Ok(staged)
+    Ok(())
 }
 
 /// The load chart's panel of run `r` from its `series`, from time `from`.
@@ -457,23 +464,23 @@ fn load_panel(
     Ok(p)
 }
 
-/// Writes timeseries.csv into a temporary file in `dir`, streaming each
-/// run's stored rows.
+/// Writes `file` (timeseries.csv) into the staging folder of `out`,
+/// streaming each run's stored rows.
 fn write_series(
-    dir: &Path,
-    path: &Path,
+    out: &OutputDir,
+    file: &str,
     runs: &[RunSummary],
     point: usize,
     cancel: &CancelToken,
-) -> Result<tempfile::TempPath> {
-    let tmp = crate::files::temp_builder()
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
-    let out = BufWriter::with_capacity(1 << 16, tmp.as_file());
-    match csv::write_timeseries(out, runs, point, cancel) {
-        Ok(mut w) => w.flush().map_err(|e| Error::io(path, "cannot write", e))?,
+) -> Result<()> {
+    let path = out.shown(file);
+    let f = std::fs::File::create(out.work_file(file))
+        .map_err(|e| Error::io(&path, "cannot write", e))?;
+    let w = BufWriter::with_capacity(1 << 16, &f);
+    match csv::write_timeseries(w, runs, point, cancel) {
+        Ok(mut w) => w.flush().map_err(|e| Error::io(&path, "cannot write", e))?,
         Err(csv::SeriesError::Interrupted) => return Err(Error::Interrupted),
-        Err(csv::SeriesError::Write(e)) => return Err(Error::io(path, "cannot write", e)),
+        Err(csv::SeriesError::Write(e)) => return Err(Error::io(&path, "cannot write", e)),
         Err(csv::SeriesError::Read(origin, e)) => {
             return Err(Error::io(
                 origin,
@@ -482,55 +489,66 @@ fn write_series(
             ));
         }
     }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| Error::io(path, "cannot write", e))?;
-    Ok(tmp.into_temp_path())
+    f.sync_all()
+        .map_err(|e| Error::io(&path, "cannot write", e))
 }
 
-/// Joins the runs' request rows, in run order, under one header, into a
-/// temporary file in `dir`.
-fn join_requests(
-    dir: &Path,
-    requests_path: &Path,
+/// Joins the runs' request rows, in run order, into requests.csv in the
+/// staging folder of `out` (under one header if `header`). The first part,
+/// when a run wrote it there in place (header included), is not copied:
+/// the others are appended to it, each removed once copied if temporary.
+pub fn join_requests(
+    out: &OutputDir,
     parts: &[RequestPart],
+    header: bool,
     cancel: &CancelToken,
-) -> Result<tempfile::TempPath> {
-    let tmp = crate::files::temp_builder()
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, "cannot create a file in", e))?;
-    let io = |e| Error::io(requests_path, "cannot write", e);
-    {
-        let mut w = BufWriter::with_capacity(1 << 16, tmp.as_file());
+) -> Result<u64> {
+    let target = out.work_file(REQUESTS_CSV);
+    let shown = out.shown(REQUESTS_CSV);
+    let io = |e| Error::io(&shown, "cannot write", e);
+    let in_place = parts.first().is_some_and(|p| p.path == target);
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&target)
+        .map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 16, &file);
+    if !in_place && header {
         w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
-        // Copied a megabyte at a time, looking at the token between chunks.
-        let mut chunk = vec![0u8; 1 << 20];
-        for part in parts {
-            let read = |e| Error::io(&part.path, "cannot read", e);
-            let mut f = std::fs::File::open(&part.path).map_err(read)?;
-            f.seek(std::io::SeekFrom::Start(part.start)).map_err(read)?;
-            let mut left = part.len.unwrap_or(u64::MAX);
-            while left > 0 {
-                cancel.check().map_err(|_| Error::Interrupted)?;
-                let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                let n = f.read(&mut chunk[..want]).map_err(read)?;
-                if n == 0 {
-                    if part.len.is_some() {
-                        // A shard's part shorter than its manifest says.
-                        return Err(Error::Usage(format!(
-                            "{}: ends {left} bytes before the request rows it should hold: a \
-                             partial copy; copy the shard again",
-                            part.path.display()
-                        )));
-                    }
-                    break;
-                }
-                w.write_all(&chunk[..n]).map_err(io)?;
-                left -= n as u64;
-            }
-        }
-        w.flush().map_err(io)?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
-    Ok(tmp.into_temp_path())
+    // Copied a megabyte at a time, looking at the token between chunks.
+    let mut chunk = vec![0u8; 1 << 20];
+    for part in &parts[usize::from(in_place)..] {
+        let read = |e| Error::io(&part.path, "cannot read", e);
+        let mut f = std::fs::File::open(&part.path).map_err(read)?;
+        f.seek(std::io::SeekFrom::Start(part.start)).map_err(read)?;
+        let mut left = part.len.unwrap_or(u64::MAX);
+        while left > 0 {
+            cancel.check().map_err(|_| Error::Interrupted)?;
+            let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = f.read(&mut chunk[..want]).map_err(read)?;
+            if n == 0 {
+                if part.len.is_some() {
+                    // A shard's part shorter than its manifest says.
+                    return Err(Error::Usage(format!(
+                        "{}: ends {left} bytes before the request rows it should hold: a \
+                         partial copy; copy the shard again",
+                        part.path.display()
+                    )));
+                }
+                break;
+            }
+            w.write_all(&chunk[..n]).map_err(io)?;
+            left -= n as u64;
+        }
+        if part.temporary {
+            // Its rows are in requests.csv now: the disk holds them once.
+            drop(f);
+            std::fs::remove_file(&part.path).map_err(read)?;
+        }
+    }
+    w.flush().map_err(io)?;
+    drop(w);
+    file.sync_all().map_err(io)?;
+    file.metadata().map(|m| m.len()).map_err(io)
 }

@@ -776,8 +776,10 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
     // Nor the folder it made (issue 21: an interrupted run left an empty
-    // DIR/<name>/).
+    // DIR/<name>/), nor its staging folder beside it.
     assert!(!out.join("long").exists(), "the empty folder is left");
+    let beside: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(beside.is_empty(), "{beside:?}");
 }
 
 #[test]
@@ -922,6 +924,12 @@ fn a_run_that_cannot_finish_writing_leaves_the_previous_set_intact() {
         assert!(stderr.contains(failed), "limit {blocks}: {stderr}");
         assert!(stderr.contains("File too large"), "{stderr}");
         assert_eq!(snapshot(), before, "limit {blocks}: the folder changed");
+        // Nor is the failed run's staging folder left beside it.
+        let beside: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(beside, ["default"], "limit {blocks}");
     }
 }
 
