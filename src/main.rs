@@ -4,8 +4,36 @@
 use std::process::ExitCode;
 
 use surgesim::engine::CancelToken;
+use surgesim::files;
 
 fn main() -> ExitCode {
+    // The helper this binary starts to remove a large staging folder after
+    // an interrupted run has exited (surgesim::files::remove_large_staging_with).
+    let mut args = std::env::args_os();
+    if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(files::REMOVE_STAGING_COMMAND)) {
+        let (Some(path), None) = (args.next(), args.next()) else {
+            eprintln!("usage: surgesim {} FOLDER", files::REMOVE_STAGING_COMMAND);
+            return ExitCode::from(2);
+        };
+        return match files::remove_staging_folder(std::path::Path::new(&path)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    // On Linux the running executable itself, even if its file has been
+    // replaced or removed since it started.
+    let own = std::path::Path::new("/proc/self/exe");
+    let exe = if cfg!(target_os = "linux") && own.exists() {
+        Ok(own.to_path_buf())
+    } else {
+        std::env::current_exe()
+    };
+    if let Ok(exe) = exe {
+        files::remove_large_staging_with(exe);
+    }
     // SIGINT / SIGTERM: every run stops at its next look at the token and
     // nothing is written (files from earlier runs are untouched).
     let cancel = CancelToken::new();

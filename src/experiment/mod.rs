@@ -190,7 +190,17 @@ pub fn execute_units(
                 f.write_all(RequestLog::HEADER.as_bytes())
                     .map_err(|e| Error::io(&requests_path, "cannot write", e))?;
             }
-            let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, f));
+            // requests.csv itself is pushed to disk as it grows (its sync
+            // before the commit stays short); the other parts, copied into
+            // it and removed, are never synced.
+            let w: Box<dyn Write + Send> = if i == 0 {
+                Box::new(BufWriter::with_capacity(
+                    1 << 16,
+                    crate::files::WriteBehind::new(f),
+                ))
+            } else {
+                Box::new(BufWriter::with_capacity(1 << 16, f))
+            };
             (
                 Some(path),
                 Some(

@@ -512,7 +512,7 @@ pub fn join_requests(
         .create(true)
         .open(&target)
         .map_err(io)?;
-    let mut w = BufWriter::with_capacity(1 << 16, &file);
+    let mut w = BufWriter::with_capacity(1 << 16, crate::files::WriteBehind::new(&file));
     if !in_place && header {
         w.write_all(RequestLog::HEADER.as_bytes()).map_err(io)?;
     }
@@ -520,7 +520,12 @@ pub fn join_requests(
     let mut chunk = vec![0u8; 1 << 20];
     for part in &parts[usize::from(in_place)..] {
         let read = |e| Error::io(&part.path, "cannot read", e);
-        let mut f = std::fs::File::open(&part.path).map_err(read)?;
+        // A temporary part is shrunk once copied: opened for that too.
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(part.temporary)
+            .open(&part.path)
+            .map_err(read)?;
         f.seek(std::io::SeekFrom::Start(part.start)).map_err(read)?;
         let mut left = part.len.unwrap_or(u64::MAX);
         while left > 0 {
@@ -543,6 +548,19 @@ pub fn join_requests(
         }
         if part.temporary {
             // Its rows are in requests.csv now: the disk holds them once.
+            // Freeing a file's blocks takes the kernel up to half a second
+            // a GB, in one uninterruptible call if the file is removed
+            // whole: it is shrunk from the end a step at a time instead,
+            // looking at the token between steps (a stop leaves the rest
+            // to the staging folder's removal).
+            const STEP: u64 = 32 << 20;
+            let mut len = f.metadata().map_err(read)?.len();
+            while len > STEP {
+                cancel.check().map_err(|_| Error::Interrupted)?;
+                len -= STEP;
+                f.set_len(len)
+                    .map_err(|e| Error::io(&part.path, "cannot remove", e))?;
+            }
             drop(f);
             std::fs::remove_file(&part.path).map_err(read)?;
         }
