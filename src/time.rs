@@ -47,12 +47,18 @@ pub struct SimDuration(pub u64);
 #[inline]
 fn secs_to_nanos(secs: f64) -> u64 {
     let ns = secs * NANOS_PER_SEC as f64;
-    if ns.is_nan() || ns <= 0.0 {
-        0
-    } else {
-        // Half up, then truncate (saturating): the same as `round` for
-        // non-negative values, without a libm call on the hot path.
+    // Half up, then truncate (saturating): the same as `round` for
+    // non-negative values, without a libm call on the hot path. Below 2^63
+    // (every time and duration a run meets: 292 years) through `i64`, which
+    // x86-64 converts in one instruction, where `u64` takes a dozen; the
+    // same value either way.
+    if ns > 0.0 && ns < 9.0e18 {
+        (ns + 0.5) as i64 as u64
+    } else if ns > 0.0 {
         (ns + 0.5) as u64
+    } else {
+        // Zero, negative or NaN.
+        0
     }
 }
 
@@ -176,6 +182,52 @@ mod tests {
         assert_eq!(SimDuration::from_secs_f64(f64::NAN), SimDuration::ZERO);
         assert_eq!(SimDuration::from_secs_f64(1e300), SimDuration::MAX);
         assert_eq!(SimTime::MAX + SimDuration(5), SimTime::MAX);
+    }
+
+    #[test]
+    fn the_fast_conversion_gives_the_saturating_one_everywhere() {
+        // The i64 path below 9e18 ns against the plain saturating cast, at
+        // its edges and beyond (2^63, 2^64, infinities, NaN, negatives).
+        let plain = |secs: f64| {
+            let ns = secs * NANOS_PER_SEC as f64;
+            if ns.is_nan() || ns <= 0.0 {
+                0
+            } else {
+                (ns + 0.5) as u64
+            }
+        };
+        let mut cases = vec![
+            0.0,
+            -0.0,
+            -1.0,
+            1e-10,
+            4.9e-10,
+            5e-10,
+            0.1,
+            123.456_789_012,
+            9.0e9,
+            9.223e9,
+            9.223_372_036_854_775e9,
+            1.8446744e10,
+            1e11,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ];
+        // Around the 9e18 ns switch, a step of one unit in the last place at a time.
+        let mut x: f64 = 9.0e9;
+        for _ in 0..64 {
+            x = f64::from_bits(x.to_bits() - 1);
+        }
+        for _ in 0..128 {
+            cases.push(x);
+            x = f64::from_bits(x.to_bits() + 1);
+        }
+        for s in cases {
+            assert_eq!(secs_to_nanos(s), plain(s), "{s:e}");
+        }
     }
 
     #[test]

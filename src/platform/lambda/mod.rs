@@ -258,7 +258,18 @@ impl UsageCounters {
     /// Adds `job`, run on `memory` MB until `end` (1 ms rounding, INIT included).
     #[inline(always)]
     fn charge(&mut self, job: &Job, provisioned: bool, end: SimTime, memory: u32) {
-        let mb_ms = u128::from(end.since(job.taken).ceil_millis()) * u128::from(memory);
+        self.add(provisioned, Self::mb_ms(job, end, memory));
+    }
+
+    /// The MB-ms `job` is billed, run on `memory` MB until `end`.
+    #[inline(always)]
+    fn mb_ms(job: &Job, end: SimTime, memory: u32) -> u128 {
+        u128::from(end.since(job.taken).ceil_millis()) * u128::from(memory)
+    }
+
+    /// Adds one request of `mb_ms`.
+    #[inline(always)]
+    fn add(&mut self, provisioned: bool, mb_ms: u128) {
         self.requests += 1;
         if provisioned {
             self.provisioned_mb_ms += mb_ms;
@@ -843,10 +854,11 @@ impl<K: KeepAlive> Lambda<K> {
     #[inline(always)]
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
         let f = job.req.function as usize;
-        let memory = self.memory[f];
-        self.gross[f].charge(job, provisioned, end, memory);
+        // Billed once, counted in both.
+        let mb_ms = UsageCounters::mb_ms(job, end, self.memory[f]);
+        self.gross[f].add(provisioned, mb_ms);
         if measured {
-            self.measured[f].charge(job, provisioned, end, memory);
+            self.measured[f].add(provisioned, mb_ms);
         }
     }
 
