@@ -201,7 +201,8 @@ const LOCK_FILE: &str = ".surgesim.lock";
 /// as it was; dropped uncommitted (a failure, an interrupt) the staging
 /// folder is removed with all it holds (from 64 MB, by a helper process
 /// just after the exit: [`remove_large_staging_with`]), and so is
-/// `DIR/<name>` if this run made it. A lock on the folder keeps a concurrent run out.
+/// `DIR/<name>` if this run made it. A lock on the folder keeps a
+/// concurrent run out.
 #[derive(Debug)]
 pub struct OutputDir {
     dir: PathBuf,

@@ -48,10 +48,10 @@ pub struct SimDuration(pub u64);
 fn secs_to_nanos(secs: f64) -> u64 {
     let ns = secs * NANOS_PER_SEC as f64;
     // Half up, then truncate (saturating): the same as `round` for
-    // non-negative values, without a libm call on the hot path. Below 2^63
-    // (every time and duration a run meets: 292 years) through `i64`, which
-    // x86-64 converts in one instruction, where `u64` takes a dozen; the
-    // same value either way.
+    // non-negative values, without a libm call on the hot path. Below 9e18
+    // ns (285 years: every time and duration a run meets) through `i64`,
+    // which x86-64 converts in one instruction where `u64` takes a dozen;
+    // the same value either way.
     if ns > 0.0 && ns < 9.0e18 {
         (ns + 0.5) as i64 as u64
     } else if ns > 0.0 {
