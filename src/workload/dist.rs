@@ -303,9 +303,23 @@ impl Dist {
         }
     }
 
-    /// Draws one duration.
-    #[inline]
+    /// Draws one duration. Constant and exponential, the commonest, are
+    /// drawn inline, in the caller's loop; the others out of line.
+    #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        match self {
+            Dist::Constant(d) => *d,
+            Dist::Exponential { mean_s } => {
+                let e: f64 = Exp1.sample(rng);
+                SimDuration::from_secs_f64((e * mean_s).min(MAX_DURATION_S))
+            }
+            _ => self.sample_other(rng),
+        }
+    }
+
+    /// [`Dist::sample`] of the other kinds.
+    #[inline(never)]
+    fn sample_other<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         let secs = match self {
             Dist::Constant(d) => return *d,
             Dist::Exponential { mean_s } => {
