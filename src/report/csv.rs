@@ -217,8 +217,9 @@ pub fn write_timeseries<W: std::io::Write>(
         let read = |e| SeriesError::Read(origin.clone(), e);
         let done = series.try_for_each(read, |i, row| {
             // A long run can have ten million rows: seconds of formatting.
-            // A row takes about a microsecond: every 65,536 rows left a
-            // stop waiting up to 178 ms; every 8,192, a few ms.
+            // Every 65,536 rows left a stop waiting up to 178 ms with 1e7
+            // rows (benches/signal_latency.py series); every 8,192, at
+            // most 65 ms from the signal to the exit.
             if i.is_multiple_of(8_192) {
                 cancel.check().map_err(|_| SeriesError::Interrupted)?;
             }

@@ -393,7 +393,7 @@ fn load_panel(
             e,
         )
     };
-    // Looked at every 8,192 rows, as timeseries.csv does (a few ms).
+    // Looked at every 8,192 rows, as timeseries.csv does.
     let check = |i: u64| {
         if i.is_multiple_of(8_192) {
             cancel.check().map_err(|_| Error::Interrupted)?;

@@ -307,24 +307,23 @@ impl Dist {
     /// drawn inline, in the caller's loop; the others out of line.
     #[inline(always)]
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
-        match self {
-            Dist::Constant(d) => *d,
-            Dist::Exponential { mean_s } => {
-                let e: f64 = Exp1.sample(rng);
-                SimDuration::from_secs_f64((e * mean_s).min(MAX_DURATION_S))
-            }
-            _ => self.sample_other(rng),
-        }
-    }
-
-    /// [`Dist::sample`] of the other kinds.
-    #[inline(never)]
-    fn sample_other<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         let secs = match self {
             Dist::Constant(d) => return *d,
             Dist::Exponential { mean_s } => {
                 let e: f64 = Exp1.sample(rng);
                 (e * mean_s).min(MAX_DURATION_S)
+            }
+            _ => self.other_secs(rng),
+        };
+        SimDuration::from_secs_f64(secs)
+    }
+
+    /// A draw of the kinds [`Dist::sample`] leaves out of line \[s\].
+    #[inline(never)]
+    fn other_secs<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Dist::Constant(_) | Dist::Exponential { .. } => {
+                unreachable!("drawn inline by Dist::sample")
             }
             Dist::Lognormal { mu, sigma } => {
                 let z: f64 = StandardNormal.sample(rng);
@@ -350,8 +349,7 @@ impl Dist {
                     v1
                 }
             }
-        };
-        SimDuration::from_secs_f64(secs)
+        }
     }
 
     /// The distribution's mean \[s\] (for the capped Pareto, of the capped variable).

@@ -750,23 +750,12 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
     let file = dir.path().join("long.toml");
     std::fs::write(&file, format!("name = \"long\"\n{LONG_RUN}")).unwrap();
     let out = dir.path().join("out");
-    let bin = assert_cmd::cargo::cargo_bin("surgesim");
-    let mut child = std::process::Command::new(bin)
-        .args(["run", "-q", "--requests-csv", "-o"])
-        .arg(&out)
-        .arg(&file)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&["--requests-csv"], &out, &file);
     // Interrupt once the run is under way (its output folder exists), so the
     // test cannot pass by stopping a run that had not started writing.
     wait_for(&out.join("long"));
     std::thread::sleep(std::time::Duration::from_millis(200));
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    assert_eq!(interrupt(&mut child), Some(130));
     // No output file, complete-looking or not, and no temporaries left.
     let left: Vec<String> = std::fs::read_dir(out.join("long"))
         .map(|d| {
@@ -780,17 +769,50 @@ fn an_interrupted_run_leaves_no_output_that_looks_complete() {
     assert!(!out.join("long").exists(), "the empty folder is left");
     // A staging folder past 64 MB goes by a helper process just after the
     // exit; one that small, before it.
-    wait_until_empty(&out);
+    wait_until_listing(&out, &[]);
 }
 
-/// Waits (at most a minute) until nothing is left in `dir`: a large staging
-/// folder is removed by a helper process after the run has exited.
+/// `surgesim run -q <extra> -o <out> <file>`, started and left running.
+fn spawn_run(extra: &[&str], out: &Path, file: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("surgesim"))
+        .args(["run", "-q"])
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg(file)
+        .spawn()
+        .unwrap()
+}
+
+/// Sends SIGINT to `child`; its exit code.
 #[cfg(unix)]
-fn wait_until_empty(dir: &Path) {
+fn interrupt(child: &mut std::process::Child) -> Option<i32> {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap().code()
+}
+
+/// The names in `dir`, sorted.
+#[cfg(unix)]
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Waits (at most a minute) until `dir` holds exactly `names`: a large
+/// staging folder is removed by a helper process after the run has exited.
+#[cfg(unix)]
+fn wait_until_listing(dir: &Path, names: &[&str]) {
     let started = std::time::Instant::now();
     loop {
-        let left: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
-        if left.is_empty() {
+        let left = listing(dir);
+        if left == names {
             return;
         }
         assert!(
@@ -815,16 +837,10 @@ fn a_run_interrupted_while_writing_a_large_requests_csv_keeps_the_earlier_set() 
         .arg(&small)
         .assert()
         .success();
-    let before: Vec<(String, Vec<u8>)> = contents(&out.join("big"));
+    let before = contents(&out.join("big"));
     let long = dir.path().join("long.toml");
     std::fs::write(&long, format!("name = \"big\"\n{LONG_RUN}")).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("surgesim");
-    let mut child = std::process::Command::new(bin)
-        .args(["run", "-q", "--requests-csv", "-o"])
-        .arg(&out)
-        .arg(&long)
-        .spawn()
-        .unwrap();
+    let mut child = spawn_run(&["--requests-csv"], &out, &long);
     // Interrupt once the staging folder holds over 100 MB of requests, past
     // the size handed to the helper process.
     let started = std::time::Instant::now();
@@ -841,26 +857,10 @@ fn a_run_interrupted_while_writing_a_large_requests_csv_keeps_the_earlier_set() 
         assert!(started.elapsed() < std::time::Duration::from_secs(120));
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(interrupt(&mut child), Some(130));
     // The staging folder goes, by the helper, moments after the exit; the
     // earlier set stays, exactly as it was.
-    let started = std::time::Instant::now();
-    while std::fs::read_dir(&out).unwrap().count() > 1 {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the staging folder is left"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let left: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(left, ["big"]);
+    wait_until_listing(&out, &["big"]);
     assert_eq!(
         contents(&out.join("big")),
         before,
@@ -870,8 +870,8 @@ fn a_run_interrupted_while_writing_a_large_requests_csv_keeps_the_earlier_set() 
 
 /// The files of `dir` and their bytes, by name.
 #[cfg(unix)]
-fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+fn contents(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
@@ -880,9 +880,7 @@ fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
                 std::fs::read(e.path()).unwrap(),
             )
         })
-        .collect();
-    v.sort();
-    v
+        .collect()
 }
 
 #[cfg(unix)]
@@ -1032,19 +1030,7 @@ fn a_run_that_cannot_finish_writing_leaves_the_previous_set_intact() {
         .assert()
         .success();
     let folder = out.join("default");
-    let snapshot = || -> std::collections::BTreeMap<String, Vec<u8>> {
-        std::fs::read_dir(&folder)
-            .unwrap()
-            .map(|e| {
-                let e = e.unwrap();
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path()).unwrap(),
-                )
-            })
-            .collect()
-    };
-    let before = snapshot();
+    let before = contents(&folder);
     assert!(before.contains_key("report.html") && before.contains_key("timeseries.csv"));
     let bin = assert_cmd::cargo::cargo_bin("surgesim");
     // Blocks of 512 bytes, as POSIX `ulimit -f` counts them.
@@ -1067,13 +1053,13 @@ fn a_run_that_cannot_finish_writing_leaves_the_previous_set_intact() {
         assert_eq!(run.status.code(), Some(2), "{stderr}");
         assert!(stderr.contains(failed), "limit {blocks}: {stderr}");
         assert!(stderr.contains("File too large"), "{stderr}");
-        assert_eq!(snapshot(), before, "limit {blocks}: the folder changed");
+        assert_eq!(
+            contents(&folder),
+            before,
+            "limit {blocks}: the folder changed"
+        );
         // Nor is the failed run's staging folder left beside it.
-        let beside: Vec<_> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(beside, ["default"], "limit {blocks}");
+        assert_eq!(listing(&out), ["default"], "limit {blocks}");
     }
 }
 
@@ -1122,13 +1108,7 @@ fn two_runs_into_one_folder_cannot_mix() {
     let short = dir.path().join("short.toml");
     std::fs::write(&short, format!("name = \"same\"\n{SMALL}")).unwrap();
     let out = dir.path().join("out");
-    let bin = assert_cmd::cargo::cargo_bin("surgesim");
-    let mut first = std::process::Command::new(&bin)
-        .args(["run", "-q", "--no-charts", "-o"])
-        .arg(&out)
-        .arg(&long)
-        .spawn()
-        .unwrap();
+    let mut first = spawn_run(&["--no-charts"], &out, &long);
     wait_for(&out.join("same"));
     std::thread::sleep(std::time::Duration::from_millis(100));
     let second = surgesim()
