@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example gen_traces                     # rewrite scenarios/traces/
-//! cargo run --release --example gen_traces -- big FILE ROWS    # e.g. 10000000 rows
+//! cargo run --release --example gen_traces -- big FILE ROWS [FUNCTIONS]   # e.g. 10000000 rows, 100 functions
 //! cargo run --release --example gen_traces -- alb-big FILE.log.gz LINES PATHS
 //! ```
 //!
@@ -170,8 +170,8 @@ fn azure2021(dir: &str) {
     write(&format!("{dir}/azure2021.csv"), &out);
 }
 
-/// A large sorted CSV trace: ROWS invocations of 100 functions at 2,000 req/s.
-fn big(path: &str, rows: u64) {
+/// A large sorted CSV trace: ROWS invocations of FUNCTIONS functions (100 unless given) at 2,000 req/s.
+fn big(path: &str, rows: u64, functions: u32) {
     let mut rng = stream(2026, 0, "gen/big");
     let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut w = BufWriter::with_capacity(1 << 20, f);
@@ -179,7 +179,7 @@ fn big(path: &str, rows: u64) {
     let mut t = 0.0;
     for _ in 0..rows {
         t += exp(&mut rng, 1.0 / 2000.0);
-        let fun = rng.random_range(0..100u32);
+        let fun = rng.random_range(0..functions);
         writeln!(w, "{t:.6},fn{fun},{:.3}", exp(&mut rng, 50.0)).unwrap();
     }
     w.flush().unwrap();
@@ -488,7 +488,8 @@ fn main() {
                 .get(2)
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(10_000_000);
-            big(path, rows);
+            let functions = args.get(3).and_then(|f| f.parse().ok()).unwrap_or(100);
+            big(path, rows, functions);
         }
         Some("alb-big") => {
             let path = args.get(1).map_or("alb-big.log.gz", String::as_str);

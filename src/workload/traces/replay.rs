@@ -12,7 +12,7 @@ use rand::RngExt;
 use super::azure2019::{minute_columns, parse_counts};
 use super::records::{Next, Records};
 use super::rows::{Columns, split};
-use super::{Format, REORDER_WINDOW, Reorder, Spread, Trace};
+use super::{Format, REORDER_WINDOW, Reorder, Spread, Staged, StagedRow, Trace};
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::rng::{SimRng, stream};
@@ -113,6 +113,13 @@ struct FileRows {
     columns: Option<Columns>,
     /// The name of rows without a `function` column: the first file's stem.
     default_fn: String,
+    /// Whether rows wait for their name's lookup ([`Staged::FROM_NAMES`]).
+    staging: bool,
+    /// Rows read, waiting for their name's lookup.
+    staged: Staged<KeptRow>,
+    /// The end of the rows, or a read error, reached by the reading ahead.
+    ended: bool,
+    error: Option<Error>,
 }
 
 impl FileRows {
@@ -125,11 +132,58 @@ impl FileRows {
             default_fn: trace.paths[0]
                 .file_stem()
                 .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned()),
+            staging: trace.index.len() >= Staged::<KeptRow>::FROM_NAMES,
+            staged: Staged::default(),
+            ended: false,
+            error: None,
         }
     }
 
     /// The next row of a kept function in the window; `None` at the end.
+    /// With many names, rows are read [`Staged::DEPTH`] ahead of their
+    /// name's lookup (a read error waits its turn behind the rows read
+    /// before it).
     fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
+        if !self.staging {
+            return Ok(self.read(trace)?.flatten());
+        }
+        loop {
+            while self.error.is_none() && !self.ended {
+                match self.read(trace) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => self.ended = true,
+                    Err(e) => self.error = Some(e),
+                }
+                if let Some(row) = self.staged.ready()
+                    && let Some(kept) = self.resolve(trace, row)
+                {
+                    return Ok(Some(kept));
+                }
+            }
+            let Some(row) = self.staged.oldest() else {
+                return self.error.take().map_or(Ok(None), Err);
+            };
+            if let Some(kept) = self.resolve(trace, row) {
+                return Ok(Some(kept));
+            }
+        }
+    }
+
+    /// `row` with its function's index, if it is a kept function.
+    #[inline]
+    fn resolve(&mut self, trace: &Trace, row: StagedRow<KeptRow>) -> Option<KeptRow> {
+        let function = trace.index.get_hashed(&row.name, row.hash);
+        self.staged.recycle(row.name);
+        Some(KeptRow {
+            function: function? as u32,
+            ..row.item
+        })
+    }
+
+    /// Reads rows until one in the window is staged (`Some(None)`) or,
+    /// when rows are not staged, one of a kept function is read
+    /// (`Some(Some(row))`); `None` at the end.
+    fn read(&mut self, trace: &Trace) -> Result<Option<Option<KeptRow>>> {
         loop {
             match self.records.advance()? {
                 Next::End => return Ok(None),
@@ -163,11 +217,15 @@ impl FileRows {
             if row.t < trace.start_s || row.t >= trace.end_s {
                 continue;
             }
-            let Some(function) = trace.index.get(row.function.as_ref()) else {
-                continue;
+            let function = if self.staging {
+                0
+            } else {
+                match trace.index.get(&row.function) {
+                    Some(f) => f as u32,
+                    None => continue,
+                }
             };
-            let function = function as u32;
-            return Ok(Some(KeptRow {
+            let kept = KeptRow {
                 t: row.t,
                 ns: row.ns,
                 function,
@@ -177,7 +235,12 @@ impl FileRows {
                     // Lambda memory is at most 10,240 MB.
                     memory_mb: row.memory_mb.map(|m| m as u16),
                 },
-            }));
+            };
+            if !self.staging {
+                return Ok(Some(Some(kept)));
+            }
+            let _ = self.staged.push(&trace.index, &row.function, kept);
+            return Ok(Some(None));
         }
     }
 }

@@ -10,7 +10,7 @@ use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durat
 use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
-    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Trace,
+    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Staged, Trace,
     TraceFunction, TraceSpec, row_error,
 };
 use crate::engine::CancelToken;
@@ -155,13 +155,18 @@ impl TraceSpec {
         // Every function seen, in order of first appearance, with its count.
         let mut seen: Vec<TraceFunction> = Vec::new();
         let mut seen_index = NameIndex::default();
-        let mut note = |name: &str,
-                        memory_mb: Option<u32>,
-                        n: u64,
-                        cold: u64,
-                        seen: &mut Vec<TraceFunction>| {
+        // Rows of the csv-like formats, noted DEPTH rows after their read
+        // once the functions are many.
+        let mut staged: Staged<(Option<u32>, u64)> = Staged::default();
+        let note = |name: &str,
+                    hash: u64,
+                    memory_mb: Option<u32>,
+                    n: u64,
+                    cold: u64,
+                    seen: &mut Vec<TraceFunction>,
+                    seen_index: &mut NameIndex| {
             // No allocation per row for known functions.
-            let (i, new) = seen_index.get_or_insert(name);
+            let (i, new) = seen_index.get_or_insert_hashed(name, hash);
             if new {
                 seen.push(TraceFunction {
                     name: name.to_string(),
@@ -265,14 +270,48 @@ impl TraceSpec {
                         last_t = last_t.max(row.t);
                         first_ns = first_ns.min(row.ns);
                         last_ns = last_ns.max(row.ns);
-                        note(
+                        if !staged.wanted(&seen_index) {
+                            let hash = NameIndex::hash_of(&row.function);
+                            let (memory_mb, cold) = (row.memory_mb, u64::from(row.init));
+                            let (name, index) = (&row.function, &mut seen_index);
+                            note(name, hash, memory_mb, 1, cold, &mut seen, index);
+                            continue;
+                        }
+                        let likely = staged.push(
+                            &seen_index,
                             &row.function,
-                            row.memory_mb,
-                            1,
-                            u64::from(row.init),
-                            &mut seen,
+                            (row.memory_mb, u64::from(row.init)),
                         );
+                        // Its counters, asked for while the rows between are read.
+                        if let Some(f) = likely.and_then(|i| seen.get(i)) {
+                            super::prefetch(f);
+                        }
+                        if let Some(r) = staged.ready() {
+                            let (memory_mb, cold) = r.item;
+                            note(
+                                &r.name,
+                                r.hash,
+                                memory_mb,
+                                1,
+                                cold,
+                                &mut seen,
+                                &mut seen_index,
+                            );
+                            staged.recycle(r.name);
+                        }
                     }
+                }
+                while let Some(r) = staged.oldest() {
+                    let (memory_mb, cold) = r.item;
+                    note(
+                        &r.name,
+                        r.hash,
+                        memory_mb,
+                        1,
+                        cold,
+                        &mut seen,
+                        &mut seen_index,
+                    );
                 }
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
@@ -336,7 +375,15 @@ impl TraceSpec {
                                 {
                                     apps.insert(name.clone(), a.to_string());
                                 }
-                                note(&name, None, n, 0, &mut seen);
+                                note(
+                                    &name,
+                                    NameIndex::hash_of(&name),
+                                    None,
+                                    n,
+                                    0,
+                                    &mut seen,
+                                    &mut seen_index,
+                                );
                             }
                             Err(_) if trace.skip_bad_rows => trace.skipped += 1,
                             Err(e) => return Err(e),
