@@ -10,8 +10,8 @@ use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durat
 use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
-    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Staged, Trace,
-    TraceFunction, TraceSpec, row_error,
+    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Staged,
+    StagedRow, Trace, TraceFunction, TraceSpec, row_error,
 };
 use crate::engine::CancelToken;
 use crate::error::{FieldError, FieldPath, Result};
@@ -183,6 +183,12 @@ impl TraceSpec {
                 seen[i].memory_mb = memory_mb;
             }
         };
+        let note_staged = |r: &StagedRow<(Option<u32>, u64)>,
+                           seen: &mut Vec<TraceFunction>,
+                           index: &mut NameIndex| {
+            let (memory_mb, cold) = r.item;
+            note(&r.name, r.hash, memory_mb, 1, cold, seen, index);
+        };
         let mut last_t = f64::NEG_INFINITY;
         // Wall-clock formats: the first and last arrival in the window [ns],
         // and each file's latest arrival.
@@ -287,31 +293,13 @@ impl TraceSpec {
                             super::prefetch(f);
                         }
                         if let Some(r) = staged.ready() {
-                            let (memory_mb, cold) = r.item;
-                            note(
-                                &r.name,
-                                r.hash,
-                                memory_mb,
-                                1,
-                                cold,
-                                &mut seen,
-                                &mut seen_index,
-                            );
+                            note_staged(&r, &mut seen, &mut seen_index);
                             staged.recycle(r.name);
                         }
                     }
                 }
                 while let Some(r) = staged.oldest() {
-                    let (memory_mb, cold) = r.item;
-                    note(
-                        &r.name,
-                        r.hash,
-                        memory_mb,
-                        1,
-                        cold,
-                        &mut seen,
-                        &mut seen_index,
-                    );
+                    note_staged(&r, &mut seen, &mut seen_index);
                 }
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
