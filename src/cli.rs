@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::console;
 use crate::engine::CancelToken;
 use crate::error::{Error, Result};
 use crate::experiment::{self, MAX_RUNS, RunOptions};
@@ -236,16 +237,16 @@ fn validate(paths: &[PathBuf], cancel: &CancelToken) -> Result<ExitCode> {
     let mut failed = false;
     for file in expand(paths)? {
         match scenario::load_with(&file, Overrides::default(), cancel) {
-            Ok(s) => println!(
-                "ok  {}: scenario `{}`, {} function(s), {} platform(s)",
+            Ok(s) => console::out(&format!(
+                "ok  {}: scenario `{}`, {} function(s), {} platform(s)\n",
                 file.display(),
                 s.name,
                 s.workload.functions.len(),
                 s.platforms.len()
-            ),
+            ))?,
             Err(Error::Interrupted) => return Err(Error::Interrupted),
             Err(e) => {
-                eprintln!("error: {e}");
+                console::note(format_args!("error: {e}"));
                 failed = true;
             }
         }
@@ -276,10 +277,10 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
         }
         run(&args.run, cancel)?;
         if !args.run.quiet {
-            eprintln!(
+            console::note(format_args!(
                 "check --shard {shard}: expectations are checked once the shards are merged: \
                  `surgesim merge SHARD_DIRS... -o OUT`, then `surgesim check SCENARIOS --from OUT`"
-            );
+            ));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -327,7 +328,7 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
             Some(None) => checks.push(crate::check::new_scenario(&s.name)),
             None => {}
         }
-        print!("{}", crate::check::table(&s.name, &checks, args.verbose));
+        console::out(&crate::check::table(&s.name, &checks, args.verbose))?;
         failed |= checks.iter().any(|c| !c.pass);
         suites.push((s.name.clone(), checks));
     }
@@ -340,7 +341,7 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
         .filter(|r| crate::check::evaluated(r))
         .count();
     if evaluated == 0 {
-        eprintln!(
+        console::note(format_args!(
             "check: no expectation and no baseline comparison was evaluated (no [expect] \
              entries{}): add [expect] entries or --baseline{}",
             if args.baseline.is_some() {
@@ -353,7 +354,7 @@ pub fn check(args: &CheckArgs, cancel: &CancelToken) -> Result<ExitCode> {
             } else {
                 ", or pass --allow-empty to let a check of nothing succeed"
             }
-        );
+        ));
         if !args.allow_empty {
             return Ok(ExitCode::from(1));
         }
@@ -381,14 +382,14 @@ pub fn merge(args: &MergeArgs, cancel: &CancelToken) -> Result<()> {
     };
     let merged = crate::shard::merge(&args.shards, &args.output, &opts, cancel)?;
     for m in &merged {
-        print!("{}", report::table::summary_table(&m.outline, &m.runs));
+        console::out(&report::table::summary_table(&m.outline, &m.runs))?;
         if !args.quiet {
-            eprintln!(
+            console::note(format_args!(
                 "wrote {}",
                 args.output
                     .join(scenario::sanitize_name(&m.outline.name))
                     .display()
-            );
+            ));
         }
     }
     Ok(())
@@ -434,12 +435,12 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
     if let Some(shard) = args.shard {
         let (ran, total) = crate::shard::run(&scenarios, &args.output, shard, &opts, cancel)?;
         if !args.quiet {
-            eprintln!(
+            console::note(format_args!(
                 "shard {shard}: {ran} of {total} units written to {}; merge the {} shards \
                  with `surgesim merge`",
                 args.output.display(),
                 shard.count
-            );
+            ));
         }
         return Ok(Vec::new());
     }
@@ -447,16 +448,16 @@ pub fn run(args: &RunArgs, cancel: &CancelToken) -> Result<Vec<(Scenario, Vec<Ru
     for s in scenarios {
         if !args.quiet {
             for n in &s.notes {
-                eprintln!("{}: {n}", s.file.display());
+                console::note(format_args!("{}: {n}", s.file.display()));
             }
         }
         let runs = run_scenario_with(&s, &args.output, &opts, cancel)?;
-        print!("{}", report::table::summary_table(&s.outline(), &runs));
+        console::out(&report::table::summary_table(&s.outline(), &runs))?;
         if !args.quiet {
-            eprintln!(
+            console::note(format_args!(
                 "wrote {}",
                 args.output.join(scenario::sanitize_name(&s.name)).display()
-            );
+            ));
         }
         results.push((s, runs));
     }

@@ -31,7 +31,7 @@
 //! | scenarios | [`scenario`]: TOML to a validated [`Scenario`], sweeps, `[expect]` |
 //! | experiment | [`experiment`]: plan, parallel execution, progress |
 //! | outputs | [`report`] (CSV, charts, HTML, stdout table), [`check`], [`shard`] (partial results and their merge) |
-//! | edge | [`cli`] (clap); the binary installs the signal handler |
+//! | edge | [`cli`] (clap), [`console`] (stdout and stderr, a closed pipe not a panic); the binary installs the signal handler |
 //!
 //! # Adding a platform
 //!
@@ -100,6 +100,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod console;
 pub mod cost;
 pub mod engine;
 pub mod error;

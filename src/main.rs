@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use surgesim::console;
 use surgesim::engine::CancelToken;
 use surgesim::files;
 
@@ -12,13 +13,16 @@ fn main() -> ExitCode {
     let mut args = std::env::args_os();
     if args.nth(1).as_deref() == Some(std::ffi::OsStr::new(files::REMOVE_STAGING_COMMAND)) {
         let (Some(path), None) = (args.next(), args.next()) else {
-            eprintln!("usage: surgesim {} FOLDER", files::REMOVE_STAGING_COMMAND);
+            console::note(format_args!(
+                "usage: surgesim {} FOLDER",
+                files::REMOVE_STAGING_COMMAND
+            ));
             return ExitCode::from(2);
         };
         return match files::remove_staging_folder(std::path::Path::new(&path)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e}");
+                console::note(format_args!("error: {e}"));
                 ExitCode::from(2)
             }
         };
@@ -42,11 +46,11 @@ fn main() -> ExitCode {
     match surgesim::cli::main_with_args(std::env::args_os(), &cancel) {
         Ok(code) => code,
         Err(surgesim::Error::Interrupted) => {
-            eprintln!("error: {}", surgesim::Error::Interrupted);
+            console::note(format_args!("error: {}", surgesim::Error::Interrupted));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            console::note(format_args!("error: {e}"));
             ExitCode::from(2)
         }
     }

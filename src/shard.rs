@@ -199,7 +199,7 @@ pub fn run_units(
         } else {
             if !opts.quiet {
                 for n in &s.notes {
-                    eprintln!("{}: {n}", s.file.display());
+                    crate::console::note(format_args!("{}: {n}", s.file.display()));
                 }
             }
             write_part(s, out, opts, &wanted, cancel)?

@@ -344,6 +344,37 @@ fn a_long_run_draws_no_progress_bar_when_stderr_is_not_a_terminal() {
 }
 
 #[test]
+fn a_closed_stdout_is_not_a_panic() {
+    // `surgesim run a b | head -0`: the reader is gone before the first
+    // table; the run still writes both scenarios' files and exits 0 (it
+    // panicked with "failed printing to stdout: Broken pipe", exit 101).
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        let file = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&file, format!("name = \"{name}\"\n{GOOD}")).unwrap();
+    }
+    let out = dir.path().join("out");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("surgesim"))
+        .args(["run", "--no-charts", "-o"])
+        .arg(&out)
+        .arg(dir.path().join("a.toml"))
+        .arg(dir.path().join("b.toml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for name in ["a", "b"] {
+        assert!(out.join(name).join("summary.csv").is_file(), "{name}");
+    }
+    assert!(err.contains("out/b"), "the notes still reach stderr: {err}");
+}
+
+#[test]
 fn an_unknown_platform_key_suggests_that_kinds_own_keys() {
     // Issue 17: a Lambda table's unknown key listed the Kubernetes keys.
     for (kind, own, other) in [
