@@ -594,7 +594,7 @@ impl Latencies {
     /// The order makes no difference: only the counts do.
     const DIRECT_FIRST: u64 = 4096;
 
-    #[inline]
+    #[inline(always)]
     fn record(&mut self, ns: u64) {
         if ns < Self::FLAT_BELOW && self.count >= Self::DIRECT_FIRST {
             self.pending.record(ns);

@@ -145,14 +145,15 @@ enum EnvState {
     Dead,
 }
 
-/// The request an environment is working on.
+/// The request an environment is working on: meaningful while it is
+/// initialising or busy ([`Env::working`]), left as it was otherwise.
 #[derive(Debug, Clone, Copy)]
 struct Job {
     req: Request,
     /// When the environment took the request (INIT starts then on a cold start).
     taken: SimTime,
-    /// When the handler started (after INIT), once it has.
-    start: Option<SimTime>,
+    /// When the handler started (after INIT): set once the environment is busy.
+    start: SimTime,
     cold: bool,
     /// The handler will be killed at the timeout.
     times_out: bool,
@@ -160,6 +161,40 @@ struct Job {
     init_retry: SimDuration,
     /// Earlier attempts of this async event that failed (timed out).
     failures: u32,
+}
+
+impl Job {
+    /// The job of an environment that has none yet.
+    const NONE: Job = Job {
+        req: Request {
+            id: 0,
+            arrival: SimTime::ZERO,
+            work: SimDuration::ZERO,
+            wait: SimDuration::ZERO,
+            function: 0,
+            basis: WorkBasis::FullVcpu,
+        },
+        taken: SimTime::ZERO,
+        start: SimTime::ZERO,
+        cold: false,
+        times_out: false,
+        init_retry: SimDuration::ZERO,
+        failures: 0,
+    };
+
+    /// A job taken at `now` (its handler not started yet).
+    #[inline(always)]
+    fn new(req: Request, now: SimTime, cold: bool, init_retry: SimDuration, failures: u32) -> Job {
+        Job {
+            req,
+            taken: now,
+            start: now,
+            cold,
+            times_out: false,
+            init_retry,
+            failures,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -172,7 +207,21 @@ struct Env {
     state: EnvState,
     /// A provisioned environment: never expires, billed at the provisioned rates.
     provisioned: bool,
-    job: Option<Job>,
+    /// Its request, while [`Env::working`].
+    job: Job,
+}
+
+impl Env {
+    /// Initialising or busy: it holds a job.
+    #[inline(always)]
+    fn working(&self) -> bool {
+        matches!(self.state, EnvState::Initialising | EnvState::Busy)
+    }
+
+    /// When its handler started, if it has.
+    fn started(&self) -> Option<SimTime> {
+        (self.state == EnvState::Busy).then_some(self.job.start)
+    }
 }
 
 /// Whether `env` is still in the idle period `epoch` (lazy deadline entries).
@@ -560,7 +609,6 @@ impl<K: KeepAlive> Lambda<K> {
         let e = &mut self.envs[env as usize];
         e.state = EnvState::Dead;
         e.epoch = e.epoch.wrapping_add(1);
-        e.job = None;
         let fs = &mut self.functions[e.function as usize];
         self.alive -= 1;
         self.free_slots.push(env);
@@ -599,7 +647,7 @@ impl<K: KeepAlive> Lambda<K> {
                 EnvState::Initialising
             },
             provisioned,
-            job: None,
+            job: Job::NONE,
         };
         self.alive += 1;
         match self.free_slots.pop() {
@@ -628,15 +676,7 @@ impl<K: KeepAlive> Lambda<K> {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
-        e.job = Some(Job {
-            req,
-            taken: now,
-            start: None,
-            cold: false,
-            times_out: false,
-            init_retry: SimDuration::ZERO,
-            failures,
-        });
+        e.job = Job::new(req, now, false, SimDuration::ZERO, failures);
         self.start_handler(env, now, cx);
     }
 
@@ -645,10 +685,7 @@ impl<K: KeepAlive> Lambda<K> {
     fn start_handler(&mut self, env: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
-        let job = e
-            .job
-            .as_mut()
-            .expect("an environment starting a handler holds a job");
+        let job = &mut e.job;
         let exec = handler_time(
             self.memory[job.req.function as usize],
             self.cfg.cpu_scaling,
@@ -658,7 +695,7 @@ impl<K: KeepAlive> Lambda<K> {
         // than the timeout was cut at it).
         let cut = job.init_retry > timeout;
         let timeout = timeout.saturating_sub(job.init_retry);
-        job.start = Some(now);
+        job.start = now;
         job.times_out = exec > timeout || cut;
         e.state = EnvState::Busy;
         self.busy += 1;
@@ -716,15 +753,7 @@ impl<K: KeepAlive> Lambda<K> {
         } else {
             (sample, SimDuration::ZERO)
         };
-        self.envs[env as usize].job = Some(Job {
-            req,
-            taken: now,
-            start: None,
-            cold: true,
-            times_out: false,
-            init_retry,
-            failures,
-        });
+        self.envs[env as usize].job = Job::new(req, now, true, init_retry, failures);
         cx.rec.instances.set(now, u64::from(self.alive));
         cx.rec.cold_start(&req);
         if init == SimDuration::ZERO {
@@ -946,17 +975,18 @@ impl<K: KeepAlive> Model for Lambda<K> {
             }
             LambdaEvent::Finish(env) => {
                 let e = &mut self.envs[env as usize];
-                let job = e.job.take().expect("a finishing environment holds a job");
+                debug_assert_eq!(e.state, EnvState::Busy, "a finishing environment is busy");
+                let job = e.job;
                 let f = e.function as usize;
                 let provisioned = e.provisioned;
                 let measured = cx.rec.measured(&job.req);
                 self.bill_job(&job, provisioned, now, measured);
                 if !job.times_out {
                     cx.rec
-                        .outcome(&job.req, Outcome::Completed, job.start, now, job.cold);
+                        .outcome(&job.req, Outcome::Completed, Some(job.start), now, job.cold);
                 } else if !self.retry_failed(job.req, job.failures + 1, now, cx) {
                     cx.rec
-                        .outcome(&job.req, Outcome::TimedOut, job.start, now, job.cold);
+                        .outcome(&job.req, Outcome::TimedOut, Some(job.start), now, job.cold);
                 }
                 self.busy -= 1;
                 if provisioned {
@@ -1022,9 +1052,9 @@ impl<K: KeepAlive> Model for Lambda<K> {
         // The running bill includes what requests still executing have used so far.
         let mut gross = self.gross.clone();
         for e in &self.envs {
-            if let Some(job) = &e.job {
-                let f = job.req.function as usize;
-                gross[f].charge(job, e.provisioned, at, self.memory[f]);
+            if e.working() {
+                let f = e.job.req.function as usize;
+                gross[f].charge(&e.job, e.provisioned, at, self.memory[f]);
             }
         }
         let u = self.usage(&gross, SimTime::ZERO, at);
@@ -1048,20 +1078,21 @@ impl<K: KeepAlive> Model for Lambda<K> {
         let now = cx.now();
         self.expire(now, cx);
         // Requests still initialising or executing: billed for the time so far.
-        let mut jobs: Vec<(Job, bool)> = self
+        let mut jobs: Vec<(Job, bool, Option<SimTime>)> = self
             .envs
             .iter()
-            .filter_map(|e| e.job.map(|j| (j, e.provisioned)))
+            .filter(|e| e.working())
+            .map(|e| (e.job, e.provisioned, e.started()))
             .collect();
         // Requests waiting for a retry never started.
         let mut parked: Vec<Request> = self.waiting.iter().flatten().map(|w| w.req).collect();
-        jobs.sort_by_key(|(j, _)| j.req.id);
+        jobs.sort_by_key(|(j, _, _)| j.req.id);
         parked.sort_by_key(|r| r.id);
-        for (job, provisioned) in &jobs {
+        for (job, provisioned, started) in &jobs {
             let measured = cx.rec.measured(&job.req);
             self.bill_job(job, *provisioned, now, measured);
             cx.rec
-                .outcome(&job.req, Outcome::InFlight, job.start, now, job.cold);
+                .outcome(&job.req, Outcome::InFlight, *started, now, job.cold);
         }
         for req in &parked {
             cx.rec.outcome(req, Outcome::InFlight, None, now, false);
