@@ -351,8 +351,14 @@ pub fn csv_field(s: &str) -> String {
 /// below its 2^63 ceiling); saturates beyond.
 #[inline]
 fn record(h: &mut Histogram<u64>, v: u64) {
-    if h.record(v).is_err() {
-        h.saturating_record(v);
+    record_n(h, v, 1);
+}
+
+/// [`record`] of `n` equal values.
+#[inline]
+fn record_n(h: &mut Histogram<u64>, v: u64, n: u64) {
+    if h.record_n(v, n).is_err() {
+        h.saturating_record_n(v, n);
     }
 }
 
@@ -545,8 +551,8 @@ impl FlatCounts {
                 Self::index(max).min(self.counts.len() - 1),
             );
             for (i, &n) in self.counts.iter().enumerate().take(to + 1).skip(from) {
-                if n > 0 && hist.record_n(Self::lowest(i), n).is_err() {
-                    hist.saturating_record_n(Self::lowest(i), n);
+                if n > 0 {
+                    record_n(hist, Self::lowest(i), n);
                 }
             }
         }
