@@ -509,9 +509,17 @@ impl Iterator for ArrivalGen {
         if self.done {
             return None;
         }
+        // Poisson, the commonest process, inline; the others out of line.
+        let secs = match self.process {
+            ArrivalProcess::Poisson { rate } if rate > 0.0 => {
+                self.t += exp1(&mut self.rng) / rate;
+                Some(self.t)
+            }
+            _ => self.next_secs(),
+        };
         // Compare after rounding to the nanosecond, so that an arrival just
         // under the horizon cannot round onto it.
-        match self.next_secs().map(SimTime::from_secs_f64) {
+        match secs.map(SimTime::from_secs_f64) {
             Some(t) if t < self.horizon_time => Some(t),
             _ => {
                 self.done = true;

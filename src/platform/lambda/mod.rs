@@ -349,6 +349,10 @@ pub struct Lambda<K: KeepAlive> {
     expiry: K::Deadlines,
     /// On-demand environments by end of life: (end of life, environment).
     lifetimes: VecDeque<(SimTime, u32)>,
+    /// No idle deadline or end of life falls before this time (a lower
+    /// bound, exact after `expire` looks): before it, nothing can
+    /// be due, and `expire` returns at once.
+    quiet_until: SimTime,
     unreserved_in_use: u32,
     unreserved_cap: u32,
     legacy: Option<TokenBucket>,
@@ -511,6 +515,7 @@ impl<K: KeepAlive> Lambda<K> {
             expiry: keep_alive.deadlines(),
             keep_alive,
             lifetimes: VecDeque::new(),
+            quiet_until: SimTime::MAX,
             unreserved_in_use: 0,
             legacy,
             busy: 0,
@@ -565,14 +570,28 @@ impl<K: KeepAlive> Lambda<K> {
     /// environment whose idle deadline or end of life is at or before `now`.
     #[inline(always)]
     fn expire(&mut self, now: SimTime, cx: &mut Ctx<Ev<K>>) {
-        let envs = &self.envs;
-        let idle_due = self
-            .expiry
-            .first(|env, epoch| idle_in(envs, env, epoch))
-            .is_some_and(|(_, at)| at <= now);
-        let old_due = self.lifetimes.front().is_some_and(|&(end, _)| end <= now);
-        if idle_due || old_due {
+        if now < self.quiet_until {
+            return;
+        }
+        let mut due = self.next_due();
+        if due.is_some_and(|at| at <= now) {
             self.expire_due(now, cx);
+            due = self.next_due();
+        }
+        self.quiet_until = due.unwrap_or(SimTime::MAX);
+    }
+
+    /// The earliest live idle deadline or end of life, if any.
+    #[inline(always)]
+    fn next_due(&mut self) -> Option<SimTime> {
+        let envs = &self.envs;
+        let idle = self.expiry.first(|env, epoch| idle_in(envs, env, epoch));
+        let old = self.lifetimes.front();
+        match (idle, old) {
+            (Some((_, at)), Some(&(end, _))) => Some(at.min(end)),
+            (Some((_, at)), None) => Some(at),
+            (None, Some(&(end, _))) => Some(end),
+            (None, None) => None,
         }
     }
 
@@ -744,7 +763,9 @@ impl<K: KeepAlive> Lambda<K> {
     fn cold_start(&mut self, req: Request, failures: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
         self.acquire(req.function as usize);
         let env = self.new_env(req.function, now, false);
-        self.lifetimes.push_back((now + self.cfg.max_lifetime, env));
+        let end_of_life = now + self.cfg.max_lifetime;
+        self.lifetimes.push_back((end_of_life, env));
+        self.quiet_until = self.quiet_until.min(end_of_life);
         let sample = self.cfg.init.sample(&mut self.rng);
         // Past the limit, the Init phase is cut at 10 s and run again, in
         // full, at the invocation, within the function's timeout.
@@ -1023,6 +1044,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
                             // Otherwise it reaches its end of life first.
                             if idle_until <= end_of_life {
                                 self.expiry.push(env, idle_until, epoch);
+                                self.quiet_until = self.quiet_until.min(idle_until);
                             }
                             self.functions[f].idle.push_back((env, epoch));
                         }
