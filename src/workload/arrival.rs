@@ -393,6 +393,7 @@ impl ArrivalGen {
         }
     }
 
+    /// The next arrival \[s\] of the processes [`Iterator::next`] leaves out of line.
     fn next_secs(&mut self) -> Option<f64> {
         let ArrivalGen {
             process,
@@ -413,13 +414,7 @@ impl ArrivalGen {
                 *k += 1;
                 Some(at)
             }
-            ArrivalProcess::Poisson { rate } => {
-                if *rate <= 0.0 {
-                    return None;
-                }
-                *t += exp1(rng) / *rate;
-                Some(*t)
-            }
+            ArrivalProcess::Poisson { .. } => unreachable!("drawn inline by ArrivalGen::next"),
             ArrivalProcess::Piecewise { segments } => {
                 let mut e = exp1(rng);
                 while let Some(s) = segments.get(*idx) {
@@ -511,7 +506,8 @@ impl Iterator for ArrivalGen {
         }
         // Poisson, the commonest process, inline; the others out of line.
         let secs = match self.process {
-            ArrivalProcess::Poisson { rate } if rate > 0.0 => {
+            ArrivalProcess::Poisson { rate } if rate <= 0.0 => None,
+            ArrivalProcess::Poisson { rate } => {
                 self.t += exp1(&mut self.rng) / rate;
                 Some(self.t)
             }
