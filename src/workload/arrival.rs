@@ -380,6 +380,9 @@ impl ArrivalGen {
             ArrivalProcess::Mmpp { states } => exp1(&mut rng) * states[0].1,
             _ => 0.0,
         };
+        // A Poisson process of rate 0 has no arrivals; checked once here,
+        // not at every draw.
+        let done = matches!(process, ArrivalProcess::Poisson { rate } if rate <= 0.0);
         ArrivalGen {
             process,
             rng,
@@ -389,7 +392,7 @@ impl ArrivalGen {
             k: 0,
             idx: 0,
             state_end,
-            done: false,
+            done,
         }
     }
 
@@ -506,7 +509,6 @@ impl Iterator for ArrivalGen {
         }
         // Poisson, the commonest process, inline; the others out of line.
         let secs = match self.process {
-            ArrivalProcess::Poisson { rate } if rate <= 0.0 => None,
             ArrivalProcess::Poisson { rate } => {
                 self.t += exp1(&mut self.rng) / rate;
                 Some(self.t)
@@ -581,6 +583,20 @@ mod tests {
                 "{src} [{a},{b}): {n} vs {expect}"
             );
         }
+    }
+
+    #[test]
+    fn a_poisson_process_of_rate_zero_or_less_has_no_arrivals() {
+        assert!(times("kind = 'poisson'\nrate_per_s = 0", 100.0, 1).is_empty());
+        // A negative rate would draw times running backwards, each rounding
+        // to 0 s, under the horizon for ever: the check must catch it.
+        let horizon = SimTime::from_secs_f64(100.0);
+        let mut arrivals = ArrivalGen::new(
+            ArrivalProcess::Poisson { rate: -1.0 },
+            stream(1, 0, "a"),
+            horizon,
+        );
+        assert_eq!(arrivals.next(), None);
     }
 
     #[test]

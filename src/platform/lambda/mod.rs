@@ -586,13 +586,8 @@ impl<K: KeepAlive> Lambda<K> {
     fn next_due(&mut self) -> Option<SimTime> {
         let envs = &self.envs;
         let idle = self.expiry.first(|env, epoch| idle_in(envs, env, epoch));
-        let old = self.lifetimes.front();
-        match (idle, old) {
-            (Some((_, at)), Some(&(end, _))) => Some(at.min(end)),
-            (Some((_, at)), None) => Some(at),
-            (None, Some(&(end, _))) => Some(end),
-            (None, None) => None,
-        }
+        let end_of_life = self.lifetimes.front().map(|&(end, _)| end);
+        idle.map(|(_, at)| at).into_iter().chain(end_of_life).min()
     }
 
     #[inline(never)]
