@@ -565,8 +565,8 @@ pub(super) fn trim(s: &str) -> &str {
 }
 
 /// Parses a number as `str::parse::<f64>` does, with a fast path for plain
-/// decimals (`123`, `0.25`, `-1.5`) of at most 15 digits (not counting
-/// leading zeros) and no exponent: the digits form an integer below 2^53 and
+/// decimals (`123`, `0.25`, `-1.5`) of at most 19 digits and no exponent
+/// whose digits form an integer of at most 2^53: that integer and
 /// the scale a power of ten up to 10^22, both exact in an `f64`, so one
 /// correctly rounded division gives the correctly rounded value, the same one `parse` gives
 /// (the fast path of Clinger's algorithm). Anything else goes to `parse`.
@@ -583,15 +583,10 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
         _ => (false, b),
     };
     let mut mantissa: u64 = 0;
-    // Digits after the leading zeros; too many and the mantissa may have wrapped.
-    let mut significant = 0usize;
-    let mut any = false;
     let mut dot = None;
     for (i, &c) in body.iter().enumerate() {
         let digit = c.wrapping_sub(b'0');
         if digit <= 9 {
-            any = true;
-            significant += usize::from(mantissa != 0 || digit != 0);
             mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
         } else if c == b'.' && dot.is_none() {
             dot = Some(i);
@@ -599,8 +594,11 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
             return s.parse().ok();
         }
     }
+    let digits = body.len() - usize::from(dot.is_some());
     let scale = dot.map_or(0, |d| body.len() - d - 1);
-    if !any || significant > 15 || scale > 22 {
+    // 19 digits cannot wrap a u64 (10^19 - 1 < 2^64), and an integer up to
+    // 2^53 is exact in an f64.
+    if digits == 0 || digits > 19 || mantissa > 1 << 53 || scale > 22 {
         return s.parse().ok();
     }
     let v = mantissa as f64 / POW10[scale];
@@ -633,6 +631,14 @@ mod tests {
             "0.1",
             "0.30000000000000004",
             "9007199254740993",
+            "9007199254740992",
+            "900719925474099.2",
+            "0.9007199254740993",
+            "1234567890123456789",
+            "9999999999999999999",
+            "18446744073709551616",
+            "0.0000000000000000001",
+            "0000000000000000001",
             "1e3",
             "1E-3",
             "inf",
