@@ -124,13 +124,13 @@ impl Balancer for Random {
 /// The ready pod with the fewest requests in service or queued; ties to the
 /// lowest pod id.
 ///
-/// Up to [`LeastOutstanding::SMALL`] ready pods are a plain vector of
-/// (outstanding, pod), scanned: cheaper than a tree's removal and insertion
-/// on every change of load; beyond that, an ordered set. Both give the
-/// smallest (outstanding, pod), so the choice is the same either way, as
-/// long as callers keep the [`Balancer`] contract: a pod joins once, and
-/// `leave` and `load_changed` are given its current load (as every model
-/// does; checked in debug builds).
+/// Up to [`LeastOutstanding::SMALL`] ready pods are a `Levels` index (a
+/// bit set of pods per load, so a pick and a change of load are a few
+/// instructions); beyond that, an ordered set. Both give the smallest
+/// (outstanding, pod), so the choice is the same either way, as long as
+/// callers keep the [`Balancer`] contract: a pod joins once, and `leave` and
+/// `load_changed` are given its current load (as every model does; checked
+/// in debug builds).
 #[derive(Debug, Clone)]
 pub struct LeastOutstanding {
     index: Index,
@@ -138,29 +138,152 @@ pub struct LeastOutstanding {
 
 #[derive(Debug, Clone)]
 enum Index {
-    Small(Vec<(usize, u32)>),
+    Small(Levels),
     Large(BTreeSet<(usize, u32)>),
+}
+
+/// Up to 64 ready pods by load: bit `i` of `by_load[l]` is set when
+/// `pods[i]` has `l` requests. `pods` is kept in increasing pod id, so the
+/// lowest bit of the lowest non-empty load is the smallest (load, pod).
+#[derive(Debug, Clone, Default)]
+struct Levels {
+    /// (pod, load), in increasing pod id.
+    pods: Vec<(u32, usize)>,
+    /// The position in `pods` of each pod id (stale for pods not in it).
+    at: Vec<u8>,
+    by_load: Vec<u64>,
+    /// The lowest load with a pod; every lower one is empty.
+    low: usize,
+}
+
+impl Levels {
+    fn from_pairs(pairs: impl IntoIterator<Item = (usize, u32)>) -> Self {
+        let mut l = Levels {
+            pods: pairs.into_iter().map(|(n, p)| (p, n)).collect(),
+            ..Levels::default()
+        };
+        l.pods.sort_unstable();
+        l.index_all();
+        l
+    }
+
+    fn pairs(&self) -> impl Iterator<Item = (usize, u32)> + '_ {
+        self.pods.iter().map(|&(p, n)| (n, p))
+    }
+
+    /// Clears every load's bits (only those of the pods, which are the only
+    /// ones set), before `pods` changes.
+    fn clear_all(&mut self) {
+        for &(_, n) in &self.pods {
+            self.by_load[n] = 0;
+        }
+    }
+
+    /// Sets every pod's position and bit from `pods`.
+    fn index_all(&mut self) {
+        debug_assert!(self.pods.len() <= 64);
+        self.low = usize::MAX;
+        for (i, &(p, n)) in self.pods.iter().enumerate() {
+            let p = p as usize;
+            if p >= self.at.len() {
+                self.at.resize(p + 1, 0);
+            }
+            self.at[p] = i as u8;
+            if n >= self.by_load.len() {
+                self.by_load.resize(n + 1, 0);
+            }
+            self.by_load[n] |= 1 << i;
+            self.low = self.low.min(n);
+        }
+        if self.pods.is_empty() {
+            self.low = 0;
+        }
+    }
+
+    // Rare (a pod becomes ready or leaves): kept out of the hot loop.
+    #[inline(never)]
+    fn join(&mut self, pod: u32, load: usize) {
+        debug_assert!(
+            self.pods.iter().all(|e| e.0 != pod),
+            "pod {pod} joins twice"
+        );
+        self.clear_all();
+        let i = self.pods.partition_point(|e| e.0 < pod);
+        self.pods.insert(i, (pod, load));
+        self.index_all();
+    }
+
+    // Rare (a pod becomes ready or leaves): kept out of the hot loop.
+    #[inline(never)]
+    fn leave(&mut self, pod: u32, load: usize) {
+        let Some(&i) = self.at.get(pod as usize) else {
+            return;
+        };
+        if self.pods.get(i as usize).is_none_or(|e| e.0 != pod) {
+            return;
+        }
+        debug_assert_eq!(
+            self.pods[i as usize].1, load,
+            "pod {pod} leaves with another load"
+        );
+        self.clear_all();
+        self.pods.remove(i as usize);
+        self.index_all();
+    }
+
+    #[inline]
+    fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
+        let Some(&i) = self.at.get(pod as usize) else {
+            return;
+        };
+        let Some(e) = self.pods.get_mut(i as usize).filter(|e| e.0 == pod) else {
+            return;
+        };
+        debug_assert_eq!(e.1, before, "pod {pod}'s load was not {before}");
+        let before = e.1;
+        e.1 = after;
+        let bit = 1u64 << i;
+        self.by_load[before] &= !bit;
+        if after >= self.by_load.len() {
+            self.by_load.resize(after + 1, 0);
+        }
+        self.by_load[after] |= bit;
+        if after < self.low {
+            self.low = after;
+        } else {
+            // Loads move by one request at a time, so this is a step or two.
+            while self.by_load[self.low] == 0 {
+                self.low += 1;
+            }
+        }
+    }
+
+    #[inline]
+    fn pick(&self) -> Option<u32> {
+        let bits = *self.by_load.get(self.low)?;
+        (bits != 0).then(|| self.pods[bits.trailing_zeros() as usize].0)
+    }
 }
 
 impl Default for LeastOutstanding {
     fn default() -> Self {
         LeastOutstanding {
-            index: Index::Small(Vec::new()),
+            index: Index::Small(Levels::default()),
         }
     }
 }
 
 impl LeastOutstanding {
-    /// Ready pods up to which the vector is kept; back to it below half.
+    /// Ready pods up to which the bit sets are kept; back to them below half.
     pub const SMALL: usize = 64;
 
     fn resize(&mut self) {
         match &self.index {
-            Index::Small(v) if v.len() > Self::SMALL => {
-                self.index = Index::Large(v.iter().copied().collect());
+            Index::Small(v) if v.pods.len() > Self::SMALL => {
+                self.index = Index::Large(v.pairs().collect());
             }
             Index::Large(t) if t.len() < Self::SMALL / 2 => {
-                self.index = Index::Small(t.iter().copied().collect());
+                self.index = Index::Small(Levels::from_pairs(t.iter().copied()));
             }
             _ => {}
         }
@@ -175,9 +298,11 @@ impl Balancer for LeastOutstanding {
 
     fn join(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
+            Index::Small(v) if v.pods.len() < Self::SMALL => v.join(pod, outstanding),
             Index::Small(v) => {
-                debug_assert!(v.iter().all(|e| e.1 != pod), "pod {pod} joins twice");
-                v.push((outstanding, pod));
+                let mut t: BTreeSet<_> = v.pairs().collect();
+                t.insert((outstanding, pod));
+                self.index = Index::Large(t);
             }
             Index::Large(t) => {
                 t.insert((outstanding, pod));
@@ -188,12 +313,7 @@ impl Balancer for LeastOutstanding {
 
     fn leave(&mut self, pod: u32, outstanding: usize) {
         match &mut self.index {
-            Index::Small(v) => {
-                if let Some(i) = v.iter().position(|&(_, p)| p == pod) {
-                    debug_assert_eq!(v[i].0, outstanding, "pod {pod} leaves with another load");
-                    v.swap_remove(i);
-                }
-            }
+            Index::Small(v) => v.leave(pod, outstanding),
             Index::Large(t) => {
                 t.remove(&(outstanding, pod));
             }
@@ -204,12 +324,7 @@ impl Balancer for LeastOutstanding {
     #[inline]
     fn load_changed(&mut self, pod: u32, before: usize, after: usize) {
         match &mut self.index {
-            Index::Small(v) => {
-                if let Some(e) = v.iter_mut().find(|e| e.1 == pod) {
-                    debug_assert_eq!(e.0, before, "pod {pod}'s load was not {before}");
-                    e.0 = after;
-                }
-            }
+            Index::Small(v) => v.load_changed(pod, before, after),
             Index::Large(t) => {
                 t.remove(&(before, pod));
                 t.insert((after, pod));
@@ -220,14 +335,14 @@ impl Balancer for LeastOutstanding {
     #[inline]
     fn pick(&mut self, _: &mut SimRng) -> Option<u32> {
         match &self.index {
-            Index::Small(v) => v.iter().min().map(|&(_, p)| p),
+            Index::Small(v) => v.pick(),
             Index::Large(t) => t.first().map(|&(_, p)| p),
         }
     }
 
     fn ready(&self) -> usize {
         match &self.index {
-            Index::Small(v) => v.len(),
+            Index::Small(v) => v.pods.len(),
             Index::Large(t) => t.len(),
         }
     }
@@ -324,6 +439,30 @@ mod tests {
         lb.leave(3, 2);
         assert_eq!(lb.pick(&mut r), Some(1));
         assert_eq!(lb.ready(), 2);
+    }
+
+    #[test]
+    fn least_outstanding_follows_loads_far_apart_and_pods_leaving() {
+        let mut lb = LeastOutstanding::default();
+        lb.join(7, 10_000);
+        lb.join(2, 40_000);
+        let mut r = rng();
+        assert_eq!(lb.pick(&mut r), Some(7));
+        lb.load_changed(7, 10_000, 50_000);
+        assert_eq!(lb.pick(&mut r), Some(2));
+        lb.load_changed(2, 40_000, 50_000);
+        // A tie: the lower id.
+        assert_eq!(lb.pick(&mut r), Some(2));
+        lb.leave(2, 50_000);
+        assert_eq!(lb.pick(&mut r), Some(7));
+        // Leaving again, or a change for a pod that is not ready, is ignored.
+        lb.leave(2, 50_000);
+        lb.load_changed(2, 50_000, 0);
+        assert_eq!(lb.pick(&mut r), Some(7));
+        lb.leave(7, 50_000);
+        assert_eq!(lb.pick(&mut r), None);
+        lb.join(1, 3);
+        assert_eq!(lb.pick(&mut r), Some(1));
     }
 
     #[test]
