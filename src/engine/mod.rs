@@ -38,6 +38,27 @@ pub trait Model {
     /// A request arrives at `cx.now()`.
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<Self::Event>);
 
+    /// Whether [`Model::read_ahead`] can be true: a model that never reads
+    /// ahead leaves it false, and its loop compiles without the look-ahead.
+    const MAY_READ_AHEAD: bool = false;
+
+    /// Whether the loop should read [`READ_AHEAD`] arrivals further ahead
+    /// and show them to [`Model::prefetch`] (asked once, before
+    /// [`Model::start`]; only when [`Model::MAY_READ_AHEAD`]). Reading ahead
+    /// costs some instructions per request, so a model asks only when its
+    /// state for a request is spread over more memory than the cache holds.
+    fn read_ahead(&self) -> bool {
+        false
+    }
+
+    /// With [`Model::read_ahead`], called before each arrival with the
+    /// [`READ_AHEAD`] requests that follow the next one (`ahead.get(0)`
+    /// arrives two arrivals after this one): the model can ask for their
+    /// state here ([`prefetch`]), so that it is in the cache by the time
+    /// they arrive. A hint only: it changes no state.
+    #[inline(always)]
+    fn prefetch(&self, _ahead: &Upcoming) {}
+
     /// One of the model's events fires at `cx.now()`.
     fn on_event(&mut self, event: Self::Event, cx: &mut Ctx<Self::Event>);
 
@@ -69,6 +90,141 @@ impl<E: Copy> Ctx<E> {
         debug_assert!(at >= self.now, "event scheduled in the past");
         self.queue.push(at.max(self.now), event);
     }
+}
+
+/// How many arrivals the loop reads ahead for [`Model::prefetch`].
+pub const READ_AHEAD: usize = 4;
+
+/// Arrivals read ahead, oldest first: at most [`READ_AHEAD`] requests read
+/// from the stream beyond the next arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct Upcoming {
+    ring: [Request; READ_AHEAD],
+    head: usize,
+    len: usize,
+}
+
+impl Upcoming {
+    fn new() -> Self {
+        Upcoming {
+            ring: [Request::default(); READ_AHEAD],
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// The `k`-th request held (0: the oldest), if there is one.
+    #[inline(always)]
+    pub fn get(&self, k: usize) -> Option<&Request> {
+        (k < self.len).then(|| &self.ring[(self.head + k) % READ_AHEAD])
+    }
+
+    /// How many arrivals are held.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none is held.
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn push(&mut self, req: Request) {
+        debug_assert!(self.len < READ_AHEAD);
+        self.ring[(self.head + self.len) % READ_AHEAD] = req;
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Request> {
+        (self.len > 0).then(|| {
+            let req = self.ring[self.head];
+            self.head = (self.head + 1) % READ_AHEAD;
+            self.len -= 1;
+            req
+        })
+    }
+}
+
+/// The request stream, read [`READ_AHEAD`] requests further than the loop
+/// has taken when `on` (the loop holds the next arrival itself, so
+/// `ahead.get(0)` is the one after it); a plain pass-through otherwise,
+/// at the cost of one predictable branch per request.
+struct Lookahead<I> {
+    requests: I,
+    ahead: Upcoming,
+    /// The stream may hold more (an ended one is not asked again).
+    more: bool,
+    on: bool,
+}
+
+impl<I: Iterator<Item = Request>> Lookahead<I> {
+    fn new(requests: I, on: bool) -> Self {
+        let mut l = Lookahead {
+            requests,
+            ahead: Upcoming::new(),
+            more: true,
+            on,
+        };
+        if on {
+            l.fill();
+        }
+        l
+    }
+
+    #[inline(always)]
+    fn fill(&mut self) {
+        while self.more && self.ahead.len < READ_AHEAD {
+            match self.requests.next() {
+                Some(req) => self.ahead.push(req),
+                None => self.more = false,
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Request> {
+        if !self.on {
+            return self.requests.next();
+        }
+        let req = self.ahead.pop();
+        self.fill();
+        req
+    }
+}
+
+/// Asks the processor to bring `r`'s first cache line in without waiting
+/// for it: a hint, which changes no value.
+#[inline(always)]
+pub fn prefetch<T>(r: &T) {
+    prefetch_line(std::ptr::from_ref(r).cast());
+}
+
+/// [`prefetch`] for every cache line `r` spans.
+#[inline(always)]
+pub fn prefetch_all<T>(r: &T) {
+    let start = std::ptr::from_ref(r).cast::<u8>();
+    let mut offset = 0;
+    while offset < std::mem::size_of::<T>() {
+        prefetch_line(start.wrapping_add(offset));
+        offset += 64;
+    }
+}
+
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 only hints the cache; it reads no value and cannot
+    // fault, whatever the address (Intel SDM, PREFETCHh).
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The clock settings of one run.
@@ -110,7 +266,7 @@ pub fn run<M: Model>(
 /// [`run`] with the stall limit given (tests use a small one).
 fn run_checked<M: Model>(
     mut platform: M,
-    mut requests: impl Iterator<Item = Request>,
+    requests: impl Iterator<Item = Request>,
     clock: Clock,
     rec: Recorder,
     cancel: &CancelToken,
@@ -121,6 +277,10 @@ fn run_checked<M: Model>(
         queue: EventQueue::default(),
         rec,
     };
+    // Constant false for a model that never reads ahead, so that its loop
+    // compiles as if there were no look-ahead at all.
+    let read_ahead = M::MAY_READ_AHEAD && platform.read_ahead();
+    let mut requests = Lookahead::new(requests, read_ahead);
     platform.start(&mut cx);
     let mut next_request = requests.next();
     let mut next_sample = SimTime::ZERO + clock.interval;
@@ -163,6 +323,9 @@ fn run_checked<M: Model>(
             platform.on_event(event, &mut cx);
         } else {
             let req = std::mem::replace(&mut next_request, requests.next()).expect("peeked");
+            if read_ahead {
+                platform.prefetch(&requests.ahead);
+            }
             platform.on_arrival(req, &mut cx);
         }
     }
@@ -220,6 +383,118 @@ mod tests {
         }
         fn finish(self, _: &mut Ctx<()>) -> Bill {
             Bill::default()
+        }
+    }
+
+    /// A model that records every arrival and what the loop showed it ahead.
+    #[derive(Default)]
+    struct Log {
+        read_ahead: bool,
+        arrived: Vec<u64>,
+        ahead: Vec<Vec<u64>>,
+    }
+
+    impl Model for Log {
+        type Event = ();
+        const MAY_READ_AHEAD: bool = true;
+        fn read_ahead(&self) -> bool {
+            self.read_ahead
+        }
+        fn prefetch(&self, ahead: &Upcoming) {
+            let ids = (0..READ_AHEAD + 1)
+                .filter_map(|k| ahead.get(k))
+                .map(|r| r.id);
+            // `prefetch` takes `&self`: the test smuggles the view out through
+            // a thread-local instead.
+            AHEAD.with(|a| a.borrow_mut().push(ids.collect()));
+        }
+        fn on_arrival(&mut self, req: Request, _: &mut Ctx<()>) {
+            self.arrived.push(req.id);
+            self.ahead
+                .push(AHEAD.with(|a| a.borrow_mut().pop()).unwrap_or_default());
+        }
+        fn on_event(&mut self, _: (), _: &mut Ctx<()>) {}
+        fn gauges(&mut self, _: SimTime, _: &mut Ctx<()>) -> Gauges {
+            Gauges::default()
+        }
+        fn finish(self, _: &mut Ctx<()>) -> Bill {
+            LOGGED.with(|l| *l.borrow_mut() = (self.arrived, self.ahead));
+            Bill::default()
+        }
+    }
+
+    thread_local! {
+        static AHEAD: std::cell::RefCell<Vec<Vec<u64>>> = const { std::cell::RefCell::new(Vec::new()) };
+        static LOGGED: std::cell::RefCell<(Vec<u64>, Vec<Vec<u64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// Every request reaches the model once, in order, whatever the length
+    /// of the stream against the read-ahead, and (when the model asks)
+    /// before each arrival the model is shown exactly the requests that
+    /// follow the next one, up to [`READ_AHEAD`]. Requests at or past the horizon are
+    /// never handed over.
+    #[test]
+    fn every_request_arrives_once_in_order_with_the_following_ones_ahead() {
+        let clock = Clock {
+            horizon: SimTime::from_secs_f64(100.0),
+            interval: SimDuration::from_secs(10),
+        };
+        for read_ahead in [false, true] {
+            for n in 0..12u64 {
+                for past_horizon in [0u64, 1, 5] {
+                    let reqs: Vec<Request> = (0..n + past_horizon)
+                        .map(|id| Request {
+                            id,
+                            arrival: SimTime::from_secs_f64(if id < n { id as f64 } else { 200.0 }),
+                            ..Request::default()
+                        })
+                        .collect();
+                    let rec = Recorder::new(SimTime::ZERO, clock.horizon, None);
+                    let total = reqs.len() as u64;
+                    let model = Log {
+                        read_ahead,
+                        ..Log::default()
+                    };
+                    run(model, reqs.into_iter(), clock, rec, &CancelToken::never()).unwrap();
+                    let (arrived, ahead) = LOGGED.with(|l| std::mem::take(&mut *l.borrow_mut()));
+                    assert_eq!(arrived, (0..n).collect::<Vec<_>>(), "{n} requests");
+                    for (i, seen) in ahead.iter().enumerate() {
+                        let i = i as u64;
+                        let want: Vec<u64> = if read_ahead {
+                            (i + 2..total).take(READ_AHEAD).collect()
+                        } else {
+                            Vec::new()
+                        };
+                        assert_eq!(seen, &want, "ahead of request {i} of {total}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The ring keeps first-in first-out order across wrap-arounds.
+    #[test]
+    fn upcoming_is_a_fifo_of_at_most_read_ahead() {
+        let mut model = std::collections::VecDeque::new();
+        let mut ring = Upcoming::new();
+        let mut next = 0u64;
+        // Pushes and pops in a pattern that wraps the ring many times.
+        for step in 0..200u64 {
+            if step % 3 != 2 && ring.len() < READ_AHEAD {
+                ring.push(Request {
+                    id: next,
+                    ..Request::default()
+                });
+                model.push_back(next);
+                next += 1;
+            } else {
+                assert_eq!(ring.pop().map(|r| r.id), model.pop_front());
+            }
+            assert_eq!(ring.len(), model.len());
+            assert_eq!(ring.is_empty(), model.is_empty());
+            for k in 0..READ_AHEAD + 1 {
+                assert_eq!(ring.get(k).map(|r| r.id), model.get(k).copied());
+            }
         }
     }
 

@@ -316,3 +316,45 @@ fn retries_lower_throttling_and_add_their_waits_to_latency() {
         "{charged} {started}"
     );
 }
+
+/// 5,000 functions (past the count from which the model prefetches its
+/// per-function state ahead of each arrival), their requests interleaved:
+/// each function's first request starts cold, its second (after the first
+/// ended) reuses that environment, a third while the second runs starts a
+/// second cold one, and a fourth after both idled past `idle_s` is cold
+/// again. Every request completes, at 100 ms warm and 350 ms cold.
+#[test]
+fn many_interleaved_functions_keep_their_own_warm_environments() {
+    const N: u32 = 5000;
+    let names: Vec<String> = (0..N).map(|f| format!("f{f}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let s = lambda_scenario(
+        "memory_mb = 1769\ninit = { kind = \"constant\", ms = 250 }\nkeep_alive = { kind = \"fixed\", idle_s = 20 }",
+        &names,
+        100.0,
+    );
+    // 1,769 MB is one vCPU: 100 ms of work takes 100 ms.
+    // (offset from the function's first arrival [s], cold start expected).
+    let pattern = [(0.0, true), (10.0, false), (10.0505, true), (60.0, true)];
+    let mut requests: Vec<(f64, u32, f64)> = (0..N)
+        .flat_map(|f| {
+            pattern
+                .iter()
+                .map(move |&(dt, _)| (f64::from(f) * 0.001 + dt, f, 100.0))
+        })
+        .collect();
+    requests.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (rows, rec, _) = run_requests(&s, &requests);
+    assert_eq!(rows.len(), requests.len());
+    assert_eq!(rec.counts.completed, requests.len() as u64);
+    for (row, &(t, f, _)) in rows.iter().zip(&requests) {
+        assert_eq!(row.function, format!("f{f}"));
+        let dt = t - f64::from(f) * 0.001;
+        let &(_, cold) = pattern
+            .iter()
+            .find(|(p, _)| (p - dt).abs() < 1e-6)
+            .expect("a pattern offset");
+        assert_eq!(row.cold, cold, "function {f} at {t} s");
+        close(row.latency_ms.unwrap(), if cold { 350.0 } else { 100.0 });
+    }
+}

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::engine::prefetch;
 use crate::error::{Error, Result};
 use crate::time::SimTime;
 use crate::workload::dist::Dist;
@@ -414,24 +415,6 @@ impl NameIndex {
         }
         self.table = table;
     }
-}
-
-/// Asks the processor to bring `r`'s cache line in, without waiting for it:
-/// a hint, which changes no value. The per-row lookups of a trace with
-/// more names than the cache holds each wait for memory twice (the slot,
-/// then the name); asked for some rows ahead, the lines arrive while the
-/// rows between are parsed.
-#[inline(always)]
-fn prefetch<T>(r: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 only hints the cache; it reads no value and cannot
-    // fault (Intel SDM, PREFETCHh), and `r` is a live reference anyway.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(r).cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
 }
 
 /// Name lookups held back a few rows, in order: a row's name is hashed and

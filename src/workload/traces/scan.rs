@@ -290,7 +290,7 @@ impl TraceSpec {
                         );
                         // Its counters, asked for while the rows between are read.
                         if let Some(f) = likely.and_then(|i| seen.get(i)) {
-                            super::prefetch(f);
+                            crate::engine::prefetch(f);
                         }
                         if let Some(r) = staged.ready() {
                             note_staged(&r, &mut seen, &mut seen_index);

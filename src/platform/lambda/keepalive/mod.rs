@@ -57,6 +57,16 @@ pub trait Deadlines {
     /// The earliest deadline and its environment; `live(env, epoch)` tells
     /// whether an entry still stands (lazy structures skip those that do not).
     fn first(&mut self, live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)>;
+
+    /// Asks the cache for what [`Deadlines::remove`] of `env` reads first
+    /// (a hint only; see [`crate::engine::Model::prefetch`]).
+    #[inline(always)]
+    fn prefetch(&self, _env: u32) {}
+
+    /// Asks the cache for what [`Deadlines::remove`] of `env` writes once
+    /// its own entry has been read (its neighbours, in a linked list).
+    #[inline(always)]
+    fn prefetch_neighbours(&self, _env: u32) {}
 }
 
 /// "No environment" in [`ExpiryList`] links.
@@ -119,6 +129,24 @@ impl Deadlines for ExpiryList {
     #[inline(always)]
     fn first(&mut self, _live: impl Fn(u32, u32) -> bool) -> Option<(u32, SimTime)> {
         (self.head != NIL).then(|| (self.head, self.links[self.head as usize].2))
+    }
+
+    #[inline(always)]
+    fn prefetch(&self, env: u32) {
+        if let Some(link) = self.links.get(env as usize) {
+            crate::engine::prefetch(link);
+        }
+    }
+
+    #[inline(always)]
+    fn prefetch_neighbours(&self, env: u32) {
+        if let Some(&(prev, next, _, true)) = self.links.get(env as usize) {
+            for n in [prev, next] {
+                if let Some(link) = self.links.get(n as usize) {
+                    crate::engine::prefetch(link);
+                }
+            }
+        }
     }
 }
 
