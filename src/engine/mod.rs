@@ -203,15 +203,30 @@ pub fn prefetch<T>(r: &T) {
     prefetch_line(std::ptr::from_ref(r).cast());
 }
 
-/// [`prefetch`] for every cache line `r` spans.
+/// The cache line size assumed by [`prefetch_all`] (x86-64's, and most
+/// others').
+const LINE: usize = 64;
+
+/// [`prefetch`] for every cache line `r` spans: an element that does not
+/// start on a line boundary can reach into one line more than its size
+/// suggests.
 #[inline(always)]
 pub fn prefetch_all<T>(r: &T) {
     let start = std::ptr::from_ref(r).cast::<u8>();
-    let mut offset = 0;
-    while offset < std::mem::size_of::<T>() {
-        prefetch_line(start.wrapping_add(offset));
-        offset += 64;
+    let (first, lines) = lines_of(start.addr(), std::mem::size_of::<T>());
+    let line = start.wrapping_sub(start.addr() - first);
+    for k in 0..lines {
+        prefetch_line(line.wrapping_add(k * LINE));
     }
+}
+
+/// The first cache line (its address) and the number of lines that `size`
+/// bytes from `addr` touch (one at least).
+#[inline(always)]
+fn lines_of(addr: usize, size: usize) -> (usize, usize) {
+    let first = addr - addr % LINE;
+    let end = addr + size.max(1);
+    (first, (end - first).div_ceil(LINE))
 }
 
 #[inline(always)]
@@ -468,6 +483,31 @@ mod tests {
                         assert_eq!(seen, &want, "ahead of request {i} of {total}");
                     }
                 }
+            }
+        }
+    }
+
+    /// An element that straddles a line boundary is two lines, one that
+    /// fits in a line is one, and a zero-sized one still names its line.
+    #[test]
+    fn an_element_touches_every_line_between_its_first_and_last_byte() {
+        assert_eq!(lines_of(0, 64), (0, 1));
+        assert_eq!(lines_of(0, 65), (0, 2));
+        assert_eq!(lines_of(48, 48), (0, 2));
+        assert_eq!(lines_of(64 + 16, 48), (64, 1));
+        assert_eq!(lines_of(128 + 48, 176), (128, 4));
+        assert_eq!(lines_of(63, 2), (0, 2));
+        assert_eq!(lines_of(200, 0), (192, 1));
+        // Every size and skew against a count of the lines byte by byte.
+        for addr in 1000..1128 {
+            for size in 1..300 {
+                let mut lines: Vec<usize> = (addr..addr + size).map(|b| b / LINE).collect();
+                lines.dedup();
+                assert_eq!(
+                    lines_of(addr, size),
+                    (lines[0] * LINE, lines.len()),
+                    "{addr} {size}"
+                );
             }
         }
     }
