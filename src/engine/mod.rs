@@ -152,22 +152,28 @@ impl Upcoming {
 /// The request stream, read [`READ_AHEAD`] requests further than the loop
 /// has taken when `on` (the loop holds the next arrival itself, so
 /// `ahead.get(0)` is the one after it); a plain pass-through otherwise,
-/// at the cost of one predictable branch per request.
+/// at the cost of one predictable branch per request. It reads no further
+/// than the first request at or past the horizon, as the loop without it
+/// does: a trace whose rows past the horizon are bad (out of order, or the
+/// file changed) fails or not the same way with it.
 struct Lookahead<I> {
     requests: I,
     ahead: Upcoming,
-    /// The stream may hold more (an ended one is not asked again).
+    /// The stream may hold more (an ended one is not asked again) and the
+    /// last request read was before the horizon.
     more: bool,
     on: bool,
+    horizon: SimTime,
 }
 
 impl<I: Iterator<Item = Request>> Lookahead<I> {
-    fn new(requests: I, on: bool) -> Self {
+    fn new(requests: I, on: bool, horizon: SimTime) -> Self {
         let mut l = Lookahead {
             requests,
             ahead: Upcoming::new(),
             more: true,
             on,
+            horizon,
         };
         if on {
             l.fill();
@@ -179,7 +185,10 @@ impl<I: Iterator<Item = Request>> Lookahead<I> {
     fn fill(&mut self) {
         while self.more && self.ahead.len < READ_AHEAD {
             match self.requests.next() {
-                Some(req) => self.ahead.push(req),
+                Some(req) => {
+                    self.more = req.arrival < self.horizon;
+                    self.ahead.push(req);
+                }
                 None => self.more = false,
             }
         }
@@ -294,8 +303,12 @@ fn run_checked<M: Model>(
     };
     // Constant false for a model that never reads ahead, so that its loop
     // compiles as if there were no look-ahead at all.
+    debug_assert!(
+        M::MAY_READ_AHEAD || !platform.read_ahead(),
+        "a model that reads ahead sets MAY_READ_AHEAD"
+    );
     let read_ahead = M::MAY_READ_AHEAD && platform.read_ahead();
-    let mut requests = Lookahead::new(requests, read_ahead);
+    let mut requests = Lookahead::new(requests, read_ahead, clock.horizon);
     platform.start(&mut cx);
     let mut next_request = requests.next();
     let mut next_sample = SimTime::ZERO + clock.interval;
@@ -446,8 +459,9 @@ mod tests {
     /// Every request reaches the model once, in order, whatever the length
     /// of the stream against the read-ahead, and (when the model asks)
     /// before each arrival the model is shown exactly the requests that
-    /// follow the next one, up to [`READ_AHEAD`]. Requests at or past the horizon are
-    /// never handed over.
+    /// follow the next one, up to [`READ_AHEAD`]. Requests at or past the
+    /// horizon are never handed over, and none is read after the first of
+    /// them.
     #[test]
     fn every_request_arrives_once_in_order_with_the_following_ones_ahead() {
         let clock = Clock {
@@ -456,23 +470,31 @@ mod tests {
         };
         for read_ahead in [false, true] {
             for n in 0..12u64 {
-                for past_horizon in [0u64, 1, 5] {
+                for (past_horizon, past_at) in [(0u64, 200.0), (1, 200.0), (5, 200.0), (3, 100.0)] {
                     let reqs: Vec<Request> = (0..n + past_horizon)
                         .map(|id| Request {
                             id,
-                            arrival: SimTime::from_secs_f64(if id < n { id as f64 } else { 200.0 }),
+                            arrival: SimTime::from_secs_f64(if id < n {
+                                id as f64
+                            } else {
+                                past_at
+                            }),
                             ..Request::default()
                         })
                         .collect();
                     let rec = Recorder::new(SimTime::ZERO, clock.horizon, None);
-                    let total = reqs.len() as u64;
                     let model = Log {
                         read_ahead,
                         ..Log::default()
                     };
-                    run(model, reqs.into_iter(), clock, rec, &CancelToken::never()).unwrap();
+                    let read = std::cell::Cell::new(0u64);
+                    let stream = reqs.into_iter().inspect(|_| read.set(read.get() + 1));
+                    run(model, stream, clock, rec, &CancelToken::never()).unwrap();
                     let (arrived, ahead) = LOGGED.with(|l| std::mem::take(&mut *l.borrow_mut()));
                     assert_eq!(arrived, (0..n).collect::<Vec<_>>(), "{n} requests");
+                    // Read up to the first request at or past the horizon, never further.
+                    let total = n + past_horizon.min(1);
+                    assert_eq!(read.get(), total, "{n} requests, read-ahead {read_ahead}");
                     for (i, seen) in ahead.iter().enumerate() {
                         let i = i as u64;
                         let want: Vec<u64> = if read_ahead {

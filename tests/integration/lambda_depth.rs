@@ -318,15 +318,17 @@ fn retries_lower_throttling_and_add_their_waits_to_latency() {
 }
 
 /// 5,000 functions (past the count from which the model prefetches its
-/// per-function state ahead of each arrival), their requests interleaved:
+/// per-function state ahead of each arrival, `PREFETCH_FROM_FUNCTIONS`),
+/// their requests interleaved:
 /// each function's first request starts cold, its second (after the first
 /// ended) reuses that environment, a third while the second runs starts a
 /// second cold one, and a fourth after both idled past `idle_s` is cold
 /// again. Every request completes, at 100 ms warm and 350 ms cold.
 #[test]
 fn many_interleaved_functions_keep_their_own_warm_environments() {
-    const N: u32 = 5000;
-    let names: Vec<String> = (0..N).map(|f| format!("f{f}")).collect();
+    let n_functions = surgesim::platform::lambda::PREFETCH_FROM_FUNCTIONS + 904;
+    let n = u32::try_from(n_functions).unwrap();
+    let names: Vec<String> = (0..n).map(|f| format!("f{f}")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let s = lambda_scenario(
         "memory_mb = 1769\ninit = { kind = \"constant\", ms = 250 }\nkeep_alive = { kind = \"fixed\", idle_s = 20 }",
@@ -336,7 +338,7 @@ fn many_interleaved_functions_keep_their_own_warm_environments() {
     // 1,769 MB is one vCPU: 100 ms of work takes 100 ms.
     // (offset from the function's first arrival [s], cold start expected).
     let pattern = [(0.0, true), (10.0, false), (10.0505, true), (60.0, true)];
-    let mut requests: Vec<(f64, u32, f64)> = (0..N)
+    let mut requests: Vec<(f64, u32, f64)> = (0..n)
         .flat_map(|f| {
             pattern
                 .iter()

@@ -949,7 +949,7 @@ impl<K: KeepAlive> Lambda<K> {
 /// Functions from which [`Lambda`]'s per-function state no longer fits the
 /// cache and the model asks for it ahead ([`Model::prefetch`]): with fewer,
 /// reading ahead costs more than the waits it saves.
-const PREFETCH_FROM_FUNCTIONS: usize = 4096;
+pub const PREFETCH_FROM_FUNCTIONS: usize = 4096;
 
 impl<K: KeepAlive> Model for Lambda<K> {
     type Event = Ev<K>;

@@ -386,6 +386,9 @@ impl TraceSpec {
                 let works = read_durations(&trace.durations, trace.skip_bad_rows, cancel)?;
                 let memory =
                     read_app_memory(&trace.memory, &trace.paths, trace.skip_bad_rows, cancel)?;
+                // The app memory stands: Azure 2019 rows carry no memory of
+                // their own, so `Seen::finish` has none to put over it.
+                debug_assert!(seen.tally.iter().all(|t| t.memory_mb.is_none()));
                 for f in &mut seen.functions {
                     f.app = apps.get(&f.name).cloned();
                     f.durations = works.get(&f.name).cloned();
@@ -594,7 +597,8 @@ mod tests {
 
     /// The counts kept apart come back onto their functions, in order; a
     /// memory from the rows replaces the one the function had, and no
-    /// memory from the rows keeps it (an Azure app memory set afterwards).
+    /// memory from the rows keeps it (an Azure 2019 app memory, set on the
+    /// function before the counts come back).
     #[test]
     fn counts_kept_apart_come_back_onto_their_functions() {
         let seen = Seen {
