@@ -38,15 +38,13 @@ pub trait Model {
     /// A request arrives at `cx.now()`.
     fn on_arrival(&mut self, req: Request, cx: &mut Ctx<Self::Event>);
 
-    /// Whether [`Model::read_ahead`] can be true: a model that never reads
-    /// ahead leaves it false, and its loop compiles without the look-ahead.
-    const MAY_READ_AHEAD: bool = false;
-
     /// Whether the loop should read [`READ_AHEAD`] arrivals further ahead
     /// and show them to [`Model::prefetch`] (asked once, before
-    /// [`Model::start`]; only when [`Model::MAY_READ_AHEAD`]). Reading ahead
-    /// costs some instructions per request, so a model asks only when its
-    /// state for a request is spread over more memory than the cache holds.
+    /// [`Model::start`]). Reading ahead costs some instructions per request,
+    /// so a model asks only when its state for a request is spread over
+    /// more memory than the cache holds. A model that keeps this default
+    /// compiles without the look-ahead: the `false` is inlined into its loop.
+    #[inline(always)]
     fn read_ahead(&self) -> bool {
         false
     }
@@ -117,18 +115,6 @@ impl Upcoming {
     #[inline(always)]
     pub fn get(&self, k: usize) -> Option<&Request> {
         (k < self.len).then(|| &self.ring[(self.head + k) % READ_AHEAD])
-    }
-
-    /// How many arrivals are held.
-    #[inline(always)]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether none is held.
-    #[inline(always)]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     #[inline(always)]
@@ -205,24 +191,24 @@ impl<I: Iterator<Item = Request>> Lookahead<I> {
     }
 }
 
-/// Asks the processor to bring `r`'s first cache line in without waiting
-/// for it: a hint, which changes no value.
-#[inline(always)]
-pub fn prefetch<T>(r: &T) {
-    prefetch_line(std::ptr::from_ref(r).cast());
-}
-
-/// The cache line size assumed by [`prefetch_all`] (x86-64's, and most
+/// The cache line size assumed by [`prefetch`] (x86-64's, and most
 /// others').
 const LINE: usize = 64;
 
-/// [`prefetch`] for every cache line `r` spans: an element that does not
-/// start on a line boundary can reach into one line more than its size
-/// suggests.
+/// Asks the processor to bring in every cache line `r` spans, without
+/// waiting for them: a hint, which changes no value. An element that does
+/// not start on a line boundary can reach into one line more than its size
+/// suggests; one no larger than its alignment (nor a line) cannot, and
+/// costs a single hint.
 #[inline(always)]
-pub fn prefetch_all<T>(r: &T) {
+pub fn prefetch<T>(r: &T) {
     let start = std::ptr::from_ref(r).cast::<u8>();
-    let (first, lines) = lines_of(start.addr(), std::mem::size_of::<T>());
+    let (size, align) = (std::mem::size_of::<T>(), std::mem::align_of::<T>());
+    if size <= align && size <= LINE {
+        prefetch_line(start);
+        return;
+    }
+    let (first, lines) = lines_of(start.addr(), size);
     let line = start.wrapping_sub(start.addr() - first);
     for k in 0..lines {
         prefetch_line(line.wrapping_add(k * LINE));
@@ -303,12 +289,7 @@ fn run_checked<M: Model>(
     };
     // Constant false for a model that never reads ahead, so that its loop
     // compiles as if there were no look-ahead at all.
-    debug_assert!(
-        M::MAY_READ_AHEAD || !platform.read_ahead(),
-        "a model that reads ahead sets MAY_READ_AHEAD"
-    );
-    let read_ahead = M::MAY_READ_AHEAD && platform.read_ahead();
-    let mut requests = Lookahead::new(requests, read_ahead, clock.horizon);
+    let mut requests = Lookahead::new(requests, platform.read_ahead(), clock.horizon);
     platform.start(&mut cx);
     let mut next_request = requests.next();
     let mut next_sample = SimTime::ZERO + clock.interval;
@@ -351,7 +332,7 @@ fn run_checked<M: Model>(
             platform.on_event(event, &mut cx);
         } else {
             let req = std::mem::replace(&mut next_request, requests.next()).expect("peeked");
-            if read_ahead {
+            if requests.on {
                 platform.prefetch(&requests.ahead);
             }
             platform.on_arrival(req, &mut cx);
@@ -424,7 +405,6 @@ mod tests {
 
     impl Model for Log {
         type Event = ();
-        const MAY_READ_AHEAD: bool = true;
         fn read_ahead(&self) -> bool {
             self.read_ahead
         }
@@ -542,7 +522,7 @@ mod tests {
         let mut next = 0u64;
         // Pushes and pops in a pattern that wraps the ring many times.
         for step in 0..200u64 {
-            if step % 3 != 2 && ring.len() < READ_AHEAD {
+            if step % 3 != 2 && ring.len < READ_AHEAD {
                 ring.push(Request {
                     id: next,
                     ..Request::default()
@@ -552,8 +532,7 @@ mod tests {
             } else {
                 assert_eq!(ring.pop().map(|r| r.id), model.pop_front());
             }
-            assert_eq!(ring.len(), model.len());
-            assert_eq!(ring.is_empty(), model.is_empty());
+            assert_eq!(ring.len, model.len());
             for k in 0..READ_AHEAD + 1 {
                 assert_eq!(ring.get(k).map(|r| r.id), model.get(k).copied());
             }

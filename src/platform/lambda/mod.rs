@@ -970,8 +970,6 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
     }
 
-    const MAY_READ_AHEAD: bool = true;
-
     fn read_ahead(&self) -> bool {
         self.functions.len() >= PREFETCH_FROM_FUNCTIONS
     }
@@ -986,12 +984,17 @@ impl<K: KeepAlive> Model for Lambda<K> {
     #[inline(always)]
     fn prefetch(&self, ahead: &engine::Upcoming) {
         let function = |k: usize| ahead.get(k).map(|r| &self.functions[r.function as usize]);
+        let newest_idle = |k: usize| {
+            function(k)
+                .and_then(|fs| fs.idle.back())
+                .map(|&(env, _)| env)
+        };
         if let Some(r) = ahead.get(3) {
             let f = r.function as usize;
-            engine::prefetch_all(&self.functions[f]);
+            engine::prefetch(&self.functions[f]);
             engine::prefetch(&self.memory[f]);
-            engine::prefetch_all(&self.gross[f]);
-            engine::prefetch_all(&self.measured[f]);
+            engine::prefetch(&self.gross[f]);
+            engine::prefetch(&self.measured[f]);
         }
         if let Some(fs) = function(2) {
             // Where the back entry lies, from the deque's header alone.
@@ -1000,13 +1003,13 @@ impl<K: KeepAlive> Model for Lambda<K> {
                 engine::prefetch(slot);
             }
         }
-        if let Some(&(env, _)) = function(1).and_then(|fs| fs.idle.back()) {
+        if let Some(env) = newest_idle(1) {
             if let Some(e) = self.envs.get(env as usize) {
-                engine::prefetch_all(e);
+                engine::prefetch(e);
             }
             self.expiry.prefetch(env);
         }
-        if let Some(&(env, _)) = function(0).and_then(|fs| fs.idle.back()) {
+        if let Some(env) = newest_idle(0) {
             self.expiry.prefetch_neighbours(env);
         }
     }

@@ -134,7 +134,7 @@ impl Deadlines for ExpiryList {
     #[inline(always)]
     fn prefetch(&self, env: u32) {
         if let Some(link) = self.links.get(env as usize) {
-            crate::engine::prefetch_all(link);
+            crate::engine::prefetch(link);
         }
     }
 
@@ -143,7 +143,7 @@ impl Deadlines for ExpiryList {
         if let Some(&(prev, next, _, true)) = self.links.get(env as usize) {
             for n in [prev, next] {
                 if let Some(link) = self.links.get(n as usize) {
-                    crate::engine::prefetch_all(link);
+                    crate::engine::prefetch(link);
                 }
             }
         }
