@@ -797,3 +797,96 @@ fn azure2019_percentiles_past_the_cap_are_row_errors() {
         "{stderr}"
     );
 }
+
+/// A trace the scan finds in time order is replayed without the reorder
+/// buffer's window: the requests must be those a full window gives, with
+/// equal timestamps kept in file order and `rate_scale`'s copies and
+/// thinning drawn alike.
+#[test]
+fn a_trace_found_in_order_replays_as_a_full_reorder_buffer_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("timestamp_s,function,duration_ms\n");
+    for i in 0..5_000u64 {
+        // Runs of three equal times, across functions.
+        let _ = writeln!(text, "{}.5,f{},{}", i / 3, i % 7, 1 + i % 40);
+    }
+    std::fs::write(dir.path().join("sorted.csv"), &text).unwrap();
+    let requests = |s: &Scenario| -> Vec<(u64, SimTime, u32, u64)> {
+        s.workload
+            .requests(s.seed, 0, s.horizon)
+            .map(|r| (r.id, r.arrival, r.function, r.work.as_nanos()))
+            .collect()
+    };
+    for rate_scale in ["1", "2.5", "0.4"] {
+        let file = scenario_in(
+            dir.path(),
+            &format!(
+                "{{ kind = \"trace\", format = \"csv\", path = \"sorted.csv\", rate_scale = {rate_scale} }}"
+            ),
+            LAMBDA,
+        );
+        let s = load(&file);
+        let trace = s.workload.trace.as_ref().unwrap();
+        assert!(trace.in_order, "a sorted file is in order");
+        let mut full = s.clone();
+        let mut t = (**trace).clone();
+        t.in_order = false;
+        full.workload.trace = Some(std::sync::Arc::new(t));
+        let (got, want) = (requests(&s), requests(&full));
+        assert!(want.len() > 1_000, "{rate_scale}: {}", want.len());
+        assert_eq!(got, want, "rate_scale {rate_scale}");
+    }
+    // Rows out of order, within a file or across two, are not in order.
+    std::fs::write(dir.path().join("swapped.csv"), "timestamp_s\n1\n3\n2\n").unwrap();
+    std::fs::write(dir.path().join("later.csv"), "timestamp_s\n5\n6\n").unwrap();
+    std::fs::write(dir.path().join("earlier.csv"), "timestamp_s\n4\n7\n").unwrap();
+    for (paths, in_order) in [
+        ("\"swapped.csv\"", false),
+        ("[\"later.csv\", \"earlier.csv\"]", false),
+        ("[\"earlier.csv\", \"later.csv\"]", false),
+        ("[\"swapped.csv\", \"later.csv\"]", false),
+        ("[\"later.csv\"]", true),
+    ] {
+        let file = scenario_in(
+            dir.path(),
+            &format!("{{ kind = \"trace\", format = \"csv\", path = {paths} }}"),
+            LAMBDA,
+        );
+        let s = load(&file);
+        assert_eq!(
+            s.workload.trace.as_ref().unwrap().in_order,
+            in_order,
+            "{paths}"
+        );
+        let got: Vec<u64> = arrivals(&s).iter().map(|a| a.0.as_nanos()).collect();
+        assert!(got.is_sorted(), "{paths}: {got:?}");
+    }
+}
+
+/// Rows out of order where the scan found them in order (a file changed
+/// behind the replay's check of its size, times and inode) end the stream
+/// with an error naming the file, never a request out of order.
+#[test]
+fn rows_out_of_order_where_the_scan_found_them_in_order_fail_the_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trace.csv"), "timestamp_s\n1\n3\n2\n4\n").unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"trace.csv\" }",
+        LAMBDA,
+    );
+    let mut s = load(&file);
+    let mut t = (**s.workload.trace.as_ref().unwrap()).clone();
+    assert!(!t.in_order);
+    t.in_order = true;
+    s.workload.trace = Some(std::sync::Arc::new(t));
+    let mut requests = s.workload.requests(s.seed, 0, s.horizon);
+    let got: Vec<u64> = requests.by_ref().map(|r| r.arrival.as_nanos()).collect();
+    assert_eq!(got, [1_000_000_000, 3_000_000_000]);
+    let fault = requests.fault().unwrap();
+    let msg = fault.lock().unwrap().take().expect("a fault").to_string();
+    assert!(
+        msg.contains("trace.csv") && msg.contains("no longer in time order"),
+        "{msg}"
+    );
+}

@@ -561,7 +561,14 @@ impl Iterator for TraceStream {
                     }
                 }
                 Format::Csv | Format::Azure2021 | Format::Alb | Format::LambdaReport => {
-                    while self.buffer.len() <= REORDER_WINDOW {
+                    // Rows the scan found in order need no reordering: the
+                    // buffer holds just the row being handed out.
+                    let window = if self.trace.in_order {
+                        0
+                    } else {
+                        REORDER_WINDOW
+                    };
+                    while self.buffer.len() <= window {
                         if !self.fill_rows() {
                             self.done = true;
                             break;
@@ -582,15 +589,19 @@ impl Iterator for TraceStream {
         // arrival.
         if p.t < self.last {
             let last = self.trace.paths.last().expect("a trace has files");
-            let e = Error::Usage(format!(
-                "{}: after merging the files by time, a request at {} s comes after one at {} \
+            let e = if self.trace.in_order {
+                changed(last, "its rows are no longer in time order")
+            } else {
+                Error::Usage(format!(
+                    "{}: after merging the files by time, a request at {} s comes after one at {} \
                  s, more than {REORDER_WINDOW} rows out of order; sort the entries by \
                  arrival (e.g. zcat the files, sort by request_creation_time) and replay the \
                  sorted file",
-                last.parent().unwrap_or(last).display(),
-                p.t.as_secs_f64(),
-                self.last.as_secs_f64()
-            ));
+                    last.parent().unwrap_or(last).display(),
+                    p.t.as_secs_f64(),
+                    self.last.as_secs_f64()
+                ))
+            };
             self.fail(e);
             self.done = true;
             return None;

@@ -145,6 +145,7 @@ impl TraceSpec {
             origin_ns: 0,
             file_starts: Vec::new(),
             observed_cold_starts: 0,
+            in_order: true,
         };
         let windowed = self.start_s.is_some() || self.end_s.is_some();
         if self.format.wall_clock() && windowed {
@@ -204,6 +205,8 @@ impl TraceSpec {
                 // runs on across files, as the replay's does.
                 let mut window: Reorder<OrdF64> = Reorder::default();
                 let mut released = f64::NEG_INFINITY;
+                // The latest arrival in the window so far, for `in_order`.
+                let mut latest = f64::NEG_INFINITY;
                 let mut records = Records::new(&trace.paths, trace.skip_bad_rows, cancel)
                     .with_layout(self.format.layout());
                 let mut cols = None;
@@ -222,6 +225,7 @@ impl TraceSpec {
                                 // them by time, so order is checked per file.
                                 window = Reorder::default();
                                 released = f64::NEG_INFINITY;
+                                latest = f64::NEG_INFINITY;
                             }
                             let ignored = c.ignored(headers);
                             if !ignored.is_empty() {
@@ -270,6 +274,8 @@ impl TraceSpec {
                                 ),
                             ));
                         }
+                        trace.in_order &= row.t >= latest;
+                        latest = latest.max(row.t);
                         window.push(OrdF64(row.t));
                         if window.len() > REORDER_WINDOW {
                             released = window.take_min(|_| false).expect("non-empty").0;
