@@ -82,6 +82,35 @@ fn the_running_cost_prices_executing_provisioned_requests_at_the_provisioned_rat
 }
 
 #[test]
+fn the_running_cost_counts_every_executing_request_of_every_function_once() {
+    // Three 10 s requests of 2 GB on demand, one of the first function and
+    // two of the last, run across the time-series edges at 4 s and 5 s:
+    // the running cost grows by 3 x 1 s x 2 GB at $0.0000166667 per GB-s
+    // (x86, platform-facts 1.2) between them, and by nothing once they have
+    // all finished.
+    let s = lambda_scenario(
+        "memory_mb = 2048\ninit = { kind = \"constant\", ms = 0 }",
+        &["a", "b", "c"],
+        20.0,
+    );
+    let (_, rec, _) = run_requests(
+        &s,
+        &[(0.5, 0, 10_000.0), (0.5, 2, 10_000.0), (0.6, 2, 10_000.0)],
+    );
+    let cost_at = |t: f64| {
+        rec.rows()
+            .iter()
+            .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
+            .unwrap()
+            .gauges
+            .cost_usd
+    };
+    let step = cost_at(5.0) - cost_at(4.0);
+    assert!((step - 3.0 * 2.0 * 0.000_016_666_7).abs() < 1e-11, "{step}");
+    assert!((cost_at(15.0) - cost_at(12.0)).abs() < 1e-15);
+}
+
+#[test]
 fn a_provisioned_schedule_adds_and_removes_environments() {
     let s = lambda_scenario(
         "memory_mb = 2048\nprovisioned_concurrency = 1\n\

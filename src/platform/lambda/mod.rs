@@ -304,12 +304,6 @@ struct UsageCounters {
 }
 
 impl UsageCounters {
-    /// Adds `job`, run on `memory` MB until `end` (1 ms rounding, INIT included).
-    #[inline(always)]
-    fn charge(&mut self, job: &Job, provisioned: bool, end: SimTime, memory: u32) {
-        self.add(provisioned, Self::mb_ms(job, end, memory));
-    }
-
     /// The MB-ms `job` is billed, run on `memory` MB until `end`.
     #[inline(always)]
     fn mb_ms(job: &Job, end: SimTime, memory: u32) -> u128 {
@@ -369,6 +363,14 @@ pub struct Lambda<K: KeepAlive> {
     measured: Vec<UsageCounters>,
     /// Usage of every request, for the running cost in the time series.
     gross: Vec<UsageCounters>,
+    /// Functions whose provisioned-concurrency plan never configures any:
+    /// they bill no provisioned GB-s and stay eligible for the free tier
+    /// (read per function each time series interval, where the plans
+    /// themselves are one allocation each).
+    never_provisioned: Vec<bool>,
+    /// The running cost's scratch: (function, provisioned, MB-ms so far) of
+    /// each request executing, by function.
+    in_flight: Vec<(u32, bool, u128)>,
 }
 
 /// A full bucket of one second's worth of tokens at `rate` per second,
@@ -506,6 +508,9 @@ impl<K: KeepAlive> Lambda<K> {
             memory: (0..n)
                 .map(|f| memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb))
                 .collect(),
+            never_provisioned: (0..n)
+                .map(|f| cfg.provisioned[f].iter().all(|c| c.1 == 0))
+                .collect(),
             cfg,
             rng,
             retry_rng,
@@ -526,6 +531,7 @@ impl<K: KeepAlive> Lambda<K> {
             waiting_count: 0,
             measured: vec![UsageCounters::default(); n],
             gross: vec![UsageCounters::default(); n],
+            in_flight: Vec::new(),
         }
     }
 
@@ -925,19 +931,36 @@ impl<K: KeepAlive> Lambda<K> {
             .sum()
     }
 
-    /// The usage of `per_function` (and the provisioned configuration over
-    /// [from, to)) in the form the pricing takes.
-    fn usage(&self, per_function: &[UsageCounters], from: SimTime, to: SimTime) -> LambdaUsage {
+    /// The usage of `per_function`, with the requests `in_flight` (by
+    /// function: function, provisioned, MB-ms) added to their functions',
+    /// and of the provisioned configuration over [from, to), in the form
+    /// the pricing takes.
+    fn usage(
+        &self,
+        per_function: &[UsageCounters],
+        in_flight: &[(u32, bool, u128)],
+        from: SimTime,
+        to: SimTime,
+    ) -> LambdaUsage {
+        debug_assert!(in_flight.is_sorted_by_key(|r| r.0));
         let mut u = LambdaUsage::default();
+        let mut in_flight = in_flight.iter().peekable();
         for (f, x) in per_function.iter().enumerate() {
+            let mut x = *x;
+            while let Some(&(_, provisioned, mb_ms)) = in_flight.next_if(|r| r.0 as usize == f) {
+                x.add(provisioned, mb_ms);
+            }
             let on_demand = gb_s(x.on_demand_mb_ms);
             u.requests += x.requests as f64;
             u.gb_s += on_demand;
             u.provisioned_duration_gb_s += gb_s(x.provisioned_mb_ms);
             u.front_door_requests += x.front_door as f64;
-            u.provisioned_gb_s += self.provisioned_gb_s(f, from, to);
-            // The free tier does not apply to functions with provisioned concurrency.
-            if self.cfg.provisioned[f].iter().all(|c| c.1 == 0) {
+            // The free tier does not apply to functions with provisioned
+            // concurrency; the others' provisioned GB-s are 0, and adding
+            // them would leave the sum as it is.
+            if !self.never_provisioned[f] {
+                u.provisioned_gb_s += self.provisioned_gb_s(f, from, to);
+            } else {
                 u.free_eligible_requests += x.requests as f64;
                 u.free_eligible_gb_s += on_demand;
             }
@@ -1116,14 +1139,18 @@ impl<K: KeepAlive> Model for Lambda<K> {
     fn gauges(&mut self, at: SimTime, cx: &mut Ctx<Ev<K>>) -> Gauges {
         self.expire(at, cx);
         // The running bill includes what requests still executing have used so far.
-        let mut gross = self.gross.clone();
+        let mut in_flight = std::mem::take(&mut self.in_flight);
+        in_flight.clear();
         for e in &self.envs {
             if e.working() {
-                let f = e.job.req.function as usize;
-                gross[f].charge(&e.job, e.provisioned, at, self.memory[f]);
+                let f = e.job.req.function;
+                let mb_ms = UsageCounters::mb_ms(&e.job, at, self.memory[f as usize]);
+                in_flight.push((f, e.provisioned, mb_ms));
             }
         }
-        let u = self.usage(&gross, SimTime::ZERO, at);
+        in_flight.sort_unstable_by_key(|r| r.0);
+        let u = self.usage(&self.gross, &in_flight, SimTime::ZERO, at);
+        self.in_flight = in_flight;
         let cost = self.cfg.pricing.list_cost(self.cfg.architecture, &u);
         let mut values = [0; crate::metrics::MAX_GAUGES];
         // In KIND.gauges order.
@@ -1165,7 +1192,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
         let (from, to) = cx.rec.window();
         let window_s = to.since(from).as_secs_f64();
-        let usage = self.usage(&self.measured, from, to);
+        let usage = self.usage(&self.measured, &[], from, to);
         let (cost, month) =
             self.cfg
                 .pricing
