@@ -231,20 +231,27 @@ fn idle_in(envs: &[Env], env: u32, epoch: u32) -> bool {
     e.state == EnvState::Idle && e.epoch == epoch
 }
 
+/// A function's state. What a warm start reads comes first, in the one
+/// cache line the struct starts on (`repr(C)` keeps the order): with
+/// 100,000 functions a function's state is seldom in the cache when its
+/// request arrives, and each line more is one more wait for memory.
 #[derive(Debug, Clone, Default)]
+#[repr(C, align(64))]
 struct FunctionState {
     /// Idle on-demand environments, most recently freed at the back.
     idle: VecDeque<(u32, u32)>,
-    /// Idle provisioned environments.
-    provisioned_idle: Vec<u32>,
+    /// Concurrency in use: on-demand environments initialising or busy, plus
+    /// every provisioned environment.
+    in_use: u32,
+    /// Memory \[MB\]: the platform's, or a trace's for the function.
+    memory: u32,
+    reserved: Option<u32>,
     /// Provisioned environments that exist (idle or busy).
     provisioned: u32,
     /// Provisioned concurrency configured now.
     provisioned_target: u32,
-    /// Concurrency in use: on-demand environments initialising or busy, plus
-    /// every provisioned environment.
-    in_use: u32,
-    reserved: Option<u32>,
+    /// Idle provisioned environments (none while `provisioned` is 0).
+    provisioned_idle: Vec<u32>,
     bucket: Option<TokenBucket>,
 }
 
@@ -322,6 +329,26 @@ impl UsageCounters {
     }
 }
 
+/// What every request updates of its function's counters, the run's
+/// (`gross`, for the running cost in the time series) and the measurement
+/// window's side by side in one cache line; the provisioned MB-ms, which
+/// only provisioned environments add to, are kept apart
+/// ([`Lambda::provisioned_mb_ms`]).
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct FunctionUsage {
+    gross: HotCounters,
+    measured: HotCounters,
+}
+
+/// [`UsageCounters`] but the provisioned MB-ms.
+#[derive(Debug, Clone, Copy, Default)]
+struct HotCounters {
+    requests: u64,
+    front_door: u64,
+    on_demand_mb_ms: u128,
+}
+
 /// MB-ms to GB-s.
 fn gb_s(mb_ms: u128) -> f64 {
     mb_ms as f64 / 1024.0 / 1000.0
@@ -330,8 +357,6 @@ fn gb_s(mb_ms: u128) -> f64 {
 /// The Lambda platform during one run.
 pub struct Lambda<K: KeepAlive> {
     cfg: LambdaConfig,
-    /// Memory of each function \[MB\]: the platform's, or a trace's per function.
-    memory: Vec<u32>,
     rng: SimRng,
     retry_rng: SimRng,
     envs: Vec<Env>,
@@ -359,10 +384,12 @@ pub struct Lambda<K: KeepAlive> {
     waiting: Vec<Option<Waiting>>,
     free_waiting: Vec<u32>,
     waiting_count: u64,
-    /// Usage of requests that arrived in the measurement window, per function.
-    measured: Vec<UsageCounters>,
-    /// Usage of every request, for the running cost in the time series.
-    gross: Vec<UsageCounters>,
+    /// Usage of every request and of those that arrived in the measurement
+    /// window, per function.
+    usage: Vec<FunctionUsage>,
+    /// Billed MB-ms on provisioned environments per function: of every
+    /// request, and of those in the measurement window.
+    provisioned_mb_ms: Vec<[u128; 2]>,
     /// Functions whose provisioned-concurrency plan never configures any:
     /// they bill no provisioned GB-s and stay eligible for the free tier
     /// (read per function each time series interval, where the plans
@@ -480,7 +507,9 @@ impl<K: KeepAlive> Lambda<K> {
         let functions: Vec<FunctionState> = cfg
             .reserved
             .iter()
-            .map(|&reserved| FunctionState {
+            .enumerate()
+            .map(|(f, &reserved)| FunctionState {
+                memory: memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb),
                 reserved,
                 bucket: match cfg.scaling {
                     Scaling::PerFunction { per_10s } => {
@@ -505,9 +534,6 @@ impl<K: KeepAlive> Lambda<K> {
         Lambda {
             rps: RateBucket::per_second(rps),
             unreserved_cap: cfg.account_concurrency - reserved,
-            memory: (0..n)
-                .map(|f| memory.get(f).copied().flatten().unwrap_or(cfg.memory_mb))
-                .collect(),
             never_provisioned: (0..n)
                 .map(|f| cfg.provisioned[f].iter().all(|c| c.1 == 0))
                 .collect(),
@@ -529,8 +555,8 @@ impl<K: KeepAlive> Lambda<K> {
             waiting: Vec::new(),
             free_waiting: Vec::new(),
             waiting_count: 0,
-            measured: vec![UsageCounters::default(); n],
-            gross: vec![UsageCounters::default(); n],
+            usage: vec![FunctionUsage::default(); n],
+            provisioned_mb_ms: vec![[0; 2]; n],
             in_flight: Vec::new(),
         }
     }
@@ -707,7 +733,7 @@ impl<K: KeepAlive> Lambda<K> {
         let e = &mut self.envs[env as usize];
         let job = &mut e.job;
         let exec = handler_time(
-            self.memory[job.req.function as usize],
+            self.functions[job.req.function as usize].memory,
             self.cfg.cpu_scaling,
             &job.req,
         );
@@ -730,7 +756,8 @@ impl<K: KeepAlive> Lambda<K> {
     #[inline(always)]
     fn attempt(&mut self, req: Request, failures: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) -> bool {
         let f = req.function as usize;
-        if !self.functions[f].provisioned_idle.is_empty() {
+        let fs = &self.functions[f];
+        if fs.provisioned > 0 && !fs.provisioned_idle.is_empty() {
             if !self.rps.take(now) {
                 return false;
             }
@@ -906,10 +933,21 @@ impl<K: KeepAlive> Lambda<K> {
     fn bill_job(&mut self, job: &Job, provisioned: bool, end: SimTime, measured: bool) {
         let f = job.req.function as usize;
         // Billed once, counted in both.
-        let mb_ms = UsageCounters::mb_ms(job, end, self.memory[f]);
-        self.gross[f].add(provisioned, mb_ms);
-        if measured {
-            self.measured[f].add(provisioned, mb_ms);
+        let mb_ms = UsageCounters::mb_ms(job, end, self.functions[f].memory);
+        let u = &mut self.usage[f];
+        u.gross.requests += 1;
+        u.measured.requests += u64::from(measured);
+        if provisioned {
+            let p = &mut self.provisioned_mb_ms[f];
+            p[0] += mb_ms;
+            if measured {
+                p[1] += mb_ms;
+            }
+        } else {
+            u.gross.on_demand_mb_ms += mb_ms;
+            if measured {
+                u.measured.on_demand_mb_ms += mb_ms;
+            }
         }
     }
 
@@ -921,7 +959,7 @@ impl<K: KeepAlive> Lambda<K> {
     /// Configured provisioned GB-s of function `f` over [from, to).
     fn provisioned_gb_s(&self, f: usize, from: SimTime, to: SimTime) -> f64 {
         let plan = &self.cfg.provisioned[f];
-        let gb = f64::from(self.memory[f]) / 1024.0;
+        let gb = f64::from(self.functions[f].memory) / 1024.0;
         plan.iter()
             .enumerate()
             .map(|(i, &(start, value))| {
@@ -931,13 +969,32 @@ impl<K: KeepAlive> Lambda<K> {
             .sum()
     }
 
-    /// The usage of `per_function`, with the requests `in_flight` (by
-    /// function: function, provisioned, MB-ms) added to their functions',
-    /// and of the provisioned configuration over [from, to), in the form
-    /// the pricing takes.
+    /// Function `f`'s counters: of the requests in the measurement window
+    /// when `measured`, of every request otherwise.
+    #[inline]
+    fn counters(&self, f: usize, measured: bool) -> UsageCounters {
+        let (u, p) = (&self.usage[f], &self.provisioned_mb_ms[f]);
+        let (hot, provisioned_mb_ms) = if measured {
+            (&u.measured, p[1])
+        } else {
+            (&u.gross, p[0])
+        };
+        UsageCounters {
+            requests: hot.requests,
+            on_demand_mb_ms: hot.on_demand_mb_ms,
+            provisioned_mb_ms,
+            front_door: hot.front_door,
+        }
+    }
+
+    /// The usage of the requests in the measurement window (`measured`) or
+    /// of every request, with the requests `in_flight` (by function:
+    /// function, provisioned, MB-ms) added to their functions', and of the
+    /// provisioned configuration over [from, to), in the form the pricing
+    /// takes.
     fn usage(
         &self,
-        per_function: &[UsageCounters],
+        measured: bool,
         in_flight: &[(u32, bool, u128)],
         from: SimTime,
         to: SimTime,
@@ -945,8 +1002,8 @@ impl<K: KeepAlive> Lambda<K> {
         debug_assert!(in_flight.is_sorted_by_key(|r| r.0));
         let mut u = LambdaUsage::default();
         let mut in_flight = in_flight.iter().peekable();
-        for (f, x) in per_function.iter().enumerate() {
-            let mut x = *x;
+        for f in 0..self.functions.len() {
+            let mut x = self.counters(f, measured);
             while let Some(&(_, provisioned, mb_ms)) = in_flight.next_if(|r| r.0 as usize == f) {
                 x.add(provisioned, mb_ms);
             }
@@ -1014,10 +1071,10 @@ impl<K: KeepAlive> Model for Lambda<K> {
         };
         if let Some(r) = ahead.get(3) {
             let f = r.function as usize;
-            engine::prefetch(&self.functions[f]);
-            engine::prefetch(&self.memory[f]);
-            engine::prefetch(&self.gross[f]);
-            engine::prefetch(&self.measured[f]);
+            // The lines a warm start reads (see FunctionState and
+            // FunctionUsage).
+            engine::prefetch(&self.functions[f].idle);
+            engine::prefetch(&self.usage[f]);
         }
         if let Some(fs) = function(2) {
             // Where the back entry lies, from the deque's header alone.
@@ -1043,10 +1100,9 @@ impl<K: KeepAlive> Model for Lambda<K> {
         self.keep_alive.on_arrival(req.function, now);
         cx.rec.arrived(&req);
         let f = req.function as usize;
-        self.gross[f].front_door += 1;
-        if cx.rec.measured(&req) {
-            self.measured[f].front_door += 1;
-        }
+        let u = &mut self.usage[f];
+        u.gross.front_door += 1;
+        u.measured.front_door += u64::from(cx.rec.measured(&req));
         if !self.attempt(req, 0, now, cx) {
             self.throttled(req, 1, 0, now, cx);
         }
@@ -1144,12 +1200,12 @@ impl<K: KeepAlive> Model for Lambda<K> {
         for e in &self.envs {
             if e.working() {
                 let f = e.job.req.function;
-                let mb_ms = UsageCounters::mb_ms(&e.job, at, self.memory[f as usize]);
+                let mb_ms = UsageCounters::mb_ms(&e.job, at, self.functions[f as usize].memory);
                 in_flight.push((f, e.provisioned, mb_ms));
             }
         }
         in_flight.sort_unstable_by_key(|r| r.0);
-        let u = self.usage(&self.gross, &in_flight, SimTime::ZERO, at);
+        let u = self.usage(false, &in_flight, SimTime::ZERO, at);
         self.in_flight = in_flight;
         let cost = self.cfg.pricing.list_cost(self.cfg.architecture, &u);
         let mut values = [0; crate::metrics::MAX_GAUGES];
@@ -1192,7 +1248,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
         }
         let (from, to) = cx.rec.window();
         let window_s = to.since(from).as_secs_f64();
-        let usage = self.usage(&self.measured, &[], from, to);
+        let usage = self.usage(true, &[], from, to);
         let (cost, month) =
             self.cfg
                 .pricing
