@@ -459,3 +459,59 @@ fn more_overlapping_files_than_the_replay_holds_open_are_refused_at_validation()
     );
     assert!(e.contains("1025 of the trace's files overlap"), "{e}");
 }
+
+/// Files merged by time with many functions: each file's rows take their
+/// functions from the scan from their own place in its rows (the first
+/// file's partly, past its 32,768th name; the second's wholly), and the
+/// requests are those the lookup of every name gives.
+#[test]
+fn merged_files_of_many_functions_replay_as_name_lookups_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let entry = |i: u64, f: u64| {
+        let t = format!(
+            "2026-11-30T12:{:02}:{:02}.{:06}Z",
+            i / 60_000,
+            i / 1000 % 60,
+            i % 1000 * 1000
+        );
+        alb(
+            &t,
+            &t,
+            ("0.000", "0.010", "0.000"),
+            &format!("https://www.example.com:443/f{f}"),
+            "g",
+        )
+    };
+    // Node 1: 34,000 functions at even milliseconds; node 2: 3,000 at odd
+    // ones, half of them new.
+    let one: String = (0..34_000).map(|i| entry(2 * i, i)).collect();
+    let two: String = (0..3_000).map(|i| entry(2 * i + 1, 32_500 + i)).collect();
+    std::fs::write(logs.join("node1.log"), one).unwrap();
+    std::fs::write(logs.join("node2.log"), two).unwrap();
+    let file = write_scenario(
+        dir.path(),
+        "many",
+        "{ kind = \"trace\", format = \"alb\", path = \"logs\" }",
+    );
+    let s = surgesim::scenario::load(&file, surgesim::scenario::Overrides::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let trace = s.workload.trace.as_ref().unwrap();
+    assert_eq!(trace.functions.len(), 35_500);
+    assert_eq!(trace.file_rows, [0, 34_000]);
+    assert_eq!(trace.row_functions_from, 32_767);
+    let requests = |s: &surgesim::scenario::Scenario| -> Vec<(u64, u64, u32, u64)> {
+        s.workload
+            .requests(s.seed, 0, s.horizon)
+            .map(|r| (r.id, r.arrival.as_nanos(), r.function, r.work.as_nanos()))
+            .collect()
+    };
+    let mut by_name = s.clone();
+    let mut t = (**trace).clone();
+    t.row_functions = Vec::new();
+    by_name.workload.trace = Some(std::sync::Arc::new(t));
+    let (got, want) = (requests(&s), requests(&by_name));
+    assert_eq!(want.len(), 37_000);
+    assert_eq!(got, want);
+}

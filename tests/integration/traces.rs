@@ -890,3 +890,54 @@ fn rows_out_of_order_where_the_scan_found_them_in_order_fail_the_replay() {
         "{msg}"
     );
 }
+
+/// With many functions the scan keeps each row's function for the replay
+/// (`Trace::row_functions`, from the row where the 32,768th name appears;
+/// the rows before are looked up by name): the requests must be those the
+/// lookup of every name gives, with functions `top_n` drops, rows outside
+/// the window and bad rows skipped.
+#[test]
+fn rows_whose_functions_the_scan_kept_replay_as_name_lookups_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let n_functions = 40_000u64;
+    let mut text = String::from("timestamp_s,function,duration_ms\n");
+    for i in 0..60_000u64 {
+        // Every function once first, then the first 20,000 again, so that
+        // `top_n` keeps those with two rows and the lowest of the rest.
+        let f = if i < n_functions { i } else { i - n_functions };
+        let _ = writeln!(text, "{}.{:03},fn{f},{}", i / 100, i % 100 * 10, 1 + i % 30);
+        if i == 50_000 {
+            text.push_str("not a time,fnbad,1\n");
+        }
+    }
+    std::fs::write(dir.path().join("many.csv"), &text).unwrap();
+    let file = scenario_in(
+        dir.path(),
+        "{ kind = \"trace\", format = \"csv\", path = \"many.csv\", top_n = 33000, \
+         start_s = 2, skip_bad_rows = true }",
+        LAMBDA,
+    );
+    let s = load(&file);
+    let trace = s.workload.trace.as_ref().unwrap();
+    assert_eq!(trace.functions.len(), 33_000);
+    // Rows from 2 s: row 200 on; its 32,768th name is that of row 200 + 32,767.
+    assert_eq!(trace.row_functions_from, 32_767);
+    assert_eq!(trace.row_functions.len(), 60_000 - 200 - 32_767);
+    assert!(
+        trace.row_functions.contains(&u32::MAX),
+        "rows of dropped functions"
+    );
+    let requests = |s: &Scenario| -> Vec<(u64, SimTime, u32, u64)> {
+        s.workload
+            .requests(s.seed, 0, s.horizon)
+            .map(|r| (r.id, r.arrival, r.function, r.work.as_nanos()))
+            .collect()
+    };
+    let mut by_name = s.clone();
+    let mut t = (**trace).clone();
+    t.row_functions = Vec::new();
+    by_name.workload.trace = Some(std::sync::Arc::new(t));
+    let (got, want) = (requests(&s), requests(&by_name));
+    assert_eq!(want.len() as u64, trace.rows);
+    assert_eq!(got, want);
+}

@@ -180,7 +180,24 @@ pub struct Trace {
     /// holding [`REORDER_WINDOW`] rows: 6.4 MB streamed through the cache,
     /// a miss a row (`perf record` of a 10 M-row trace).
     pub in_order: bool,
+    /// With many functions ([`Staged::FROM_NAMES`] kept): the function of
+    /// each row in the window from row `row_functions_from` on (the rows
+    /// from the scan's [`Staged::FROM_NAMES`]th name), in the order the scan
+    /// read them, as an index into `functions` or [`u32::MAX`] for a
+    /// function not kept. The replay takes those rows' functions from here
+    /// instead of looking their names up again, which waits for memory
+    /// twice a row once the names outgrow the cache. Empty otherwise, or
+    /// past [`ROW_FUNCTIONS_MAX`] rows: the replay looks names up.
+    pub row_functions: Vec<u32>,
+    pub row_functions_from: usize,
+    /// The number of each file's first row among the rows in the window
+    /// (files merged by time are replayed side by side).
+    pub file_rows: Vec<usize>,
 }
+
+/// The most rows whose functions a scan keeps for the replay
+/// ([`Trace::row_functions`]): 64 MB at 4 bytes a row.
+pub const ROW_FUNCTIONS_MAX: usize = 1 << 24;
 
 /// What the scan learns about one function.
 #[derive(Debug, Clone, PartialEq)]
@@ -504,6 +521,11 @@ impl<T> Staged<T> {
         } else {
             None
         }
+    }
+
+    /// Whether no row is staged.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows.is_empty()
     }
 
     /// The oldest row, however few are behind it (at the end of the rows).

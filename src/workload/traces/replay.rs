@@ -115,6 +115,11 @@ struct FileRows {
     default_fn: String,
     /// Whether rows wait for their name's lookup ([`Staged::FROM_NAMES`]).
     staging: bool,
+    /// The number of the next row in the window (see [`Trace::file_rows`]).
+    window_row: usize,
+    /// From which row in the window rows take their function from
+    /// [`Trace::row_functions`], when the scan kept them.
+    known_from: Option<usize>,
     /// Rows read, waiting for their name's lookup.
     staged: Staged<KeptRow>,
     /// The end of the rows, or a read error, reached by the reading ahead.
@@ -123,7 +128,14 @@ struct FileRows {
 }
 
 impl FileRows {
-    fn new(trace: &Trace, paths: &[std::path::PathBuf], stamps: &[super::records::Stamp]) -> Self {
+    /// The rows of `paths`, whose first row in the window is row
+    /// `first_row` of the trace's (see [`Trace::file_rows`]).
+    fn new(
+        trace: &Trace,
+        paths: &[std::path::PathBuf],
+        stamps: &[super::records::Stamp],
+        first_row: usize,
+    ) -> Self {
         FileRows {
             records: Records::new(paths, trace.skip_bad_rows, &CancelToken::never())
                 .with_layout(trace.format.layout())
@@ -133,6 +145,8 @@ impl FileRows {
                 .file_stem()
                 .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned()),
             staging: trace.index.len() >= Staged::<KeptRow>::FROM_NAMES,
+            window_row: first_row,
+            known_from: (!trace.row_functions.is_empty()).then_some(trace.row_functions_from),
             staged: Staged::default(),
             ended: false,
             error: None,
@@ -144,11 +158,19 @@ impl FileRows {
     /// name's lookup (a read error waits its turn behind the rows read
     /// before it).
     fn next(&mut self, trace: &Trace) -> Result<Option<KeptRow>> {
-        if !self.staging {
-            return Ok(self.read(trace)?.flatten());
-        }
         loop {
-            while self.error.is_none() && !self.ended {
+            if !self.staging {
+                return Ok(self.read(trace)?.flatten());
+            }
+            // Every row from here on has its function from the scan: the
+            // rows staged before it are handed out first, then rows are no
+            // longer staged.
+            let known = self.known_from.is_some_and(|from| self.window_row >= from);
+            if known && self.error.is_none() && !self.ended && self.staged.is_empty() {
+                self.staging = false;
+                continue;
+            }
+            while !known && self.error.is_none() && !self.ended {
                 match self.read(trace) {
                     Ok(Some(_)) => {}
                     Ok(None) => self.ended = true,
@@ -217,8 +239,19 @@ impl FileRows {
             if row.t < trace.start_s || row.t >= trace.end_s {
                 continue;
             }
+            let k = self.window_row;
+            self.window_row += 1;
             let function = if self.staging {
                 0
+            } else if let Some(from) = self.known_from {
+                match trace.row_functions.get(k.wrapping_sub(from)) {
+                    Some(&u32::MAX) => continue,
+                    Some(&f) => f,
+                    None => {
+                        let why = "more rows in the window than the scan found";
+                        return Err(changed(self.records.file(), why));
+                    }
+                }
             } else {
                 match trace.index.get(&row.function) {
                     Some(f) => f as u32,
@@ -296,6 +329,7 @@ impl MergedRows {
                 trace,
                 std::slice::from_ref(&trace.paths[i]),
                 std::slice::from_ref(&trace.stamps[i]),
+                trace.file_rows[i],
             );
             if let Some(first) = rows.next(trace)? {
                 let slot = self.free.pop().unwrap_or(self.open.len());
@@ -348,9 +382,14 @@ impl TraceStream {
         let rows_in = if trace.format.wall_clock() && trace.paths.len() > 1 {
             RowsIn::Merged(MergedRows::new(&trace))
         } else if azure2019 {
-            RowsIn::One(Box::new(FileRows::new(&trace, &[], &[])))
+            RowsIn::One(Box::new(FileRows::new(&trace, &[], &[], 0)))
         } else {
-            RowsIn::One(Box::new(FileRows::new(&trace, &trace.paths, &trace.stamps)))
+            RowsIn::One(Box::new(FileRows::new(
+                &trace,
+                &trace.paths,
+                &trace.stamps,
+                0,
+            )))
         };
         TraceStream {
             records: Records::new(days, trace.skip_bad_rows, &CancelToken::never())

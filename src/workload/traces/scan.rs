@@ -10,8 +10,8 @@ use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durat
 use super::records::{Next, Records};
 use super::rows::{Columns, line_of};
 use super::{
-    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, Reorder, Spread, Staged,
-    StagedRow, Trace, TraceFunction, TraceSpec, row_error,
+    Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, ROW_FUNCTIONS_MAX, Reorder,
+    Spread, Staged, StagedRow, Trace, TraceFunction, TraceSpec, row_error,
 };
 use crate::engine::CancelToken;
 use crate::error::{FieldError, FieldPath, Result};
@@ -146,6 +146,9 @@ impl TraceSpec {
             file_starts: Vec::new(),
             observed_cold_starts: 0,
             in_order: true,
+            row_functions: Vec::new(),
+            row_functions_from: 0,
+            file_rows: Vec::new(),
         };
         let windowed = self.start_s.is_some() || self.end_s.is_some();
         if self.format.wall_clock() && windowed {
@@ -165,7 +168,8 @@ impl TraceSpec {
                     n: u64,
                     cold: u64,
                     seen: &mut Seen,
-                    seen_index: &mut NameIndex| {
+                    seen_index: &mut NameIndex|
+         -> usize {
             // No allocation per row for known functions.
             let (i, new) = seen_index.get_or_insert_hashed(name, hash);
             if new {
@@ -185,12 +189,18 @@ impl TraceSpec {
             if memory_mb.is_some() {
                 t.memory_mb = memory_mb;
             }
+            i
         };
         let note_staged =
             |r: &StagedRow<(Option<u32>, u64)>, seen: &mut Seen, index: &mut NameIndex| {
                 let (memory_mb, cold) = r.item;
-                note(&r.name, r.hash, memory_mb, 1, cold, seen, index);
+                note(&r.name, r.hash, memory_mb, 1, cold, seen, index)
             };
+        // Rows are noted in the order they are read.
+        let mut row_functions = RowFunctions::new(ROW_FUNCTIONS_MAX);
+        let mut noted = |i: usize, names: usize| row_functions.note(i, names);
+        // Rows in the window read so far.
+        let mut window_rows = 0usize;
         let mut last_t = f64::NEG_INFINITY;
         // Wall-clock formats: the first and last arrival in the window [ns],
         // and each file's latest arrival.
@@ -218,6 +228,7 @@ impl TraceSpec {
                             let c =
                                 Columns::of(self.format, headers, file, records.layout(), &opts)?;
                             trace.file_starts.push(None);
+                            trace.file_rows.push(window_rows);
                             file_ends.push(i64::MIN);
                             if self.format.wall_clock() {
                                 // Files of wall-clock logs overlap in time (one
@@ -274,6 +285,7 @@ impl TraceSpec {
                                 ),
                             ));
                         }
+                        window_rows += 1;
                         trace.in_order &= row.t >= latest;
                         latest = latest.max(row.t);
                         window.push(OrdF64(row.t));
@@ -287,7 +299,8 @@ impl TraceSpec {
                             let hash = NameIndex::hash_of(&row.function);
                             let (memory_mb, cold) = (row.memory_mb, u64::from(row.init));
                             let (name, index) = (&row.function, &mut seen_index);
-                            note(name, hash, memory_mb, 1, cold, &mut seen, index);
+                            let i = note(name, hash, memory_mb, 1, cold, &mut seen, index);
+                            noted(i, seen_index.len());
                             continue;
                         }
                         let likely = staged.push(
@@ -300,13 +313,15 @@ impl TraceSpec {
                             crate::engine::prefetch(t);
                         }
                         if let Some(r) = staged.ready() {
-                            note_staged(&r, &mut seen, &mut seen_index);
+                            let i = note_staged(&r, &mut seen, &mut seen_index);
+                            noted(i, seen_index.len());
                             staged.recycle(r.name);
                         }
                     }
                 }
                 while let Some(r) = staged.oldest() {
-                    note_staged(&r, &mut seen, &mut seen_index);
+                    let i = note_staged(&r, &mut seen, &mut seen_index);
+                    noted(i, seen_index.len());
                 }
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
@@ -403,10 +418,11 @@ impl TraceSpec {
             }
         }
         // functions / top_n.
-        let mut keep: Vec<TraceFunction> = seen
-            .finish()
-            .into_iter()
+        let all = seen.finish();
+        let mut keep: Vec<TraceFunction> = all
+            .iter()
             .filter(|f| f.invocations > 0 || self.format == Format::Csv)
+            .cloned()
             .collect();
         if let Some(names) = &self.functions {
             for n in names {
@@ -442,6 +458,20 @@ impl TraceSpec {
         trace.index = NameIndex::default();
         for f in &keep {
             trace.index.get_or_insert(&f.name);
+        }
+        if let Some((from, mut rows)) = row_functions.finish()
+            && trace.index.len() >= Staged::<()>::FROM_NAMES
+        {
+            // From order of first appearance to the kept functions' order.
+            let kept: Vec<u32> = all
+                .iter()
+                .map(|f| trace.index.get(&f.name).map_or(u32::MAX, |k| k as u32))
+                .collect();
+            for r in &mut rows {
+                *r = kept[*r as usize];
+            }
+            trace.row_functions = rows;
+            trace.row_functions_from = from;
         }
         trace.observed_cold_starts = keep.iter().map(|f| f.observed_cold_starts).sum();
         trace.functions = keep;
@@ -562,6 +592,48 @@ struct Seen {
     tally: Vec<Tally>,
 }
 
+/// The functions of the rows a scan notes, for [`Trace::row_functions`]:
+/// from the first row noted once [`Staged::FROM_NAMES`] names are seen (with
+/// fewer, the replay's lookups stay in the cache), as long as there are at
+/// most `max` of them.
+struct RowFunctions {
+    /// `None` past `max` rows.
+    rows: Option<Vec<u32>>,
+    /// Rows noted before the first one kept.
+    from: usize,
+    max: usize,
+}
+
+impl RowFunctions {
+    fn new(max: usize) -> Self {
+        RowFunctions {
+            rows: Some(Vec::new()),
+            from: 0,
+            max,
+        }
+    }
+
+    /// The next row's function, its index in order of first appearance,
+    /// with `names` seen so far (its own included).
+    #[inline]
+    fn note(&mut self, function: usize, names: usize) {
+        let Some(v) = &mut self.rows else { return };
+        if v.is_empty() && names < Staged::<()>::FROM_NAMES {
+            self.from += 1;
+        } else if v.len() == self.max {
+            self.rows = None;
+        } else {
+            v.push(function as u32);
+        }
+    }
+
+    /// The number of the first row kept and the functions from it on, if
+    /// any were kept.
+    fn finish(self) -> Option<(usize, Vec<u32>)> {
+        self.rows.filter(|v| !v.is_empty()).map(|v| (self.from, v))
+    }
+}
+
 /// A function's counts during a scan (see [`Seen`]).
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -589,6 +661,30 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_functions_start_at_the_many_names_and_give_up_past_their_cap() {
+        let many = Staged::<()>::FROM_NAMES;
+        // Names grow one a row to `many`, then rows repeat function 7.
+        let names = |row: usize| (row + 1).min(many);
+        let kept = |rows: usize, max: usize| {
+            let mut r = RowFunctions::new(max);
+            for row in 0..rows {
+                r.note(if row < many { row } else { 7 }, names(row));
+            }
+            r.finish()
+        };
+        // Fewer names than `many`: nothing kept.
+        assert_eq!(kept(many - 1, 10), None);
+        // From the row that brings the `many`th name.
+        assert_eq!(
+            kept(many + 2, 10),
+            Some((many - 1, vec![(many - 1) as u32, 7, 7]))
+        );
+        // Exactly `max` rows kept; one more and none are.
+        assert_eq!(kept(many + 2, 3).map(|k| k.1.len()), Some(3));
+        assert_eq!(kept(many + 3, 3), None);
+    }
 
     fn function(name: &str, memory_mb: Option<u32>) -> TraceFunction {
         TraceFunction {
