@@ -180,15 +180,16 @@ pub struct Trace {
     /// holding [`REORDER_WINDOW`] rows: 6.4 MB streamed through the cache,
     /// a miss a row (`perf record` of a 10 M-row trace).
     pub in_order: bool,
-    /// With many functions ([`Staged::FROM_NAMES`] kept): the function of
-    /// each row in the window from row `row_functions_from` on (the rows
-    /// from the scan's [`Staged::FROM_NAMES`]th name), in the order the scan
+    /// With many functions (32,768 kept): the function of each row in the
+    /// window from row `row_functions_from` on (the rows from the one that
+    /// brought the scan's 32,768th name), in the order the scan
     /// read them, as an index into `functions` or [`u32::MAX`] for a
     /// function not kept. The replay takes those rows' functions from here
     /// instead of looking their names up again, which waits for memory
     /// twice a row once the names outgrow the cache. Empty otherwise, or
     /// past [`ROW_FUNCTIONS_MAX`] rows: the replay looks names up.
     pub row_functions: Vec<u32>,
+    /// The number of `row_functions`' first row among the rows in the window.
     pub row_functions_from: usize,
     /// The number of each file's first row among the rows in the window
     /// (files merged by time are replayed side by side).
