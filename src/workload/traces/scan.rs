@@ -196,9 +196,10 @@ impl TraceSpec {
                 let (memory_mb, cold) = r.item;
                 note(&r.name, r.hash, memory_mb, 1, cold, seen, index)
             };
-        // Rows are noted in the order they are read.
+        // Rows are noted in the order they are read: the first one kept,
+        // the one that brings the FROM_NAMES-th name, is noted as it is
+        // read, and every row after it is staged.
         let mut row_functions = RowFunctions::new(ROW_FUNCTIONS_MAX);
-        let mut noted = |i: usize, names: usize| row_functions.note(i, names);
         // Rows in the window read so far.
         let mut window_rows = 0usize;
         let mut last_t = f64::NEG_INFINITY;
@@ -300,7 +301,9 @@ impl TraceSpec {
                             let (memory_mb, cold) = (row.memory_mb, u64::from(row.init));
                             let (name, index) = (&row.function, &mut seen_index);
                             let i = note(name, hash, memory_mb, 1, cold, &mut seen, index);
-                            noted(i, seen_index.len());
+                            if seen_index.len() >= Staged::<()>::FROM_NAMES {
+                                row_functions.push(i, window_rows - 1);
+                            }
                             continue;
                         }
                         let likely = staged.push(
@@ -314,14 +317,14 @@ impl TraceSpec {
                         }
                         if let Some(r) = staged.ready() {
                             let i = note_staged(&r, &mut seen, &mut seen_index);
-                            noted(i, seen_index.len());
+                            row_functions.push(i, window_rows);
                             staged.recycle(r.name);
                         }
                     }
                 }
                 while let Some(r) = staged.oldest() {
                     let i = note_staged(&r, &mut seen, &mut seen_index);
-                    noted(i, seen_index.len());
+                    row_functions.push(i, window_rows);
                 }
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
@@ -593,13 +596,13 @@ struct Seen {
 }
 
 /// The functions of the rows a scan notes, for [`Trace::row_functions`]:
-/// from the first row noted once [`Staged::FROM_NAMES`] names are seen (with
-/// fewer, the replay's lookups stay in the cache), as long as there are at
-/// most `max` of them.
+/// from the first row that brings [`Staged::FROM_NAMES`] names (with fewer,
+/// the replay's lookups stay in the cache), as long as there are at most
+/// `max` of them.
 struct RowFunctions {
     /// `None` past `max` rows.
     rows: Option<Vec<u32>>,
-    /// Rows noted before the first one kept.
+    /// The number of the first row kept, among the rows in the window.
     from: usize,
     max: usize,
 }
@@ -613,14 +616,16 @@ impl RowFunctions {
         }
     }
 
-    /// The next row's function, its index in order of first appearance,
-    /// with `names` seen so far (its own included).
+    /// The next row's function, its index in order of first appearance;
+    /// `row` is its number among the rows in the window, which only the
+    /// first row kept needs.
     #[inline]
-    fn note(&mut self, function: usize, names: usize) {
+    fn push(&mut self, function: usize, row: usize) {
         let Some(v) = &mut self.rows else { return };
-        if v.is_empty() && names < Staged::<()>::FROM_NAMES {
-            self.from += 1;
-        } else if v.len() == self.max {
+        if v.is_empty() {
+            self.from = row;
+        }
+        if v.len() == self.max {
             self.rows = None;
         } else {
             v.push(function as u32);
@@ -663,27 +668,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn row_functions_start_at_the_many_names_and_give_up_past_their_cap() {
-        let many = Staged::<()>::FROM_NAMES;
-        // Names grow one a row to `many`, then rows repeat function 7.
-        let names = |row: usize| (row + 1).min(many);
+    fn row_functions_start_at_their_first_row_and_give_up_past_their_cap() {
         let kept = |rows: usize, max: usize| {
             let mut r = RowFunctions::new(max);
-            for row in 0..rows {
-                r.note(if row < many { row } else { 7 }, names(row));
+            for row in 40..40 + rows {
+                r.push(row % 3, row);
             }
             r.finish()
         };
-        // Fewer names than `many`: nothing kept.
-        assert_eq!(kept(many - 1, 10), None);
-        // From the row that brings the `many`th name.
-        assert_eq!(
-            kept(many + 2, 10),
-            Some((many - 1, vec![(many - 1) as u32, 7, 7]))
-        );
+        assert_eq!(kept(0, 10), None);
+        assert_eq!(kept(4, 10), Some((40, vec![1, 2, 0, 1])));
         // Exactly `max` rows kept; one more and none are.
-        assert_eq!(kept(many + 2, 3).map(|k| k.1.len()), Some(3));
-        assert_eq!(kept(many + 3, 3), None);
+        assert_eq!(kept(3, 3).map(|k| k.1.len()), Some(3));
+        assert_eq!(kept(4, 3), None);
     }
 
     fn function(name: &str, memory_mb: Option<u32>) -> TraceFunction {
