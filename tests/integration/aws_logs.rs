@@ -501,17 +501,11 @@ fn merged_files_of_many_functions_replay_as_name_lookups_would() {
     assert_eq!(trace.functions.len(), 35_500);
     assert_eq!(trace.file_rows, [0, 34_000]);
     assert_eq!(trace.row_functions_from, 32_767);
-    let requests = |s: &surgesim::scenario::Scenario| -> Vec<(u64, u64, u32, u64)> {
-        s.workload
-            .requests(s.seed, 0, s.horizon)
-            .map(|r| (r.id, r.arrival.as_nanos(), r.function, r.work.as_nanos()))
-            .collect()
-    };
-    let mut by_name = s.clone();
-    let mut t = (**trace).clone();
-    t.row_functions = Vec::new();
-    by_name.workload.trace = Some(std::sync::Arc::new(t));
-    let (got, want) = (requests(&s), requests(&by_name));
+    let by_name = crate::common::with_trace(&s, |t| t.row_functions.clear());
+    let (got, want) = (
+        crate::common::stream_of(&s),
+        crate::common::stream_of(&by_name),
+    );
     assert_eq!(want.len(), 37_000);
     assert_eq!(got, want);
 }

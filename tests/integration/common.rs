@@ -248,3 +248,34 @@ pub fn assert_m_m_4_like_the_pod(sim: &Simulated, platform: &str, pod: &str) {
         "{platform}: W {mean_wait} vs {expected}"
     );
 }
+
+/// Replication 0's requests of `s`: (id, arrival \[ns\], function, work \[ns\]).
+pub fn stream_of(s: &Scenario) -> Vec<(u64, u64, u32, u64)> {
+    s.workload
+        .requests(s.seed, 0, s.horizon)
+        .map(|r| (r.id, r.arrival.as_nanos(), r.function, r.work.as_nanos()))
+        .collect()
+}
+
+/// `s` with its trace changed by `edit` (a field the scan sets, to compare
+/// the replay's two ways of reading it).
+pub fn with_trace(
+    s: &Scenario,
+    edit: impl FnOnce(&mut surgesim::workload::traces::Trace),
+) -> Scenario {
+    let mut t = (**s.workload.trace.as_ref().expect("a trace")).clone();
+    edit(&mut t);
+    let mut out = s.clone();
+    out.workload.trace = Some(std::sync::Arc::new(t));
+    out
+}
+
+/// The running cost at the time-series interval that ends at `t` \[s\].
+pub fn cost_at(rec: &Recorder, t: f64) -> f64 {
+    rec.rows()
+        .iter()
+        .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
+        .expect("an interval ending there")
+        .gauges
+        .cost_usd
+}

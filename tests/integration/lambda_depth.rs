@@ -3,7 +3,7 @@
 
 use surgesim::metrics::summary::RunSummary;
 
-use crate::common::{Simulated, close, lambda_scenario, parse_rows, run_requests};
+use crate::common::{Simulated, close, cost_at, lambda_scenario, parse_rows, run_requests};
 
 fn cents(x: f64) -> i64 {
     (x * 100.0).round() as i64
@@ -69,14 +69,7 @@ fn the_running_cost_prices_executing_provisioned_requests_at_the_provisioned_rat
         20.0,
     );
     let (_, rec, _) = run_requests(&s, &[(0.5, 0, 10_000.0)]);
-    let cost_at = |t: f64| {
-        rec.rows()
-            .iter()
-            .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
-            .unwrap()
-            .gauges
-            .cost_usd
-    };
+    let cost_at = |t: f64| cost_at(&rec, t);
     let step = cost_at(5.0) - cost_at(4.0);
     assert!((step - 2.0 * 0.000_009_722_2).abs() < 1e-12, "{step}");
 }
@@ -97,14 +90,7 @@ fn the_running_cost_counts_every_executing_request_of_every_function_once() {
         &s,
         &[(0.5, 0, 10_000.0), (0.5, 2, 10_000.0), (0.6, 2, 10_000.0)],
     );
-    let cost_at = |t: f64| {
-        rec.rows()
-            .iter()
-            .find(|r| (r.start.as_secs_f64() - (t - 1.0)).abs() < 1e-9)
-            .unwrap()
-            .gauges
-            .cost_usd
-    };
+    let cost_at = |t: f64| cost_at(&rec, t);
     let step = cost_at(5.0) - cost_at(4.0);
     assert!((step - 3.0 * 2.0 * 0.000_016_666_7).abs() < 1e-11, "{step}");
     assert!((cost_at(15.0) - cost_at(12.0)).abs() < 1e-15);

@@ -7,7 +7,7 @@ use assert_cmd::Command;
 use surgesim::scenario::{self, Overrides, Scenario};
 use surgesim::time::SimTime;
 
-use crate::common::{Simulated, parse_rows};
+use crate::common::{Simulated, parse_rows, stream_of, with_trace};
 
 fn scenario_in(dir: &Path, arrival: &str, platforms: &str) -> String {
     let src = format!(
@@ -811,12 +811,6 @@ fn a_trace_found_in_order_replays_as_a_full_reorder_buffer_would() {
         let _ = writeln!(text, "{}.5,f{},{}", i / 3, i % 7, 1 + i % 40);
     }
     std::fs::write(dir.path().join("sorted.csv"), &text).unwrap();
-    let requests = |s: &Scenario| -> Vec<(u64, SimTime, u32, u64)> {
-        s.workload
-            .requests(s.seed, 0, s.horizon)
-            .map(|r| (r.id, r.arrival, r.function, r.work.as_nanos()))
-            .collect()
-    };
     for rate_scale in ["1", "2.5", "0.4"] {
         let file = scenario_in(
             dir.path(),
@@ -828,11 +822,8 @@ fn a_trace_found_in_order_replays_as_a_full_reorder_buffer_would() {
         let s = load(&file);
         let trace = s.workload.trace.as_ref().unwrap();
         assert!(trace.in_order, "a sorted file is in order");
-        let mut full = s.clone();
-        let mut t = (**trace).clone();
-        t.in_order = false;
-        full.workload.trace = Some(std::sync::Arc::new(t));
-        let (got, want) = (requests(&s), requests(&full));
+        let full = with_trace(&s, |t| t.in_order = false);
+        let (got, want) = (stream_of(&s), stream_of(&full));
         assert!(want.len() > 1_000, "{rate_scale}: {}", want.len());
         assert_eq!(got, want, "rate_scale {rate_scale}");
     }
@@ -875,11 +866,9 @@ fn rows_out_of_order_where_the_scan_found_them_in_order_fail_the_replay() {
         "{ kind = \"trace\", format = \"csv\", path = \"trace.csv\" }",
         LAMBDA,
     );
-    let mut s = load(&file);
-    let mut t = (**s.workload.trace.as_ref().unwrap()).clone();
-    assert!(!t.in_order);
-    t.in_order = true;
-    s.workload.trace = Some(std::sync::Arc::new(t));
+    let s = load(&file);
+    assert!(!s.workload.trace.as_ref().unwrap().in_order);
+    let s = with_trace(&s, |t| t.in_order = true);
     let mut requests = s.workload.requests(s.seed, 0, s.horizon);
     let got: Vec<u64> = requests.by_ref().map(|r| r.arrival.as_nanos()).collect();
     assert_eq!(got, [1_000_000_000, 3_000_000_000]);
@@ -927,17 +916,8 @@ fn rows_whose_functions_the_scan_kept_replay_as_name_lookups_would() {
         trace.row_functions.contains(&u32::MAX),
         "rows of dropped functions"
     );
-    let requests = |s: &Scenario| -> Vec<(u64, SimTime, u32, u64)> {
-        s.workload
-            .requests(s.seed, 0, s.horizon)
-            .map(|r| (r.id, r.arrival, r.function, r.work.as_nanos()))
-            .collect()
-    };
-    let mut by_name = s.clone();
-    let mut t = (**trace).clone();
-    t.row_functions = Vec::new();
-    by_name.workload.trace = Some(std::sync::Arc::new(t));
-    let (got, want) = (requests(&s), requests(&by_name));
+    let by_name = with_trace(&s, |t| t.row_functions.clear());
+    let (got, want) = (stream_of(&s), stream_of(&by_name));
     assert_eq!(want.len() as u64, trace.rows);
     assert_eq!(got, want);
 }
