@@ -937,6 +937,7 @@ impl<K: KeepAlive> Lambda<K> {
         let u = &mut self.usage[f];
         u.gross.requests += 1;
         u.measured.requests += u64::from(measured);
+        // The provisioned entry is indexed only for a provisioned request.
         if provisioned {
             let p = &mut self.provisioned_mb_ms[f];
             p[0] += mb_ms;
@@ -973,11 +974,14 @@ impl<K: KeepAlive> Lambda<K> {
     /// when `measured`, of every request otherwise.
     #[inline]
     fn counters(&self, f: usize, measured: bool) -> UsageCounters {
-        let (u, p) = (&self.usage[f], &self.provisioned_mb_ms[f]);
-        let (hot, provisioned_mb_ms) = if measured {
-            (&u.measured, p[1])
+        let u = &self.usage[f];
+        let hot = if measured { &u.measured } else { &u.gross };
+        // A function never provisioned has none: its entry is not read
+        // (each time series interval goes through every function).
+        let provisioned_mb_ms = if self.never_provisioned[f] {
+            0
         } else {
-            (&u.gross, p[0])
+            self.provisioned_mb_ms[f][usize::from(measured)]
         };
         UsageCounters {
             requests: hot.requests,

@@ -421,11 +421,10 @@ impl TraceSpec {
             }
         }
         // functions / top_n.
-        let all = seen.finish();
-        let mut keep: Vec<TraceFunction> = all
-            .iter()
+        let mut keep: Vec<TraceFunction> = seen
+            .finish()
+            .into_iter()
             .filter(|f| f.invocations > 0 || self.format == Format::Csv)
-            .cloned()
             .collect();
         if let Some(names) = &self.functions {
             for n in names {
@@ -465,11 +464,13 @@ impl TraceSpec {
         if let Some((from, mut rows)) = row_functions.finish()
             && trace.index.len() >= Staged::<()>::FROM_NAMES
         {
-            // From order of first appearance to the kept functions' order.
-            let kept: Vec<u32> = all
-                .iter()
-                .map(|f| trace.index.get(&f.name).map_or(u32::MAX, |k| k as u32))
-                .collect();
+            // From order of first appearance (the scan's own index) to the
+            // kept functions' order.
+            let mut kept = vec![u32::MAX; seen_index.len()];
+            for (k, f) in keep.iter().enumerate() {
+                let i = seen_index.get(&f.name).expect("a kept function was seen");
+                kept[i] = k as u32;
+            }
             for r in &mut rows {
                 *r = kept[*r as usize];
             }
