@@ -53,7 +53,11 @@ fn secs_to_nanos(secs: f64) -> u64 {
     // which x86-64 converts in one instruction where `u64` takes a dozen;
     // the same value either way.
     if ns > 0.0 && ns < 9.0e18 {
-        (ns + 0.5) as i64 as u64
+        // SAFETY: 0.5 < ns + 0.5 < 9.0e18 + 1 < 2^63 here, so the value is
+        // finite and its truncation fits in an `i64` (the condition of
+        // `to_int_unchecked`). A plain `as` would check again and saturate:
+        // six more instructions on every arrival and every work drawn.
+        unsafe { (ns + 0.5).to_int_unchecked::<i64>() as u64 }
     } else if ns > 0.0 {
         (ns + 0.5) as u64
     } else {

@@ -7,11 +7,10 @@
 //! rate uses thinning (Lewis & Shedler) against its peak rate.
 
 use rand::RngExt;
-use rand_distr::{Distribution, Exp1};
 use serde::Deserialize;
 
 use crate::error::{FieldError, FieldPath};
-use crate::rng::SimRng;
+use crate::rng::{SimRng, exp1};
 use crate::time::SimTime;
 
 /// Highest accepted rate [1/s]: far beyond any real service; mean
@@ -492,11 +491,6 @@ impl ArrivalGen {
             },
         }
     }
-}
-
-#[inline]
-fn exp1(rng: &mut SimRng) -> f64 {
-    Exp1.sample(rng)
 }
 
 impl Iterator for ArrivalGen {
