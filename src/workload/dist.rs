@@ -91,8 +91,9 @@ pub struct EmpiricalSpec {
 /// A validated distribution, ready to sample.
 ///
 /// A one-byte tag (`repr(u8)`): without it the variant lives in a niche of
-/// the empirical knots' vector, and every draw decodes it (five more
-/// instructions a request for the work drawn).
+/// the empirical knots' vector, and every draw decodes it (callgrind,
+/// Lambda 1 M requests: 970.1 M instructions with the niche, 961.1 M
+/// with the tag).
 #[derive(Debug, Clone, PartialEq)]
 #[repr(u8)]
 pub enum Dist {

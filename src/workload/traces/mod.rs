@@ -216,6 +216,13 @@ pub struct TraceFunction {
 }
 
 impl Trace {
+    /// The row in the window from which [`Trace::row_functions`] gives the
+    /// rows' functions, if the scan kept them.
+    #[inline]
+    pub fn row_functions_start(&self) -> Option<usize> {
+        (!self.row_functions.is_empty()).then_some(self.row_functions_from)
+    }
+
     /// The window on simulated time \[s\] (trace time over `time_scale`):
     /// its start, and its end when `end_s` is given.
     pub fn sim_window(&self) -> (f64, Option<f64>) {

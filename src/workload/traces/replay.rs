@@ -117,9 +117,6 @@ struct FileRows {
     staging: bool,
     /// The number of the next row in the window (see [`Trace::file_rows`]).
     window_row: usize,
-    /// From which row in the window rows take their function from
-    /// [`Trace::row_functions`], when the scan kept them.
-    known_from: Option<usize>,
     /// Rows read, waiting for their name's lookup.
     staged: Staged<KeptRow>,
     /// The end of the rows, or a read error, reached by the reading ahead.
@@ -146,7 +143,6 @@ impl FileRows {
                 .map_or("trace".to_string(), |s| s.to_string_lossy().into_owned()),
             staging: trace.index.len() >= Staged::<KeptRow>::FROM_NAMES,
             window_row: first_row,
-            known_from: (!trace.row_functions.is_empty()).then_some(trace.row_functions_from),
             staged: Staged::default(),
             ended: false,
             error: None,
@@ -165,7 +161,9 @@ impl FileRows {
             // Every row from here on has its function from the scan: the
             // rows staged before it are handed out first, then rows are no
             // longer staged.
-            let known = self.known_from.is_some_and(|from| self.window_row >= from);
+            let known = trace
+                .row_functions_start()
+                .is_some_and(|from| self.window_row >= from);
             if known && self.error.is_none() && !self.ended && self.staged.is_empty() {
                 self.staging = false;
                 continue;
@@ -243,7 +241,7 @@ impl FileRows {
             self.window_row += 1;
             let function = if self.staging {
                 0
-            } else if let Some(from) = self.known_from {
+            } else if let Some(from) = trace.row_functions_start() {
                 match trace.row_functions.get(k.wrapping_sub(from)) {
                     Some(&u32::MAX) => continue,
                     Some(&f) => f,

@@ -302,7 +302,10 @@ impl TraceSpec {
                             let (name, index) = (&row.function, &mut seen_index);
                             let i = note(name, hash, memory_mb, 1, cold, &mut seen, index);
                             if seen_index.len() >= Staged::<()>::FROM_NAMES {
-                                row_functions.push(i, window_rows - 1);
+                                // The row that brings the FROM_NAMES-th name:
+                                // every row after it is staged.
+                                row_functions.start(window_rows - 1);
+                                row_functions.push(i);
                             }
                             continue;
                         }
@@ -317,14 +320,14 @@ impl TraceSpec {
                         }
                         if let Some(r) = staged.ready() {
                             let i = note_staged(&r, &mut seen, &mut seen_index);
-                            row_functions.push(i, window_rows);
+                            row_functions.push(i);
                             staged.recycle(r.name);
                         }
                     }
                 }
                 while let Some(r) = staged.oldest() {
                     let i = note_staged(&r, &mut seen, &mut seen_index);
-                    row_functions.push(i, window_rows);
+                    row_functions.push(i);
                 }
                 trace.skipped += records.skipped;
                 // Each file as the scan opened it, for the replay to check.
@@ -617,15 +620,15 @@ impl RowFunctions {
         }
     }
 
-    /// The next row's function, its index in order of first appearance;
-    /// `row` is its number among the rows in the window, which only the
-    /// first row kept needs.
+    /// The rows kept start at row `row` among the rows in the window.
+    fn start(&mut self, row: usize) {
+        self.from = row;
+    }
+
+    /// The next row's function, its index in order of first appearance.
     #[inline]
-    fn push(&mut self, function: usize, row: usize) {
+    fn push(&mut self, function: usize) {
         let Some(v) = &mut self.rows else { return };
-        if v.is_empty() {
-            self.from = row;
-        }
         if v.len() == self.max {
             self.rows = None;
         } else {
@@ -672,8 +675,9 @@ mod tests {
     fn row_functions_start_at_their_first_row_and_give_up_past_their_cap() {
         let kept = |rows: usize, max: usize| {
             let mut r = RowFunctions::new(max);
+            r.start(40);
             for row in 40..40 + rows {
-                r.push(row % 3, row);
+                r.push(row % 3);
             }
             r.finish()
         };
