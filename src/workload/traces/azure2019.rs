@@ -27,12 +27,12 @@ pub(super) fn minute_columns(
 }
 
 pub(super) fn parse_counts(
-    rec: &csv::StringRecord,
+    rec: &super::csv_lines::Record,
     file: &Path,
     func: usize,
     minutes: &[usize],
 ) -> Result<(String, Vec<u32>)> {
-    let line = rec.position().map_or(0, |p| p.line());
+    let line = rec.line();
     let name = rec
         .get(func)
         .map(str::trim)
@@ -99,7 +99,7 @@ pub(super) fn read_durations(
             Next::Record => {}
         }
         let (rec, file) = (&records.record, records.file());
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.line();
         let parsed: Result<Vec<f64>> = cols
             .iter()
             .zip(P)

@@ -408,7 +408,7 @@ impl<R: BufRead> LogLines<R> {
     /// A line that is not UTF-8 is an error naming its line.
     pub fn read_record(
         &mut self,
-        record: &mut csv::StringRecord,
+        record: &mut super::csv_lines::Record,
     ) -> std::result::Result<bool, (u64, std::io::Error)> {
         loop {
             self.buf.clear();
@@ -448,9 +448,7 @@ impl<R: BufRead> LogLines<R> {
             } else {
                 record.push_field(text);
             }
-            let mut at = csv::Position::new();
-            at.set_line(self.line);
-            record.set_position(Some(at));
+            record.set_line(self.line);
             return Ok(true);
         }
     }
@@ -459,7 +457,7 @@ impl<R: BufRead> LogLines<R> {
 /// ALB's fields: separated by single spaces, a field that starts with `"`
 /// runs to the next `"` not escaped by a backslash (the quotes dropped).
 /// Only the first `limit`: the rest of the line is not looked at.
-fn split_fields(line: &str, record: &mut csv::StringRecord, limit: usize) {
+fn split_fields(line: &str, record: &mut super::csv_lines::Record, limit: usize) {
     let b = line.as_bytes();
     let mut i = 0;
     while i < b.len() && record.len() < limit {
@@ -938,7 +936,7 @@ mod tests {
 
     #[test]
     fn alb_fields_split_as_quoted() {
-        let mut r = csv::StringRecord::new();
+        let mut r = super::super::csv_lines::Record::new();
         split_fields(
             r#"https 2018-07-02T22:23:00.186641Z app/lb 1.2.3.4:2817 - -1 -1 -1 502 - 34 366 "GET http://x.com:80/a?b=\"c d\" HTTP/1.1" "curl/7.46.0" - -"#,
             &mut r,
@@ -955,12 +953,9 @@ mod tests {
         assert_eq!((r.len(), &r[1]), (2, "b c"));
         let mut lines = LogLines::new(&b"a b\r\n\n\"x y\" z\n"[..], true);
         assert!(lines.read_record(&mut r).unwrap());
-        assert_eq!((r.len(), r.position().unwrap().line()), (2, 1));
+        assert_eq!((r.len(), r.line()), (2, 1));
         assert!(lines.read_record(&mut r).unwrap());
-        assert_eq!(
-            (&r[0], &r[1], r.position().unwrap().line()),
-            ("x y", "z", 3)
-        );
+        assert_eq!((&r[0], &r[1], r.line()), ("x y", "z", 3));
         assert!(!lines.read_record(&mut r).unwrap());
         // A line past the cap (CR endings are no line breaks here) is an
         // error, not a buffer the size of the file.

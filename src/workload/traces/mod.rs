@@ -14,6 +14,7 @@
 //! azure2021) and [`azure2019`].
 
 pub mod azure2019;
+pub mod csv_lines;
 mod input;
 pub mod logs;
 pub mod records;
@@ -557,8 +558,8 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// ahead on a thread while few files are open.
 pub(super) type TraceBytes = input::Input;
 
-/// A trace file as the csv reader reads it.
-pub(super) type TraceReader = csv::Reader<TraceBytes>;
+/// A trace file as the CSV reader reads it.
+pub(super) type TraceReader = csv_lines::CsvLines<TraceBytes>;
 
 /// A reader that fails once more than `max` bytes pass without a line break,
 /// and hashes what passes.
@@ -685,10 +686,8 @@ fn open_csv(file: &Path, layout: logs::Layout) -> Result<(records::Source, recor
         content: ContentHash::default(),
     };
     let buffered = input::Input::new(capped);
-    let mut b = csv::ReaderBuilder::new();
-    b.flexible(true);
     let source = match layout {
-        logs::Layout::Header => records::Source::Csv(b.has_headers(true).from_reader(buffered)),
+        logs::Layout::Header => records::Source::Csv(csv_lines::CsvLines::new(buffered)),
         // Space-separated, double-quoted fields; no header.
         logs::Layout::Alb => records::Source::Lines(logs::LogLines::new(buffered, true)),
         // The whole line as one field.

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::csv_lines::{ReadError, Record};
 use super::logs::{JsonEvents, Layout};
 use super::{headers, open_csv, row_error};
 use crate::engine::CancelToken;
@@ -41,7 +42,7 @@ pub struct Records {
     current: Layout,
     headers: Vec<String>,
     /// The current record.
-    pub record: csv::StringRecord,
+    pub record: Record,
     skip: bool,
     /// Unreadable rows skipped (with `skip_bad_rows`).
     pub skipped: u64,
@@ -102,7 +103,7 @@ impl Records {
             next_file: 0,
             reader: None,
             headers: Vec::new(),
-            record: csv::StringRecord::new(),
+            record: Record::new(),
             skip,
             skipped: 0,
             cancel: cancel.clone(),
@@ -215,9 +216,7 @@ impl Records {
                         self.record.push_field(&e.timestamp);
                         self.record.push_field(&e.message);
                         self.record.push_field(&e.log);
-                        let mut at = csv::Position::new();
-                        at.set_line(e.line);
-                        self.record.set_position(Some(at));
+                        self.record.set_line(e.line);
                         Ok(Next::Record)
                     }
                     Ok(None) => {
@@ -244,20 +243,14 @@ impl Records {
                 }
                 // Skip bad rows, but not forever on a file that fails to
                 // read at all, and never a read error (a line past the cap).
-                Err(e)
-                    if self.skip
-                        && in_a_row < 1000
-                        && !matches!(e.kind(), csv::ErrorKind::Io(_)) =>
-                {
+                Err(e) if self.skip && in_a_row < 1000 && !matches!(e, ReadError::Io(_)) => {
                     self.skipped += 1;
                     in_a_row += 1;
                 }
                 Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line());
-                    return Err(match e.kind() {
-                        csv::ErrorKind::Io(io) => {
-                            super::read_error(file, line, &read_failure(file, io))
-                        }
+                    let line = e.line();
+                    return Err(match &e {
+                        ReadError::Io(io) => super::read_error(file, line, &read_failure(file, io)),
                         _ => row_error(file, line, "(row)", "", &format!("unreadable row: {e}")),
                     });
                 }

@@ -207,7 +207,7 @@ impl Columns {
     /// END or the function's own output).
     pub(super) fn parse<'a>(
         &'a self,
-        rec: &'a csv::StringRecord,
+        rec: &'a super::csv_lines::Record,
         default_fn: &'a str,
     ) -> std::result::Result<Option<Row<'a>>, RowFault> {
         let field = |c: usize, name: &'static str| -> std::result::Result<&'a str, RowFault> {
@@ -533,7 +533,7 @@ pub(super) struct RowFault {
 
 impl RowFault {
     /// The error for this fault in row `rec` of `file`.
-    pub(super) fn error(self, rec: &csv::StringRecord, file: &Path) -> Error {
+    pub(super) fn error(self, rec: &super::csv_lines::Record, file: &Path) -> Error {
         let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
         let col = column_of(rec, self.value.unwrap_or(rec.len()));
         row_error_at(file, (line_of(rec), col), self.column, value, self.why)
@@ -544,7 +544,7 @@ impl RowFault {
 /// the line's end for `i` = the field count): each field before it and one
 /// separator. Exact for unquoted fields; a quoted field before it counts
 /// its two quotes short.
-fn column_of(rec: &csv::StringRecord, i: usize) -> u64 {
+fn column_of(rec: &super::csv_lines::Record, i: usize) -> u64 {
     let before: usize = rec.iter().take(i).map(|f| f.len() + 1).sum();
     if i >= rec.len() {
         // Just past the line's last byte (no separator after it).
@@ -606,8 +606,8 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
 }
 
 /// The line a record starts on.
-pub(super) fn line_of(rec: &csv::StringRecord) -> u64 {
-    rec.position().map_or(0, |p| p.line())
+pub(super) fn line_of(rec: &super::csv_lines::Record) -> u64 {
+    rec.line()
 }
 
 #[cfg(test)]
