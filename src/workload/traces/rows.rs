@@ -224,11 +224,11 @@ impl Columns {
                 value: Some(c),
                 why,
             };
-            let v = parse_f64(s).ok_or(fault("not a number"))?;
-            if !v.is_finite() {
-                return Err(fault("not a finite number"));
+            match parse_f64(s) {
+                Some(v) if v.is_finite() => Ok(v),
+                Some(_) => Err(fault("not a finite number")),
+                None => Err(fault("not a number")),
             }
-            Ok(v)
         };
         let check = |ok: bool, c: usize, name: &'static str, why: &'static str| {
             if ok {
@@ -582,23 +582,36 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
         Some(b'+') => (false, &b[1..]),
         _ => (false, b),
     };
+    // The integer digits, then those after a point: two tight loops.
     let mut mantissa: u64 = 0;
-    let mut dot = None;
-    for (i, &c) in body.iter().enumerate() {
+    let mut i = 0;
+    while let Some(&c) = body.get(i) {
         let digit = c.wrapping_sub(b'0');
-        if digit <= 9 {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
-        } else if c == b'.' && dot.is_none() {
-            dot = Some(i);
-        } else {
-            return s.parse().ok();
+        if digit > 9 {
+            break;
         }
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+        i += 1;
     }
-    let digits = body.len() - usize::from(dot.is_some());
-    let scale = dot.map_or(0, |d| body.len() - d - 1);
-    // 19 digits cannot wrap a u64 (10^19 - 1 < 2^64), and an integer up to
-    // 2^53 is exact in an f64.
-    if digits == 0 || digits > 19 || mantissa > 1 << 53 || scale > 22 {
+    let (mut scale, mut dot) = (0, false);
+    if body.get(i) == Some(&b'.') {
+        dot = true;
+        i += 1;
+        let start = i;
+        while let Some(&c) = body.get(i) {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(digit));
+            i += 1;
+        }
+        scale = i - start;
+    }
+    let digits = body.len() - usize::from(dot);
+    // Anything but digits and one point; 19 digits cannot wrap a u64
+    // (10^19 - 1 < 2^64), and an integer up to 2^53 is exact in an f64.
+    if i < body.len() || digits == 0 || digits > 19 || mantissa > 1 << 53 || scale > 22 {
         return s.parse().ok();
     }
     let v = mantissa as f64 / POW10[scale];
@@ -666,6 +679,13 @@ mod tests {
     proptest! {
         #[test]
         fn parse_f64_agrees_with_std(s in "[+-]?[0-9]{0,20}(\\.[0-9]{0,25})?") {
+            let ours = parse_f64(&s).map(f64::to_bits);
+            let std = s.parse::<f64>().ok().map(f64::to_bits);
+            prop_assert_eq!(ours, std);
+        }
+
+        #[test]
+        fn parse_f64_agrees_with_std_on_any_text(s in "[0-9.+eE ,a\\-]{0,30}") {
             let ours = parse_f64(&s).map(f64::to_bits);
             let std = s.parse::<f64>().ok().map(f64::to_bits);
             prop_assert_eq!(ours, std);
