@@ -463,6 +463,20 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             &["bad.csv:3:3:", "duration_ms", "negative duration"],
         ),
         (
+            // The csv crate's reader named line 2: where it stood before
+            // the \n of the line above and the empty line were read.
+            "a bad row after an empty line, \\r\\n line ends",
+            "csv",
+            "timestamp_s,duration_ms\r\n1,5\r\n\r\n2,-3\r\n",
+            &["bad.csv:4:3:", "duration_ms", "negative duration"],
+        ),
+        (
+            "a bad row after a byte-order mark and empty lines",
+            "csv",
+            "\u{feff}timestamp_s,duration_ms\n1,5\n\n\n2,-3\n",
+            &["bad.csv:5:3:", "duration_ms", "negative duration"],
+        ),
+        (
             "missing column",
             "csv",
             "time,function\n1,a\n",

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::records::{Next, Records};
-use super::rows::line_of;
 use super::{column, lambda_memory, missing_column, row_error};
 use crate::engine::CancelToken;
 use crate::error::Result;
@@ -182,7 +181,7 @@ pub(super) fn read_app_memory(
             None => {
                 return Err(row_error(
                     records.file(),
-                    line_of(rec),
+                    rec.line(),
                     "AverageAllocatedMb",
                     s,
                     "not a memory size in MB > 0",

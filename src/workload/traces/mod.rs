@@ -711,7 +711,7 @@ fn headers(source: &mut records::Source, layout: logs::Layout, file: &Path) -> R
     };
     let h = reader.headers().map_err(|e| Error::Scenario {
         file: file.to_path_buf(),
-        location: Some((1, 1)),
+        location: Some((e.line().max(1) as usize, 1)),
         field: None,
         message: format!("cannot read the header row: {e}"),
     })?;

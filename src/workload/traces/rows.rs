@@ -536,7 +536,7 @@ impl RowFault {
     pub(super) fn error(self, rec: &super::csv_lines::Record, file: &Path) -> Error {
         let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
         let col = column_of(rec, self.value.unwrap_or(rec.len()));
-        row_error_at(file, (line_of(rec), col), self.column, value, self.why)
+        row_error_at(file, (rec.line(), col), self.column, value, self.why)
     }
 }
 
@@ -616,11 +616,6 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
     }
     let v = mantissa as f64 / POW10[scale];
     Some(if negative { -v } else { v })
-}
-
-/// The line a record starts on.
-pub(super) fn line_of(rec: &super::csv_lines::Record) -> u64 {
-    rec.line()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::azure2019::{minute_columns, parse_counts, read_app_memory, read_durations};
 use super::records::{Next, Records};
-use super::rows::{Columns, line_of};
+use super::rows::Columns;
 use super::{
     Format, FunctionBy, NameIndex, OrdF64, Paths, REORDER_WINDOW, ROW_FUNCTIONS_MAX, Reorder,
     Spread, Staged, StagedRow, Trace, TraceFunction, TraceSpec, row_error,
@@ -276,7 +276,7 @@ impl TraceSpec {
                         if row.t < released {
                             return Err(row_error(
                                 file,
-                                line_of(rec),
+                                rec.line(),
                                 "timestamp",
                                 &row.t.to_string(),
                                 &format!(
