@@ -174,8 +174,11 @@ impl Ahead {
     }
 }
 
-impl BufRead for Ahead {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+impl Ahead {
+    /// Waits for the next chunk, the end or an error, until bytes are at
+    /// hand or none will come.
+    #[cold]
+    fn refill(&mut self) -> std::io::Result<()> {
         while self.pos >= self.len && self.content.is_none() && !self.failed {
             match self.rx.recv() {
                 Ok(Chunk::Bytes(b, len)) => {
@@ -198,6 +201,17 @@ impl BufRead for Ahead {
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl BufRead for Ahead {
+    /// Inline for the bytes at hand: a CSV trace asks once a record.
+    #[inline]
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.len {
+            self.refill()?;
+        }
         Ok(&self.buf[self.pos.min(self.len)..self.len])
     }
 
@@ -217,6 +231,7 @@ impl Read for Ahead {
 }
 
 impl BufRead for Input {
+    #[inline]
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         match self {
             Input::Ahead(a) => a.fill_buf(),
@@ -224,6 +239,7 @@ impl BufRead for Input {
         }
     }
 
+    #[inline]
     fn consume(&mut self, amt: usize) {
         match self {
             Input::Ahead(a) => a.consume(amt),
