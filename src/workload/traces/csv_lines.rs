@@ -54,6 +54,7 @@ impl Record {
         self.bounds.len()
     }
 
+    /// Whether it has no field.
     pub fn is_empty(&self) -> bool {
         self.bounds.is_empty()
     }
@@ -178,8 +179,8 @@ impl Quoted {
         let mut core = csv_core::Reader::new();
         // `csv_core` drops a byte-order mark from the first input it is
         // given: read nothing once, so that it never does here (the file's
-        // own was dropped by `read_record`). With no input it reports the end and
-        // stays at the start of a record.
+        // own was dropped by `read_record`). With no input it reports the
+        // end and stays at the start of a record.
         let _ = core.read_record(&[], &mut [], &mut []);
         Box::new(Quoted {
             core,
@@ -473,7 +474,8 @@ enum Scan {
 const PLAIN: u8 = 0;
 const COMMA: u8 = 1;
 const HIGH: u8 = 2;
-const STOP: u8 = 3;
+const QUOTE: u8 = 3;
+const BREAK: u8 = 4;
 static CLASS: [u8; 256] = {
     let mut c = [PLAIN; 256];
     let mut b = 0x80;
@@ -482,9 +484,9 @@ static CLASS: [u8; 256] = {
         b += 1;
     }
     c[b',' as usize] = COMMA;
-    c[b'"' as usize] = STOP;
-    c[b'\r' as usize] = STOP;
-    c[b'\n' as usize] = STOP;
+    c[b'"' as usize] = QUOTE;
+    c[b'\r' as usize] = BREAK;
+    c[b'\n' as usize] = BREAK;
     c
 };
 
@@ -513,8 +515,8 @@ fn scan(bytes: &[u8], bounds: &mut Vec<(usize, usize)>) -> Scan {
             high = true;
             None
         }
-        _ if b == b'"' && k == start => Some(scan_quoted(bytes, bounds, k, high)),
-        _ if b == b'"' => Some(Scan::Quote),
+        QUOTE if k == start => Some(scan_quoted(bytes, bounds, k, high)),
+        QUOTE => Some(Scan::Quote),
         _ => {
             bounds.push((start, k));
             Some(Scan::Break(k, high))
@@ -629,15 +631,11 @@ mod tests {
     /// or an error's message.
     type Reads = Vec<std::result::Result<(Vec<String>, u64), String>>;
 
-    fn ours(bytes: &[u8]) -> (std::result::Result<Vec<String>, String>, Reads) {
-        read_ours(bytes)
-    }
-
     fn csvs(bytes: &[u8]) -> (std::result::Result<Vec<String>, String>, Reads) {
         read_csvs(bytes, bytes, bytes.starts_with(BOM))
     }
 
-    fn read_ours(bytes: impl BufRead) -> (std::result::Result<Vec<String>, String>, Reads) {
+    fn ours(bytes: impl BufRead) -> (std::result::Result<Vec<String>, String>, Reads) {
         let mut r = CsvLines::new(bytes);
         let headers = match r.headers() {
             Ok(h) => Ok(h.iter().map(String::from).collect()),
@@ -771,17 +769,17 @@ mod tests {
         text.extend_from_slice(b"last\r\n");
         text.extend_from_slice(&text.clone()[2..]);
         assert!(text.len() > 2 * 600);
-        assert_eq!(ours(&text), csvs(&text));
+        assert_eq!(ours(text.as_slice()), csvs(&text));
         for step in [1, 5, 64] {
             assert_eq!(
-                read_ours(std::io::BufReader::with_capacity(
+                ours(std::io::BufReader::with_capacity(
                     step,
                     Trickle(&text, step)
                 )),
                 read_csvs(&text, Trickle(&text, step), false)
             );
         }
-        let (_, reads) = ours(&text);
+        let (_, reads) = ours(text.as_slice());
         assert_eq!(reads.len(), 2);
         assert!(
             reads
@@ -812,7 +810,7 @@ mod tests {
             .expect("a pattern")
         {
             let bytes = std::fs::read(entry.expect("a path")).expect("readable");
-            assert_eq!(ours(&bytes), csvs(&bytes));
+            assert_eq!(ours(bytes.as_slice()), csvs(&bytes));
             n += 1;
         }
         assert!(n > 0, "no bundled traces found");
@@ -854,7 +852,7 @@ mod tests {
             mark in any::<bool>(),
         ) {
             let bytes = if mark { [BOM, &bytes].concat() } else { bytes };
-            prop_assert_eq!(ours(&bytes), csvs(&bytes));
+            prop_assert_eq!(ours(bytes.as_slice()), csvs(&bytes));
             // The same bytes a few at a time, so that records run past the
             // end of the reader's buffer (and a first read may be shorter
             // than a byte-order mark, which `csv` then keeps too). A first
@@ -862,7 +860,7 @@ mod tests {
             // it is not the reference.
             if !(step == BOM.len() && bytes.starts_with(BOM)) {
                 prop_assert_eq!(
-                    read_ours(std::io::BufReader::with_capacity(step, Trickle(&bytes, step))),
+                    ours(std::io::BufReader::with_capacity(step, Trickle(&bytes, step))),
                     read_csvs(&bytes, Trickle(&bytes, step), step >= BOM.len() && bytes.starts_with(BOM))
                 );
             }

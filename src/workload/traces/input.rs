@@ -172,9 +172,7 @@ impl Ahead {
             failed: false,
         }
     }
-}
 
-impl Ahead {
     /// Waits for the next chunk, the end or an error, until bytes are at
     /// hand or none will come.
     #[cold]

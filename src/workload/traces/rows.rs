@@ -566,15 +566,16 @@ pub(super) fn trim(s: &str) -> &str {
 
 /// Parses a number as `str::parse::<f64>` does, with a fast path for plain
 /// decimals (`123`, `0.25`, `-1.5`) of at most 19 digits and no exponent
-/// whose digits form an integer of at most 2^53: that integer and
-/// the scale a power of ten up to 10^22, both exact in an `f64`, so one
-/// correctly rounded division gives the correctly rounded value, the same one `parse` gives
-/// (the fast path of Clinger's algorithm). Anything else goes to `parse`.
+/// whose digits form an integer of at most 2^53: that integer and the
+/// scale, a power of ten up to 10^19 (exact in an `f64` up to 10^22), so
+/// one correctly rounded division gives the correctly rounded value, the
+/// same one `parse` gives (the fast path of Clinger's algorithm). Anything
+/// else goes to `parse`.
 #[inline]
 pub(super) fn parse_f64(s: &str) -> Option<f64> {
-    const POW10: [f64; 23] = [
+    const POW10: [f64; 20] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        1e17, 1e18, 1e19,
     ];
     let b = s.as_bytes();
     let (negative, body) = match b.first() {
@@ -611,7 +612,8 @@ pub(super) fn parse_f64(s: &str) -> Option<f64> {
     let digits = body.len() - usize::from(dot);
     // Anything but digits and one point; 19 digits cannot wrap a u64
     // (10^19 - 1 < 2^64), and an integer up to 2^53 is exact in an f64.
-    if i < body.len() || digits == 0 || digits > 19 || mantissa > 1 << 53 || scale > 22 {
+    // The scale is at most the digits, so within `POW10`.
+    if i < body.len() || digits == 0 || digits > 19 || mantissa > 1 << 53 {
         return s.parse().ok();
     }
     let v = mantissa as f64 / POW10[scale];
