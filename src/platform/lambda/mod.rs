@@ -1059,12 +1059,12 @@ impl<K: KeepAlive> Model for Lambda<K> {
     }
 
     /// A warm start reads, in order, the function's state, the back of its
-    /// idle deque, the environment found there and its deadline entry, then
-    /// its neighbours' entries, and the function's memory and usage
-    /// counters: each a wait for memory when there are many functions. One
-    /// step of that chain is asked for per arrival, from the request five
-    /// arrivals ahead, so that the chain is in the cache when it arrives.
-    /// Each step reads only what the step before asked for.
+    /// idle deque, the environment found there and its generation in the
+    /// deadline queue, and the function's memory and usage counters: each
+    /// a wait for memory when there are many functions. One step of that
+    /// chain is asked for per arrival, from the request four arrivals
+    /// ahead, so that the chain is in the cache when it arrives. Each step
+    /// reads only what the step before asked for.
     #[inline(always)]
     fn prefetch(&self, ahead: &engine::Upcoming) {
         let function = |k: usize| ahead.get(k).map(|r| &self.functions[r.function as usize]);
@@ -1092,9 +1092,6 @@ impl<K: KeepAlive> Model for Lambda<K> {
                 engine::prefetch(e);
             }
             self.expiry.prefetch(env);
-        }
-        if let Some(env) = newest_idle(0) {
-            self.expiry.prefetch_neighbours(env);
         }
     }
 

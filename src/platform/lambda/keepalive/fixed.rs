@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::{ExpiryList, KeepAlive, KeepAliveDecision, PolicySpec, max_lifetime};
+use super::{ExpiryQueue, KeepAlive, KeepAliveDecision, PolicySpec, max_lifetime};
 use crate::error::{FieldError, FieldPath};
 use crate::time::{SimDuration, SimTime};
 
@@ -50,10 +50,10 @@ impl PolicySpec for Spec {
 
 impl KeepAlive for Fixed {
     /// One window: deadlines come in time order, so a FIFO list holds them.
-    type Deadlines = ExpiryList;
+    type Deadlines = ExpiryQueue;
 
-    fn deadlines(&self) -> ExpiryList {
-        ExpiryList::default()
+    fn deadlines(&self) -> ExpiryQueue {
+        ExpiryQueue::default()
     }
 
     #[inline(always)]
