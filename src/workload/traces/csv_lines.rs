@@ -66,6 +66,13 @@ impl Record {
         self.text.get(start..end)
     }
 
+    /// Field `i`'s bytes, if the record has it.
+    #[inline]
+    pub fn bytes(&self, i: usize) -> Option<&[u8]> {
+        let &(start, end) = self.bounds.get(i)?;
+        self.text.as_bytes().get(start..end)
+    }
+
     /// The fields in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.bounds.iter().map(|&(s, e)| &self.text[s..e])
