@@ -80,7 +80,7 @@ const COMPACT_SLACK: usize = 1024;
 /// that, with many functions, were seldom in the cache (`perf` of the
 /// 100,000-function trace: two waits for memory a warm start). Stale
 /// entries leave from the front as [`Deadlines::first`] reaches them, and
-/// all at once when they outnumber the live ones ([`COMPACT_SLACK`]):
+/// all at once when they outnumber the live ones (`COMPACT_SLACK`):
 /// memory is bounded by the environments, not the request rate. (A stale
 /// entry lasts until the next compaction at most, far fewer pushes than
 /// the 2^31 that would bring its generation round again.)
