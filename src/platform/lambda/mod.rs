@@ -8,9 +8,9 @@
 //! ones). How long an idle environment stays is the keep-alive policy's
 //! ([`keepalive`]). Idle expiry is lazy: with the fixed policy (`idle_s` one
 //! platform-wide constant) the order in which environments become idle is
-//! the order of their idle deadlines, kept in a linked list threaded through
-//! the slab (an environment leaves it in O(1) when reused); other policies
-//! keep a lazy heap. Every handler first retires the environments whose
+//! the order of their idle deadlines, kept in a FIFO from which a reused
+//! environment leaves in O(1) by a generation number of its own; other
+//! policies keep a lazy heap. Every handler first retires the environments whose
 //! deadline has passed, *at* their deadline. That keeps
 //! the instance count exact at every point it is read, at O(1) cost, without
 //! a timer event per request, and in memory bounded by the environments.
@@ -1062,7 +1062,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
     /// idle deque, the environment found there and its generation in the
     /// deadline queue, and the function's memory and usage counters: each
     /// a wait for memory when there are many functions. One step of that
-    /// chain is asked for per arrival, from the request four arrivals
+    /// chain is asked for per arrival, from the request five arrivals
     /// ahead, so that the chain is in the cache when it arrives. Each step
     /// reads only what the step before asked for.
     #[inline(always)]

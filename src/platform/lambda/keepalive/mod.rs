@@ -65,9 +65,9 @@ pub trait Deadlines {
 }
 
 /// Entries [`ExpiryQueue`] may hold beyond twice the idle environments
-/// before it drops its stale ones: a compaction walks at most
-/// 2 × idle + this many entries and comes after at least idle + this many
-/// pushes, so it costs at most two entry moves a push, amortised.
+/// before it drops its stale ones. A compaction walks the entries once;
+/// each entry is pushed once and goes stale at most once, so the walks
+/// cost at most two entry visits a push, amortised.
 const COMPACT_SLACK: usize = 1024;
 
 /// Idle environments in the order they became idle, which is the order of
@@ -81,9 +81,12 @@ const COMPACT_SLACK: usize = 1024;
 /// 100,000-function trace: two waits for memory a warm start). Stale
 /// entries leave from the front as [`Deadlines::first`] reaches them, and
 /// all at once when they outnumber the live ones (`COMPACT_SLACK`):
-/// memory is bounded by the environments, not the request rate. (A stale
-/// entry lasts until the next compaction at most, far fewer pushes than
-/// the 2^31 that would bring its generation round again.)
+/// memory is bounded by the environments, not the request rate. An entry
+/// popped at the back takes its generation back with it, so a generation
+/// moves only with an entry left in the queue, fewer than
+/// 2 × (2 × idle + `COMPACT_SLACK`) times between compactions: it cannot
+/// come round (2^32) to a stale entry's while fewer than 2^29
+/// environments are idle.
 #[derive(Debug, Clone, Default)]
 pub struct ExpiryQueue {
     /// The entries from `head` on; those before it have left the front.
@@ -121,19 +124,24 @@ impl Deadlines for ExpiryQueue {
 
     /// Takes `env` out, if it is in: at once if it is the last in (the
     /// environment a function's next request reuses, when the functions
-    /// are few), else by its generation.
+    /// are few), its generation set back to what it was before that push;
+    /// else by moving its generation on.
     #[inline(always)]
     fn remove(&mut self, env: u32) {
         if let Some(g) = self.generation.get_mut(env as usize)
             && *g % 2 == 1
         {
-            *g = g.wrapping_add(1);
             self.live -= 1;
-            // An entry of `env` at the back is its latest, the one that stood.
+            // An entry of `env` at the back is its latest, the one that
+            // stood; every other entry of `env` is older than the even
+            // generation before it.
             if self.entries.len() > self.head
                 && self.entries.last().is_some_and(|&(_, e, _)| e == env)
             {
                 self.entries.pop();
+                *g = g.wrapping_sub(1);
+            } else {
+                *g = g.wrapping_add(1);
             }
         }
     }
@@ -336,7 +344,6 @@ mod tests {
                         eager.push(e % envs, at);
                         // Bounded by the live entries as each one goes in.
                         prop_assert!(q.entries.len() <= 2 * q.live + COMPACT_SLACK);
-                        prop_assert!(q.head <= q.entries.len());
                     }
                     Op::Remove(e) => {
                         q.remove(e % envs);
@@ -345,6 +352,7 @@ mod tests {
                     Op::First => prop_assert_eq!(q.first(|_, _| true), eager.first()),
                 }
                 prop_assert_eq!(q.live, eager.0.len());
+                prop_assert!(q.head <= q.entries.len());
             }
             // Drained in order, as the expiry takes them.
             while let Some((env, at)) = eager.first() {
@@ -359,16 +367,41 @@ mod tests {
     #[test]
     fn stale_entries_are_dropped_once_they_outnumber_the_live_ones() {
         let mut q = ExpiryQueue::default();
-        // One environment idle over and over, reused each time: one live
-        // entry, and stale ones that never reach the front on their own
-        // while an old one stands there.
+        // One environment idle for good at the front; two more idle and
+        // reused in turn, the first of each pair taken out from behind
+        // the second: one stale entry a round, never at the back.
         q.push(0, SimTime(0), 0);
         for k in 1..100_000u64 {
-            q.push(1, SimTime(k), 0);
+            q.push(1, SimTime(2 * k), 0);
+            q.push(2, SimTime(2 * k + 1), 0);
             q.remove(1);
+            q.remove(2);
+            assert!(q.entries.len() <= 2 * q.live + COMPACT_SLACK + 2);
         }
         assert_eq!(q.live, 1);
-        assert!(q.entries.len() <= 2 + COMPACT_SLACK, "{}", q.entries.len());
+        assert!(
+            q.entries.len() > 1,
+            "stale entries are left between compactions"
+        );
         assert_eq!(q.first(|_, _| true), Some((0, SimTime(0))));
+    }
+
+    #[test]
+    fn a_pop_at_the_back_takes_its_generation_back() {
+        let mut q = ExpiryQueue::default();
+        // A stale entry of 1 behind the live 2, then 1 reused over and
+        // over, each time popped at the back: its generation stays where
+        // it was, so it never comes round to the stale entry's (1).
+        q.push(1, SimTime(0), 0);
+        q.push(2, SimTime(1), 0);
+        q.remove(1);
+        assert_eq!(q.generation[1], 2);
+        for k in 0..1000u64 {
+            q.push(1, SimTime(2 + k), 0);
+            q.remove(1);
+        }
+        assert_eq!(q.generation[1], 2);
+        assert_eq!(q.entries, vec![(SimTime(0), 1, 1), (SimTime(1), 2, 1)]);
+        assert_eq!(q.first(|_, _| true), Some((2, SimTime(1))));
     }
 }
