@@ -448,7 +448,7 @@ fn bad_traces_are_errors_naming_file_line_and_column() {
             "truncated file",
             "csv",
             "timestamp_s,function,duration_ms\n1,a,5\n2,a",
-            &["bad.csv:3:4:", "too few columns"],
+            &["bad.csv:3:4:", "too few columns (it has 2);"],
         ),
         (
             "non-numeric field",

@@ -267,6 +267,25 @@ pub(super) fn row_error_at(
     }
 }
 
+/// [`row_error_at`] for a field the row does not have: no value to quote,
+/// the row's field count instead.
+pub(super) fn missing_field_error(
+    file: &Path,
+    (line, col): (u64, u64),
+    column: &str,
+    fields: usize,
+) -> Error {
+    Error::Scenario {
+        file: file.to_path_buf(),
+        location: Some((line as usize, col as usize)),
+        field: Some(column.to_string()),
+        message: format!(
+            "the row has too few columns (it has {fields}); fix the row, or set \
+             skip_bad_rows = true to skip bad rows"
+        ),
+    }
+}
+
 /// An error reading a trace file (not a bad row: nothing to skip).
 pub(super) fn read_error(file: &Path, line: u64, why: &str) -> Error {
     Error::Scenario {

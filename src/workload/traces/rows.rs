@@ -10,7 +10,9 @@
 use std::path::Path;
 
 use super::logs::{self, Layout};
-use super::{Format, FunctionBy, column, lambda_memory, missing_column, row_error_at};
+use super::{
+    Format, FunctionBy, column, lambda_memory, missing_column, missing_field_error, row_error_at,
+};
 use crate::error::{Error, Result};
 use crate::time::SimDuration;
 use crate::workload::dist::MAX_DURATION_S;
@@ -516,7 +518,8 @@ impl Columns {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RowFault {
     column: &'static str,
-    /// The offending field's position, to quote its value.
+    /// The offending field's position, to quote its value; `None` for a
+    /// field the row does not have (reported with the row's field count).
     value: Option<usize>,
     why: &'static str,
 }
@@ -524,9 +527,19 @@ pub(super) struct RowFault {
 impl RowFault {
     /// The error for this fault in row `rec` of `file`.
     pub(super) fn error(self, rec: &super::csv_lines::Record, file: &Path) -> Error {
-        let value = self.value.and_then(|c| rec.get(c)).map_or("", trim);
-        let col = column_of(rec, self.value.unwrap_or(rec.len()));
-        row_error_at(file, (rec.line(), col), self.column, value, self.why)
+        let Some(c) = self.value else {
+            // A field the row does not have: at the row's end.
+            let col = column_of(rec, rec.len());
+            return missing_field_error(file, (rec.line(), col), self.column, rec.len());
+        };
+        let value = rec.get(c).map_or("", trim);
+        row_error_at(
+            file,
+            (rec.line(), column_of(rec, c)),
+            self.column,
+            value,
+            self.why,
+        )
     }
 }
 
