@@ -26,6 +26,8 @@ pub mod keepalive;
 
 use std::collections::VecDeque;
 
+use rustc_hash::FxHashMap;
+
 use rand::RngExt;
 
 use crate::cost::{Bill, LambdaUsage};
@@ -145,8 +147,8 @@ enum EnvState {
     Dead,
 }
 
-/// The request an environment is working on: meaningful while it is
-/// initialising or busy ([`Env::working`]), left as it was otherwise.
+/// The request an environment is working on, as billing and outcomes take
+/// it ([`Env::job`]).
 #[derive(Debug, Clone, Copy)]
 struct Job {
     req: Request,
@@ -157,59 +159,40 @@ struct Job {
     cold: bool,
     /// The handler will be killed at the timeout.
     times_out: bool,
-    /// An INIT past [`INIT_LIMIT`], run again at the invocation (zero otherwise).
-    init_retry: SimDuration,
-    /// Earlier attempts of this async event that failed (timed out).
-    failures: u32,
 }
 
-impl Job {
-    /// The job of an environment that has none yet.
-    const NONE: Job = Job {
-        req: Request {
-            id: 0,
-            arrival: SimTime::ZERO,
-            work: SimDuration::ZERO,
-            wait: SimDuration::ZERO,
-            function: 0,
-            basis: WorkBasis::FullVcpu,
-        },
-        taken: SimTime::ZERO,
-        start: SimTime::ZERO,
-        cold: false,
-        times_out: false,
-        init_retry: SimDuration::ZERO,
-        failures: 0,
-    };
-
-    /// A job taken at `now` (its handler not started yet).
-    #[inline(always)]
-    fn new(req: Request, now: SimTime, cold: bool, init_retry: SimDuration, failures: u32) -> Job {
-        Job {
-            req,
-            taken: now,
-            start: now,
-            cold,
-            times_out: false,
-            init_retry,
-            failures,
-        }
-    }
-}
-
+/// An execution environment: one cache line (`align(64)`, 64 bytes), which
+/// a warm start reads and writes whole; with 100,000 functions it is
+/// seldom in the cache when its request arrives, and at 96 bytes it took
+/// two lines (`perf` of the 100,000-function trace). Its job's rare parts,
+/// an INIT run again and the failed attempts of an async event, are kept
+/// apart ([`Lambda::init_retries`], [`Lambda::failures`]), and when it took
+/// its job follows from the rest ([`Env::job`]).
 #[derive(Debug, Clone)]
+#[repr(align(64))]
 struct Env {
+    /// Its request while [`Env::working`], left as it was otherwise; of its
+    /// function always (an environment serves one function), and so the
+    /// environment's function.
+    req: Request,
+    /// When its handler started (after INIT): set once it is busy; when it
+    /// took its request before.
+    start: SimTime,
     created: SimTime,
-    function: u32,
     /// Bumped whenever the environment stops being idle: older deque entries
     /// for it are stale.
     epoch: u32,
     state: EnvState,
     /// A provisioned environment: never expires, billed at the provisioned rates.
     provisioned: bool,
-    /// Its request, while [`Env::working`].
-    job: Job,
+    /// Its job is a cold start's (it was created for it).
+    cold: bool,
+    /// Its handler will be killed at the timeout.
+    times_out: bool,
 }
+
+// One line, as the layout above says.
+const _: () = assert!(std::mem::size_of::<Env>() == 64);
 
 impl Env {
     /// Initialising or busy: it holds a job.
@@ -220,7 +203,35 @@ impl Env {
 
     /// When its handler started, if it has.
     fn started(&self) -> Option<SimTime> {
-        (self.state == EnvState::Busy).then_some(self.job.start)
+        (self.state == EnvState::Busy).then_some(self.start)
+    }
+
+    /// The function it serves.
+    #[inline(always)]
+    fn function(&self) -> u32 {
+        self.req.function
+    }
+
+    /// Takes `req` at `now` (its handler not started yet).
+    #[inline(always)]
+    fn take(&mut self, req: Request, now: SimTime, cold: bool) {
+        self.req = req;
+        self.start = now;
+        self.cold = cold;
+        self.times_out = false;
+    }
+
+    /// Its job. A cold start's environment was created as it took its
+    /// request; a warm one takes its request as its handler starts.
+    #[inline(always)]
+    fn job(&self) -> Job {
+        Job {
+            req: self.req,
+            taken: if self.cold { self.created } else { self.start },
+            start: self.start,
+            cold: self.cold,
+            times_out: self.times_out,
+        }
     }
 }
 
@@ -380,6 +391,12 @@ pub struct Lambda<K: KeepAlive> {
     busy: u32,
     initialising: u32,
     alive: u32,
+    /// INITs past [`INIT_LIMIT`], run again at the invocation, by
+    /// environment: from the cold start to the end of its INIT.
+    init_retries: FxHashMap<u32, SimDuration>,
+    /// Earlier failed attempts of the async event an environment works on,
+    /// by environment, for events that have any: until its handler ends.
+    failures: FxHashMap<u32, u32>,
     /// Requests waiting for a retry, in a slab.
     waiting: Vec<Option<Waiting>>,
     free_waiting: Vec<u32>,
@@ -552,6 +569,8 @@ impl<K: KeepAlive> Lambda<K> {
             busy: 0,
             initialising: 0,
             alive: 0,
+            init_retries: FxHashMap::default(),
+            failures: FxHashMap::default(),
             waiting: Vec::new(),
             free_waiting: Vec::new(),
             waiting_count: 0,
@@ -655,7 +674,7 @@ impl<K: KeepAlive> Lambda<K> {
         let e = &mut self.envs[env as usize];
         e.state = EnvState::Dead;
         e.epoch = e.epoch.wrapping_add(1);
-        let fs = &mut self.functions[e.function as usize];
+        let fs = &mut self.functions[e.function() as usize];
         self.alive -= 1;
         self.free_slots.push(env);
         cx.rec.instances.set(at, u64::from(self.alive));
@@ -684,8 +703,12 @@ impl<K: KeepAlive> Lambda<K> {
 
     fn new_env(&mut self, f: u32, now: SimTime, provisioned: bool) -> u32 {
         let env = Env {
+            req: Request {
+                function: f,
+                ..Request::default()
+            },
+            start: now,
             created: now,
-            function: f,
             epoch: 0,
             state: if provisioned {
                 EnvState::Idle
@@ -693,7 +716,8 @@ impl<K: KeepAlive> Lambda<K> {
                 EnvState::Initialising
             },
             provisioned,
-            job: Job::NONE,
+            cold: false,
+            times_out: false,
         };
         self.alive += 1;
         match self.free_slots.pop() {
@@ -722,27 +746,36 @@ impl<K: KeepAlive> Lambda<K> {
         self.expiry.remove(env);
         let e = &mut self.envs[env as usize];
         e.epoch = e.epoch.wrapping_add(1);
-        e.job = Job::new(req, now, false, SimDuration::ZERO, failures);
-        self.start_handler(env, now, cx);
+        e.take(req, now, false);
+        if failures > 0 {
+            self.failures.insert(env, failures);
+        }
+        self.start_handler(env, now, SimDuration::ZERO, cx);
     }
 
-    /// Starts the handler of the job held by `env` at `now`.
+    /// Starts the handler of the job held by `env` at `now`, after an INIT
+    /// cut at [`INIT_LIMIT`] of `init_retry` to run again (zero otherwise).
     #[inline(always)]
-    fn start_handler(&mut self, env: u32, now: SimTime, cx: &mut Ctx<Ev<K>>) {
+    fn start_handler(
+        &mut self,
+        env: u32,
+        now: SimTime,
+        init_retry: SimDuration,
+        cx: &mut Ctx<Ev<K>>,
+    ) {
         let timeout = self.cfg.timeout;
         let e = &mut self.envs[env as usize];
-        let job = &mut e.job;
         let exec = handler_time(
-            self.functions[job.req.function as usize].memory,
+            self.functions[e.req.function as usize].memory,
             self.cfg.cpu_scaling,
-            &job.req,
+            &e.req,
         );
         // A retried INIT runs within the function's timeout (and one longer
         // than the timeout was cut at it).
-        let cut = job.init_retry > timeout;
-        let timeout = timeout.saturating_sub(job.init_retry);
-        job.start = now;
-        job.times_out = exec > timeout || cut;
+        let cut = init_retry > timeout;
+        let timeout = timeout.saturating_sub(init_retry);
+        e.start = now;
+        e.times_out = exec > timeout || cut;
         e.state = EnvState::Busy;
         self.busy += 1;
         cx.schedule(now + exec.min(timeout), Ev::of(LambdaEvent::Finish(env)));
@@ -802,12 +835,18 @@ impl<K: KeepAlive> Lambda<K> {
         } else {
             (sample, SimDuration::ZERO)
         };
-        self.envs[env as usize].job = Job::new(req, now, true, init_retry, failures);
+        self.envs[env as usize].take(req, now, true);
+        if failures > 0 {
+            self.failures.insert(env, failures);
+        }
         cx.rec.instances.set(now, u64::from(self.alive));
         cx.rec.cold_start(&req);
         if init == SimDuration::ZERO {
-            self.start_handler(env, now, cx);
+            self.start_handler(env, now, init_retry, cx);
         } else {
+            if init_retry > SimDuration::ZERO {
+                self.init_retries.insert(env, init_retry);
+            }
             self.initialising += 1;
             cx.schedule(now + init, Ev::of(LambdaEvent::InitDone(env)));
         }
@@ -1116,20 +1155,32 @@ impl<K: KeepAlive> Model for Lambda<K> {
         match event {
             LambdaEvent::InitDone(env) => {
                 self.initialising -= 1;
-                self.start_handler(env, now, cx);
+                // Only an INIT past the limit left one.
+                let init_retry = if self.init_retries.is_empty() {
+                    SimDuration::ZERO
+                } else {
+                    self.init_retries.remove(&env).unwrap_or(SimDuration::ZERO)
+                };
+                self.start_handler(env, now, init_retry, cx);
             }
             LambdaEvent::Finish(env) => {
                 let e = &mut self.envs[env as usize];
                 debug_assert_eq!(e.state, EnvState::Busy, "a finishing environment is busy");
-                let job = e.job;
-                let f = e.function as usize;
+                let job = e.job();
+                let f = e.function() as usize;
                 let provisioned = e.provisioned;
+                // Earlier failed attempts, if any (none but for async events).
+                let failures = if self.failures.is_empty() {
+                    0
+                } else {
+                    self.failures.remove(&env).unwrap_or(0)
+                };
                 let measured = cx.rec.measured(&job.req);
                 self.bill_job(&job, provisioned, now, measured);
                 if !job.times_out {
                     cx.rec
                         .outcome(&job.req, Outcome::Completed, Some(job.start), now, job.cold);
-                } else if !self.retry_failed(job.req, job.failures + 1, now, cx) {
+                } else if !self.retry_failed(job.req, failures + 1, now, cx) {
                     cx.rec
                         .outcome(&job.req, Outcome::TimedOut, Some(job.start), now, job.cold);
                 }
@@ -1200,8 +1251,8 @@ impl<K: KeepAlive> Model for Lambda<K> {
         in_flight.clear();
         for e in &self.envs {
             if e.working() {
-                let f = e.job.req.function;
-                let mb_ms = UsageCounters::mb_ms(&e.job, at, self.functions[f as usize].memory);
+                let f = e.function();
+                let mb_ms = UsageCounters::mb_ms(&e.job(), at, self.functions[f as usize].memory);
                 in_flight.push((f, e.provisioned, mb_ms));
             }
         }
@@ -1232,7 +1283,7 @@ impl<K: KeepAlive> Model for Lambda<K> {
             .envs
             .iter()
             .filter(|e| e.working())
-            .map(|e| (e.job, e.provisioned, e.started()))
+            .map(|e| (e.job(), e.provisioned, e.started()))
             .collect();
         // Requests waiting for a retry never started.
         let mut parked: Vec<Request> = self.waiting.iter().flatten().map(|w| w.req).collect();
