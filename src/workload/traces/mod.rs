@@ -252,37 +252,33 @@ pub(super) fn row_error(file: &Path, line: u64, column: &str, value: &str, why: 
 /// [`row_error`] at a known column of the line.
 pub(super) fn row_error_at(
     file: &Path,
-    (line, col): (u64, u64),
+    at: (u64, u64),
     column: &str,
     value: &str,
     why: &str,
 ) -> Error {
-    Error::Scenario {
-        file: file.to_path_buf(),
-        location: Some((line as usize, col as usize)),
-        field: Some(column.to_string()),
-        message: format!(
-            "{why} (value {value:?}); fix the row, or set skip_bad_rows = true to skip bad rows"
-        ),
-    }
+    bad_row(file, at, column, &format!("{why} (value {value:?})"))
 }
 
 /// [`row_error_at`] for a field the row does not have: no value to quote,
 /// the row's field count instead.
 pub(super) fn missing_field_error(
     file: &Path,
-    (line, col): (u64, u64),
+    at: (u64, u64),
     column: &str,
     fields: usize,
 ) -> Error {
+    let why = format!("the row has too few columns (it has {fields})");
+    bad_row(file, at, column, &why)
+}
+
+/// A bad row's error: what is wrong with field `column`, and the way out.
+fn bad_row(file: &Path, (line, col): (u64, u64), column: &str, what: &str) -> Error {
     Error::Scenario {
         file: file.to_path_buf(),
         location: Some((line as usize, col as usize)),
         field: Some(column.to_string()),
-        message: format!(
-            "the row has too few columns (it has {fields}); fix the row, or set \
-             skip_bad_rows = true to skip bad rows"
-        ),
+        message: format!("{what}; fix the row, or set skip_bad_rows = true to skip bad rows"),
     }
 }
 
