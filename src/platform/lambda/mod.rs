@@ -215,6 +215,16 @@ impl Env {
     /// Takes `req` at `now` (its handler not started yet).
     #[inline(always)]
     fn take(&mut self, req: Request, now: SimTime, cold: bool) {
+        // What `function` and `job` rest on: an environment serves one
+        // function, and a cold start's was created as it took its request.
+        debug_assert_eq!(
+            self.req.function, req.function,
+            "one function an environment"
+        );
+        debug_assert!(
+            !cold || self.created == now,
+            "a cold start's environment is new"
+        );
         self.req = req;
         self.start = now;
         self.cold = cold;
