@@ -266,10 +266,10 @@ pub(super) fn missing_field_error(
     file: &Path,
     at: (u64, u64),
     column: &str,
+    why: &str,
     fields: usize,
 ) -> Error {
-    let why = format!("the row has too few columns (it has {fields})");
-    bad_row(file, at, column, &why)
+    bad_row(file, at, column, &format!("{why} (it has {fields})"))
 }
 
 /// A bad row's error: what is wrong with field `column`, and the way out.

@@ -213,11 +213,7 @@ impl Columns {
         default_fn: &'a str,
     ) -> std::result::Result<Option<Row<'a>>, RowFault> {
         let field = |c: usize, name: &'static str| -> std::result::Result<&'a str, RowFault> {
-            rec.get(c).map(trim).ok_or(RowFault {
-                column: name,
-                value: None,
-                why: "the row has too few columns",
-            })
+            rec.get(c).map(trim).ok_or(RowFault::missing(name))
         };
         let number = |c: usize, name: &'static str| -> std::result::Result<f64, RowFault> {
             number_in(rec, c).map_err(|e| e.fault(c, name))
@@ -525,12 +521,22 @@ pub(super) struct RowFault {
 }
 
 impl RowFault {
+    /// Field `column` is not in the row.
+    fn missing(column: &'static str) -> RowFault {
+        RowFault {
+            column,
+            value: None,
+            why: "the row has too few columns",
+        }
+    }
+
     /// The error for this fault in row `rec` of `file`.
     pub(super) fn error(self, rec: &super::csv_lines::Record, file: &Path) -> Error {
         let Some(c) = self.value else {
             // A field the row does not have: at the row's end.
             let col = column_of(rec, rec.len());
-            return missing_field_error(file, (rec.line(), col), self.column, rec.len());
+            let at = (rec.line(), col);
+            return missing_field_error(file, at, self.column, self.why, rec.len());
         };
         let value = rec.get(c).map_or("", trim);
         row_error_at(
@@ -580,12 +586,16 @@ enum NumberFault {
 impl NumberFault {
     #[cold]
     fn fault(self, c: usize, column: &'static str) -> RowFault {
-        let (value, why) = match self {
-            NumberFault::Missing => (None, "the row has too few columns"),
-            NumberFault::NotFinite => (Some(c), "not a finite number"),
-            NumberFault::NotANumber => (Some(c), "not a number"),
+        let why = match self {
+            NumberFault::Missing => return RowFault::missing(column),
+            NumberFault::NotFinite => "not a finite number",
+            NumberFault::NotANumber => "not a number",
         };
-        RowFault { column, value, why }
+        RowFault {
+            column,
+            value: Some(c),
+            why,
+        }
     }
 }
 

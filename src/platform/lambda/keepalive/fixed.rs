@@ -49,7 +49,7 @@ impl PolicySpec for Spec {
 }
 
 impl KeepAlive for Fixed {
-    /// One window: deadlines come in time order, so a FIFO list holds them.
+    /// One window: deadlines come in time order, so a FIFO holds them.
     type Deadlines = ExpiryQueue;
 
     fn deadlines(&self) -> ExpiryQueue {

@@ -76,9 +76,11 @@ const COMPACT_SLACK: usize = 1024;
 /// while it is in the queue; an entry stands while its generation is the
 /// environment's. Removing an environment writes only its own generation
 /// (4 bytes in a dense array: 400 KB for 100,000 environments, in the
-/// processor's cache), where unlinking it from a list wrote two neighbours
-/// that, with many functions, were seldom in the cache (`perf` of the
-/// 100,000-function trace: two waits for memory a warm start). Stale
+/// processor's cache; the model's own epoch is on the environment's line,
+/// which each stale entry reaching the front would read), where unlinking
+/// it from a list wrote two neighbours that, with many functions, were
+/// seldom in the cache (`perf` of the 100,000-function trace: two waits
+/// for memory a warm start). Stale
 /// entries leave from the front as [`Deadlines::first`] reaches them, and
 /// all at once when they outnumber the live ones (`COMPACT_SLACK`):
 /// memory is bounded by the environments, not the request rate. An entry
